@@ -1,0 +1,182 @@
+import DejaCore
+import Logging
+import NIOCore
+import SQLiteNIO
+import Synchronization
+
+/// A persistent cache in one SQLite file, so a restart keeps every answer.
+///
+/// Entries are kept in their ``DejaCore/CacheEntry/encoded()`` form with their retain-until time. Reads
+/// skip entries past `retainUntil` and delete them lazily; ``purgeExpired()`` deletes them in bulk.
+/// The file runs in WAL mode with `synchronous=NORMAL`: a crash may lose the last moments of writes, which a
+/// cache can afford. An entry whose bytes cannot be decoded is logged, deleted and reported as a miss.
+///
+/// All methods may be called concurrently; they share one connection. Call ``close()`` once, after every
+/// other call has returned.
+public final class SQLiteStore: CacheStore {
+    private let connection: SQLiteConnection
+    private let clock: WallClock
+    private let logger: Logger
+    private let closed = Mutex(false)
+
+    private init(connection: SQLiteConnection, clock: WallClock, logger: Logger) {
+        self.connection = connection
+        self.clock = clock
+        self.logger = logger
+    }
+
+    /// Opens (creating if needed) the cache file at `path` and its table.
+    ///
+    /// Throws ``CacheStoreError`` with code `storageFailed` when the file cannot be opened or is not a
+    /// SQLite database.
+    public static func open(
+        path: String,
+        clock: WallClock = .system,
+        logger: Logger = Logger(label: "deja.cache.sqlite")
+    ) async throws(CacheStoreError) -> SQLiteStore {
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        } catch {
+            throw .storage("could not open the SQLite cache file", error)
+        }
+        do {
+            _ = try await connection.query("PRAGMA journal_mode=WAL")
+            _ = try await connection.query("PRAGMA synchronous=NORMAL")
+            _ = try await connection.query(
+                """
+                CREATE TABLE IF NOT EXISTS cache_entries (
+                    key BLOB PRIMARY KEY NOT NULL,
+                    entry BLOB NOT NULL,
+                    retain_until REAL NOT NULL
+                )
+                """
+            )
+            _ = try await connection.query(
+                "CREATE INDEX IF NOT EXISTS cache_entries_retain_until ON cache_entries(retain_until)"
+            )
+        } catch {
+            try? await connection.close()
+            throw .storage("could not prepare the SQLite cache file", error)
+        }
+        logger.debug("opened SQLite cache", metadata: ["deja.cache.path": .string(path)])
+        return SQLiteStore(connection: connection, clock: clock, logger: logger)
+    }
+
+    /// Closes the file. Later calls throw ``CacheStoreError`` with code `closed`; closing twice does nothing.
+    public func close() async throws(CacheStoreError) {
+        let wasClosed = closed.withLock { state in
+            defer { state = true }
+            return state
+        }
+        guard !wasClosed else { return }
+        do {
+            try await connection.close()
+        } catch {
+            throw .storage("could not close the SQLite cache file", error)
+        }
+    }
+
+    /// The entry under `key` while retained; `nil` when absent, past `retainUntil` (then deleted) or
+    /// undecodable (then logged and deleted). Throws ``CacheStoreError`` when the database fails.
+    public func get(_ key: CacheKey) async throws(CacheStoreError) -> CacheEntry? {
+        let keyBlob = Self.blob(key)
+        let rows = try await run("could not read from the SQLite cache") {
+            try await connection.query(
+                "SELECT entry, retain_until FROM cache_entries WHERE key = ?", [.blob(keyBlob)]
+            )
+        }
+        guard let row = rows.first else { return nil }
+        let now = clock.now()
+        guard let retainUntil = row.column("retain_until")?.double, now < retainUntil else {
+            try await run("could not delete an expired cache entry") {
+                _ = try await connection.query(
+                    "DELETE FROM cache_entries WHERE key = ? AND retain_until <= ?", [.blob(keyBlob), .float(now)]
+                )
+            }
+            return nil
+        }
+        let stored = row.column("entry") ?? .null
+        do throws(CacheStoreError) {
+            guard let blob = stored.blob else { throw .corrupt("cache entry column is not a blob") }
+            return try CacheEntry(decoding: blob)
+        } catch {
+            logger.warning(
+                "discarding an undecodable cache entry",
+                metadata: ["deja.cache": "sqlite", "deja.error": .string(error.message)]
+            )
+            try await run("could not delete an undecodable cache entry") {
+                _ = try await connection.query(
+                    "DELETE FROM cache_entries WHERE key = ? AND entry IS ?", [.blob(keyBlob), stored]
+                )
+            }
+            return nil
+        }
+    }
+
+    /// Stores `entry` under `key`, replacing any previous entry; an entry already past `retainUntil`
+    /// removes the key instead. Throws ``CacheStoreError`` when the database fails.
+    public func put(_ key: CacheKey, _ entry: CacheEntry) async throws(CacheStoreError) {
+        guard clock.now() < entry.retainUntil else {
+            try await remove(key)
+            return
+        }
+        let binds: [SQLiteData] = [.blob(Self.blob(key)), .blob(entry.encoded()), .float(entry.retainUntil)]
+        try await run("could not write to the SQLite cache") {
+            _ = try await connection.query(
+                """
+                INSERT INTO cache_entries (key, entry, retain_until) VALUES (?, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET entry = excluded.entry, retain_until = excluded.retain_until
+                """,
+                binds
+            )
+        }
+    }
+
+    /// Deletes the entry under `key`, if any.
+    public func remove(_ key: CacheKey) async throws(CacheStoreError) {
+        let keyBlob = Self.blob(key)
+        try await run("could not delete from the SQLite cache") {
+            _ = try await connection.query("DELETE FROM cache_entries WHERE key = ?", [.blob(keyBlob)])
+        }
+    }
+
+    /// Deletes every entry.
+    public func removeAll() async throws(CacheStoreError) {
+        try await run("could not clear the SQLite cache") {
+            _ = try await connection.query("DELETE FROM cache_entries")
+        }
+    }
+
+    /// Deletes every entry past its `retainUntil`; returns how many.
+    @discardableResult
+    public func purgeExpired() async throws(CacheStoreError) -> Int {
+        let now = clock.now()
+        let rows = try await run("could not purge the SQLite cache") {
+            try await connection.query("DELETE FROM cache_entries WHERE retain_until <= ? RETURNING 1", [.float(now)])
+        }
+        return rows.count
+    }
+
+    /// Entries currently retained.
+    public func count() async throws(CacheStoreError) -> Int {
+        let now = clock.now()
+        let rows = try await run("could not count the SQLite cache") {
+            try await connection.query(
+                "SELECT count(*) AS n FROM cache_entries WHERE retain_until > ?", [.float(now)]
+            )
+        }
+        return rows.first?.column("n")?.integer ?? 0
+    }
+
+    private static func blob(_ key: CacheKey) -> ByteBuffer { ByteBuffer(bytes: key.bytes) }
+
+    private func run<T>(_ message: String, _ body: () async throws -> T) async throws(CacheStoreError) -> T {
+        guard !closed.withLock({ $0 }) else { throw .closedStore }
+        do {
+            return try await body()
+        } catch {
+            throw .storage(message, error)
+        }
+    }
+}

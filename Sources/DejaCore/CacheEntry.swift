@@ -1,0 +1,59 @@
+import NIOCore
+
+/// One stored answer: what the model returned for the request a ``CacheKey`` names.
+///
+/// `body` is the answer as it is sent to clients, minus per-request fields (PaddleX's `logId`), and is
+/// shared, never copied, when the entry is served.
+public struct CacheEntry: Sendable, Equatable {
+    /// The answer bytes.
+    public var body: ByteBuffer
+    /// The answer's media type, e.g. `application/json`.
+    public var contentType: String
+    /// HTTP status the answer was produced with (200 for answers; a 4xx for a cached rejection).
+    public var status: Int
+    /// The model version that produced the answer.
+    public var modelVersion: String
+    /// Tokens the answer is worth by the task's meter.
+    public var meteredTokens: Int64
+    /// Seconds the upstream call took; what a hit saves in model time.
+    public var upstreamSeconds: Double
+    /// When the answer was produced, seconds since 1970.
+    public var createdAt: Double
+    /// Until when the answer is fresh, seconds since 1970.
+    public var expiresAt: Double
+    /// Until when a store keeps the entry at all (at least `expiresAt`); room for serving stale answers.
+    public var retainUntil: Double
+
+    public init(
+        body: ByteBuffer,
+        contentType: String = "application/json",
+        status: Int = 200,
+        modelVersion: String,
+        meteredTokens: Int64,
+        upstreamSeconds: Double = 0,
+        createdAt: Double,
+        expiresAt: Double,
+        retainUntil: Double? = nil
+    ) {
+        self.body = body
+        self.contentType = contentType
+        self.status = status
+        self.modelVersion = modelVersion
+        self.meteredTokens = meteredTokens
+        self.upstreamSeconds = upstreamSeconds
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.retainUntil = max(retainUntil ?? expiresAt, expiresAt)
+    }
+
+    /// Whether the entry is still fresh at `now`.
+    @inlinable
+    public func isFresh(at now: Double) -> Bool { now < expiresAt }
+
+    /// Age in whole seconds at `now`, as sent in the `age` header.
+    @inlinable
+    public func age(at now: Double) -> Int { max(0, Int(now - createdAt)) }
+
+    /// Bytes this entry is charged against a memory budget: the body plus a fixed allowance for the rest.
+    public var chargedBytes: Int { body.readableBytes + contentType.utf8.count + modelVersion.utf8.count + 128 }
+}

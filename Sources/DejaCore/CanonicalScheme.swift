@@ -1,0 +1,13 @@
+/// The version of the canonical-form and key rules.
+///
+/// Any change to a rule that can change a canonical form or a key (parsing, number spelling, escapes,
+/// normalisation, binary handling, the key or policy encoding) must bump ``version``, so that old entries
+/// are never served for requests that the new rules read differently.
+public enum CanonicalScheme {
+    /// The scheme version.
+    public static let version = 1
+    /// The first field of every key encoding.
+    public static let keyTag = "deja-key-v\(version)"
+    /// The first field of every configuration-hash encoding.
+    public static let policyTag = "deja-policy-v\(version)"
+}

@@ -1,0 +1,76 @@
+/// An error on Deja's request path, with the HTTP status it maps to.
+///
+/// The message says what was wrong and how to fix it; it never contains request content, keys or secrets.
+public struct GatewayError: Error, Sendable, CustomStringConvertible {
+    /// What kind of failure this is.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        fileprivate enum Base: String {
+            case badRequest = "bad_request"
+            case unauthorized
+            case forbidden
+            case notFound = "not_found"
+            case payloadTooLarge = "payload_too_large"
+            case upstreamRejected = "upstream_rejected"
+            case upstreamFailed = "upstream_failed"
+            case upstreamUnavailable = "upstream_unavailable"
+            case ledgerUnavailable = "ledger_unavailable"
+            case internalError = "internal_error"
+        }
+        fileprivate let base: Base
+        fileprivate init(_ base: Base) { self.base = base }
+
+        /// The request is malformed; the message names the field.
+        public static let badRequest = Code(.badRequest)
+        /// No, an unknown or a revoked API key.
+        public static let unauthorized = Code(.unauthorized)
+        /// The key may not do this.
+        public static let forbidden = Code(.forbidden)
+        /// No such route or resource.
+        public static let notFound = Code(.notFound)
+        /// The body is over the configured limit.
+        public static let payloadTooLarge = Code(.payloadTooLarge)
+        /// The model judged the input invalid (its own 4xx).
+        public static let upstreamRejected = Code(.upstreamRejected)
+        /// The model server answered with an error or an unreadable answer.
+        public static let upstreamFailed = Code(.upstreamFailed)
+        /// The model server could not be reached or timed out.
+        public static let upstreamUnavailable = Code(.upstreamUnavailable)
+        /// The ledger could not record a billed answer, so the answer was withheld.
+        public static let ledgerUnavailable = Code(.ledgerUnavailable)
+        /// A bug: something that should not happen.
+        public static let internalError = Code(.internalError)
+
+        /// snake_case name, as used in Deja's error envelope.
+        public var description: String { base.rawValue }
+    }
+
+    public var code: Code
+    public var message: String
+    /// The HTTP status the error maps to.
+    public var status: Int
+    public var underlying: (any Error)?
+
+    public init(_ code: Code, _ message: String, status: Int? = nil, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+        self.status = status ?? Self.defaultStatus(code)
+    }
+
+    private static func defaultStatus(_ code: Code) -> Int {
+        switch code.base {
+        case .badRequest: 400
+        case .unauthorized: 401
+        case .forbidden: 403
+        case .notFound: 404
+        case .payloadTooLarge: 413
+        case .upstreamRejected: 422
+        case .upstreamFailed: 502
+        case .upstreamUnavailable: 503
+        case .ledgerUnavailable: 503
+        case .internalError: 500
+        }
+    }
+
+    public var description: String { "GatewayError(\(code), status \(status)): \(message)" }
+}

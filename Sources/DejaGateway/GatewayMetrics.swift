@@ -1,0 +1,45 @@
+import DejaLedger
+import Metrics
+
+/// The gateway's metrics, created once per (task, outcome) so the hit path never looks a metric up.
+///
+/// Labels are bounded: task names come from configuration and outcomes from a fixed set; content keys
+/// never become labels.
+public struct GatewayMetrics: Sendable {
+    private struct Series: Sendable {
+        let requests: Counter
+        let latency: Timer
+        let meteredTokens: Counter
+        let billedTokens: Counter
+    }
+
+    private let series: [String: [Outcome: Series]]
+
+    /// Creates the series for `tasks` through the bootstrapped metrics backend.
+    public init(tasks: [String]) {
+        var series: [String: [Outcome: Series]] = [:]
+        for task in tasks {
+            var byOutcome: [Outcome: Series] = [:]
+            for outcome in Outcome.allCases {
+                let dimensions = [("task", task), ("outcome", outcome.rawValue)]
+                byOutcome[outcome] = Series(
+                    requests: Counter(label: "deja_requests_total", dimensions: dimensions),
+                    latency: Timer(label: "deja_request_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds),
+                    meteredTokens: Counter(label: "deja_metered_tokens_total", dimensions: dimensions),
+                    billedTokens: Counter(label: "deja_billed_tokens_total", dimensions: dimensions)
+                )
+            }
+            series[task] = byOutcome
+        }
+        self.series = series
+    }
+
+    /// Counts one request.
+    public func record(task: String, outcome: Outcome, seconds: Double, tokens: Int64, billed: Int64) {
+        guard let series = series[task]?[outcome] else { return }
+        series.requests.increment()
+        series.latency.recordNanoseconds(Int64(max(0, seconds) * 1e9))
+        if tokens > 0 { series.meteredTokens.increment(by: tokens) }
+        if billed > 0 { series.billedTokens.increment(by: billed) }
+    }
+}

@@ -1,0 +1,50 @@
+import Crypto
+import DejaCore
+import NIOCore
+import Synchronization
+
+/// Remembers which content key a byte-identical request body resolved to, so a repeat costs one
+/// SHA-256 pass over the body instead of a full canonicalisation.
+///
+/// Sound because canonicalisation is a pure function of (task policy, scope, body bytes), all of which
+/// are in the memo's own digest. Sharded and bounded: a full shard is cleared, never grown.
+public final class KeyMemo: Sendable {
+    private final class Shard: Sendable {
+        let map = Mutex<[CacheKey: CacheKey]>([:])
+    }
+
+    private let shards: [Shard]
+    private let perShard: Int
+
+    /// - Parameter capacity: how many bodies to remember in all.
+    public init(capacity: Int = 100_000, shardCount: Int = 16) {
+        self.shards = (0..<max(1, shardCount)).map { _ in Shard() }
+        self.perShard = max(1, capacity / shardCount)
+    }
+
+    /// The digest that names a raw body within a task and scope.
+    public static func bodyDigest(task: String, scope: String, body: ByteBuffer) -> CacheKey {
+        var hasher = SHA256()
+        hasher.update(data: Array("deja-memo-v1\u{0}\(task)\u{0}\(scope)\u{0}".utf8))
+        body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+        return CacheKey(digest: hasher.finalize())
+    }
+
+    /// The content key remembered for a body digest, if any.
+    public func key(for bodyDigest: CacheKey) -> CacheKey? {
+        shard(bodyDigest).map.withLock { $0[bodyDigest] }
+    }
+
+    /// Remembers that a body digest resolves to `key`.
+    public func remember(_ bodyDigest: CacheKey, resolvesTo key: CacheKey) {
+        let limit = perShard
+        shard(bodyDigest).map.withLock { map in
+            if map.count >= limit { map.removeAll(keepingCapacity: true) }
+            map[bodyDigest] = key
+        }
+    }
+
+    private func shard(_ digest: CacheKey) -> Shard {
+        shards[Int(digest.prefix64 % UInt64(shards.count))]
+    }
+}

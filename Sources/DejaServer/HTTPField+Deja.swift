@@ -1,0 +1,16 @@
+import HTTPTypes
+
+extension HTTPField.Name {
+    /// How the answer was produced: hit, miss, coalesced, stale, negative or bypass.
+    public static let dejaCache = Self("x-deja-cache")!
+    /// The content key, 64 lowercase hex digits.
+    public static let dejaKey = Self("x-deja-key")!
+    /// Tokens the answer is worth by the task's meter.
+    public static let dejaTokens = Self("x-deja-tokens")!
+    /// Tokens billed for this request.
+    public static let dejaBilledTokens = Self("x-deja-billed-tokens")!
+    /// The model version that produced the answer.
+    public static let dejaModelVersion = Self("x-deja-model-version")!
+    /// A client's key for retries that must not be billed twice.
+    public static let idempotencyKey = Self("Idempotency-Key")!
+}

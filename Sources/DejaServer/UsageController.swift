@@ -1,0 +1,104 @@
+import DejaGateway
+import DejaLedger
+import Foundation
+import Hummingbird
+
+/// `GET /v1/usage`: the caller's own usage by task and day; with the admin token, any tenant's.
+///
+/// Query: `tenant` (admin only; omitted = every tenant), `from` and `to` as `YYYY-MM-DD` (UTC, inclusive)
+/// or seconds since 1970.
+struct UsageController<Context: RequestContext>: Sendable {
+    let ledger: any Ledger
+    let authenticator: Authenticator
+    let recorder: UsageRecorder
+    let adminToken: String?
+
+    func addRoutes(to router: Router<Context>) {
+        router.get("/v1/usage") { request, _ in
+            try await self.usage(request)
+        }
+    }
+
+    func usage(_ request: Request) async throws -> Response {
+        guard let secret = TaskController<Context>.bearerToken(request.headers[.authorization]) else {
+            throw GatewayError(.unauthorized, "missing API key: send the header 'Authorization: Bearer <api key or admin token>'")
+        }
+        let requested = request.uri.queryParameters["tenant"].map(String.init)
+        let tenant: String?
+        if let adminToken, secret.utf8.elementsEqual(adminToken.utf8) {
+            tenant = requested
+        } else if let caller = try await authenticator.authenticate(secret: secret) {
+            if let requested, requested != caller.tenant {
+                throw GatewayError(.forbidden, "a tenant key can read only its own usage (tenant '\(caller.tenant)'); use the admin token for others")
+            }
+            tenant = caller.tenant
+        } else {
+            throw GatewayError(.unauthorized, "unknown or revoked API key")
+        }
+        let from = try Self.time(request.uri.queryParameters["from"].map(String.init), name: "from", endOfDay: false)
+        let to = try Self.time(request.uri.queryParameters["to"].map(String.init), name: "to", endOfDay: true)
+        // Records of hits wait in a batch for a moment; a report includes them.
+        await recorder.flush()
+        let rows = try await ledger.usage(UsageQuery(tenant: tenant, from: from, to: to))
+        let report = UsageReport(tenant: tenant, rows: rows)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(report)))
+        )
+    }
+
+    /// Parses `YYYY-MM-DD` (start or end of that UTC day) or seconds since 1970.
+    static func time(_ text: String?, name: String, endOfDay: Bool) throws -> Double? {
+        guard let text, !text.isEmpty else { return nil }
+        if let seconds = Double(text) { return seconds }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd"
+        guard let date = formatter.date(from: text) else {
+            throw GatewayError(.badRequest, "query parameter '\(name)' must be a date YYYY-MM-DD or seconds since 1970, not '\(text)'")
+        }
+        return date.timeIntervalSince1970 + (endOfDay ? 86_400 : 0)
+    }
+}
+
+/// The usage report: rows by tenant, task and day, with totals.
+public struct UsageReport: Codable, Sendable {
+    public struct Totals: Codable, Sendable {
+        public var requests: Int64 = 0
+        public var hits: Int64 = 0
+        public var coalesced: Int64 = 0
+        public var misses: Int64 = 0
+        public var errors: Int64 = 0
+        public var billedTokens: Int64 = 0
+        public var savedTokens: Int64 = 0
+        public var modelSecondsSaved: Double = 0
+        public var hitRatio: Double = 0
+    }
+
+    public var tenant: String?
+    public var rows: [UsageRow]
+    public var totals: Totals
+
+    public init(tenant: String?, rows: [UsageRow]) {
+        self.tenant = tenant
+        self.rows = rows
+        var totals = Totals()
+        for row in rows {
+            totals.requests += row.requests
+            totals.hits += row.hits
+            totals.coalesced += row.coalesced
+            totals.misses += row.misses
+            totals.errors += row.errors
+            totals.billedTokens += row.billedTokens
+            totals.savedTokens += row.savedTokens
+            totals.modelSecondsSaved += row.modelSecondsSaved
+        }
+        let answered = totals.requests - totals.errors
+        totals.hitRatio = answered > 0 ? Double(totals.hits + totals.coalesced) / Double(answered) : 0
+        self.totals = totals
+    }
+}

@@ -1,0 +1,74 @@
+import DejaLedger
+import DejaServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+
+/// An in-process gateway on a temporary storage folder, with one API key, for router tests.
+struct TestGateway {
+    let folder: String
+    var configuration: DejaConfiguration
+    let secret: String
+    let keyID: String
+
+    /// A configuration whose model server is unreachable (port 9 on loopback): tests here cover what
+    /// must be decided before any model call.
+    static func make(maxBodyBytes: Int = 1 << 20, adminToken: String? = "admin-secret") async throws -> TestGateway {
+        let folder = NSTemporaryDirectory() + "deja-test-\(UUID().uuidString)"
+        var configuration = DejaConfiguration()
+        configuration.storage.path = folder
+        configuration.server.maxBodyBytes = maxBodyBytes
+        configuration.adminToken = adminToken
+        configuration.tasks[0].upstream = "http://127.0.0.1:9/ocr"
+        configuration.tasks[0].timeoutSeconds = 2
+        configuration.tasks[0].defaults = ["fileType": .number("1")]
+        let ledger = try await DejaComponents.openLedger(configuration: configuration, logger: Logger(label: "test"))
+        let (info, secret) = try await ledger.createKey(tenant: "acme", name: "test")
+        try await ledger.close()
+        return TestGateway(folder: folder, configuration: configuration, secret: secret, keyID: info.id)
+    }
+
+    /// Runs `body` against the app's router; the app's services run and stop around it.
+    func test<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
+        let app = try await buildApplication(configuration: configuration, logger: Logger(label: "test"))
+        return try await app.test(.router, body)
+    }
+
+    /// The ledger's totals for tenant acme, read after the app has stopped.
+    func usage() async throws -> [UsageRow] {
+        let ledger = try await DejaComponents.openLedger(configuration: configuration, logger: Logger(label: "test"))
+        let rows = try await ledger.usage(UsageQuery(tenant: "acme", from: nil, to: nil))
+        try await ledger.close()
+        return rows
+    }
+
+    func cleanUp() {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    var auth: HTTPFields { [.authorization: "Bearer \(secret)", .contentType: "application/json"] }
+}
+
+/// The PaddleX error envelope a task route answers errors with.
+struct PaddleXError: Decodable {
+    var logId: String
+    var errorCode: Int
+    var errorMsg: String
+}
+
+/// Deja's own error envelope.
+struct DejaError: Decodable {
+    struct Detail: Decodable {
+        var code: String
+        var message: String
+    }
+    var error: Detail
+}
+
+extension TestResponse {
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try JSONDecoder().decode(T.self, from: Data(buffer: body))
+    }
+}

