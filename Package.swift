@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "DejaCore", targets: ["DejaCore"]),
         .library(name: "DejaCache", targets: ["DejaCache"]),
         .library(name: "DejaLedger", targets: ["DejaLedger"]),
+        .library(name: "DejaRedis", targets: ["DejaRedis"]),
         .library(name: "DejaGateway", targets: ["DejaGateway"]),
         .library(name: "DejaServer", targets: ["DejaServer"]),
     ],
@@ -22,12 +23,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
     ],
     targets: [
         // Pure: canonical form, keys, task policy, meters, entry codec. No I/O.
@@ -36,6 +40,19 @@ let package = Package(
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // RESP2/RESP3 client on SwiftNIO: codec, connection, pipelining, pool, cluster routing.
+        .target(
+            name: "DejaRedis",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -43,18 +60,20 @@ let package = Package(
         .target(
             name: "DejaCache",
             dependencies: [
-                "DejaCore",
+                "DejaCore", "DejaRedis",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        // Ledger protocol: API keys, usage records, reports; SQLite.
+        // Ledger protocol: API keys, usage records, reports; SQLite and PostgreSQL.
         .target(
             name: "DejaLedger",
             dependencies: [
                 "DejaCore",
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -94,9 +113,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "DejaCoreTests", dependencies: ["DejaCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "DejaCacheTests", dependencies: ["DejaCache"], swiftSettings: swiftSettings),
-        .testTarget(name: "DejaLedgerTests", dependencies: ["DejaLedger"], swiftSettings: swiftSettings),
-        .testTarget(name: "DejaGatewayTests", dependencies: ["DejaGateway"], swiftSettings: swiftSettings),
+        .testTarget(name: "DejaCacheTests", dependencies: ["DejaCache", "DejaRedis"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DejaLedgerTests",
+            dependencies: [
+                "DejaLedger",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "DejaGatewayTests", dependencies: ["DejaGateway", "DejaCache", "DejaLedger"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DejaRedisTests",
+            dependencies: ["DejaRedis", .product(name: "NIOEmbedded", package: "swift-nio")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "DejaServerTests",
             dependencies: [

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test command: installs what the tests need, builds once, runs the Swift suites, then the
-# integration suites against the real PP-OCRv4 worker and the real `deja` binary.
+# The test command: installs what the tests need, builds once, starts real Redis (standalone and a
+# 6-node cluster) and PostgreSQL on loopback, runs the Swift suites, then the integration suites
+# against the real PP-OCRv4 worker and the real `deja` binary, and stops every server it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -8,14 +9,26 @@ VENV=${DEJA_WORKER_VENV:-$REPO/.venv-worker}
 export DEJA_WORKER_VENV=$VENV
 
 step() { printf '\n==> %s\n' "$*"; }
+cleanup() {
+  bash scripts/redis.sh stop > /dev/null 2>&1 || true
+  bash scripts/postgres.sh stop > /dev/null 2>&1 || true
+}
+trap cleanup EXIT
 
 step "installing the worker's environment (apt fonts, Python venv with paddlepaddle + rapidocr_paddle)"
 bash worker/install.sh
 
+step "starting Redis (standalone + 6-node cluster) and PostgreSQL on 127.0.0.1"
+bash scripts/redis.sh start
+bash scripts/postgres.sh start
+export DEJA_REDIS_URL=redis://127.0.0.1:16379
+export DEJA_REDIS_CLUSTER=127.0.0.1:17000,127.0.0.1:17001,127.0.0.1:17002
+export DEJA_POSTGRES_URL=postgres://deja:deja@127.0.0.1:15432/deja
+
 step "building (debug, with tests)"
 swift build --build-tests
 
-step "Swift tests (unit, protocol, in-process app)"
+step "Swift tests (unit, protocol, in-process app, Redis and PostgreSQL integration)"
 swift test --skip-build
 
 step "integration tests: real worker + real gateway"

@@ -1,9 +1,8 @@
-import Crypto
-
 /// Canonicalisation of one binary member: base64 (any common spelling), a base64 data URI, or a URL.
 enum BinaryInput {
     struct Outcome {
-        /// `"sha256:<hex>"` of the decoded bytes, or the URL text.
+        /// The ``ContentDigest`` of the decoded bytes (`png-pixels-sha256:`, `jpeg-scan-sha256:` or
+        /// `sha256:<hex>`), or the URL text.
         var canonical: JSONValue
         /// Standard padded base64 of the decoded bytes, or the URL text.
         var forward: JSONValue
@@ -11,7 +10,13 @@ enum BinaryInput {
         var decodedCount = 0
     }
 
-    static func canonicalize(_ value: JSONValue, key: String) throws(CanonicalError) -> Outcome {
+    /// How decoded files are digested: image bounds and the optional decode-once cache.
+    struct Context {
+        var limits = ImageLimits()
+        var cache: (any ContentDigestCache)?
+    }
+
+    static func canonicalize(_ value: JSONValue, key: String, context: Context = Context()) throws(CanonicalError) -> Outcome {
         let path = JSONPath.member(key)
         let name = JSONPath.displayName(key)
         guard case .string(let text) = value else {
@@ -22,7 +27,9 @@ enum BinaryInput {
         }
         var utf8Text = text
         let result = utf8Text.withUTF8 { utf8 -> Result<Outcome, CanonicalError> in
-            Result { () throws(CanonicalError) in try canonicalize(utf8, original: text, path: path, name: name) }
+            Result { () throws(CanonicalError) in
+                try canonicalize(utf8, original: text, path: path, name: name, context: context)
+            }
         }
         return try result.get()
     }
@@ -31,7 +38,8 @@ enum BinaryInput {
         _ utf8: UnsafeBufferPointer<UInt8>,
         original: String,
         path: String,
-        name: String
+        name: String,
+        context: Context
     ) throws(CanonicalError) -> Outcome {
         guard !utf8.isEmpty else {
             throw CanonicalError(.invalidBase64, path: path, message: "is empty; send the file's bytes as base64 or an http(s) URL")
@@ -72,9 +80,22 @@ enum BinaryInput {
             if findings.urlSafeAlphabet { notes.append("\(name): base64url alphabet converted to standard base64") }
             if findings.missingPadding { notes.append("\(name): base64 padding added") }
             if findings.nonZeroTrailingBits { notes.append("\(name): unused trailing bits of the last base64 character cleared") }
-            let digest = Hex.encode(SHA256.hash(data: bytes))
+            let content = bytes.withUnsafeBufferPointer { bytes in
+                Result { () throws(ImageContent.TooLarge) in
+                    try ImageContent.digest(of: bytes, limits: context.limits, cache: context.cache)
+                }
+            }
+            let image: ImageContent.Outcome
+            switch content {
+            case .success(let outcome): image = outcome
+            case .failure(let tooLarge):
+                throw CanonicalError(.imageTooLarge, path: path, message: tooLarge.message + "; send a smaller image")
+            }
+            notes += image.notes.map { "\(name): \($0)" }
             let forward = findings.isCanonical && !isDataURI ? original : Base64.encode(bytes)
-            return Outcome(canonical: .string("sha256:" + digest), forward: .string(forward), notes: notes, decodedCount: bytes.count)
+            return Outcome(
+                canonical: .string(image.digest.description), forward: .string(forward), notes: notes, decodedCount: bytes.count
+            )
         }
     }
 

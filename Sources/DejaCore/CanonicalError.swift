@@ -18,6 +18,7 @@ public struct CanonicalError: Error, Sendable, Hashable, CustomStringConvertible
             case invalidBase64 = "invalid_base64"
             case missingField = "missing_field"
             case missingTenant = "missing_tenant"
+            case imageTooLarge = "image_too_large"
         }
 
         private let base: Base
@@ -45,6 +46,10 @@ public struct CanonicalError: Error, Sendable, Hashable, CustomStringConvertible
         public static var missingField: Self { Self(.missingField) }
         /// The task's cache scope is per tenant but no tenant was given; a gateway bug, not a client error.
         public static var missingTenant: Self { Self(.missingTenant) }
+
+        /// An image in a binary field passes ``ImageLimits`` (pixels or decoded bytes); the client should
+        /// send a smaller image. Map it to 413 (or 400), naming the field.
+        public static var imageTooLarge: Self { Self(.imageTooLarge) }
 
         /// The code in snake_case, e.g. `duplicate_key`, for error envelopes.
         public var description: String { base.rawValue }

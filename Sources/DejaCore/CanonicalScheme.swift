@@ -3,11 +3,16 @@
 /// Any change to a rule that can change a canonical form or a key (parsing, number spelling, escapes,
 /// normalisation, binary handling, the key or policy encoding) must bump ``version``, so that old entries
 /// are never served for requests that the new rules read differently.
+///
+/// Version 2: PNG and JPEG files are keyed by content (`png-pixels-sha256:`, `jpeg-scan-sha256:`), text
+/// rules per field (trim, collapse white space, case folding).
 public enum CanonicalScheme {
     /// The scheme version.
-    public static let version = 1
+    public static let version = 2
     /// The first field of every key encoding.
     public static let keyTag = "deja-key-v\(version)"
     /// The first field of every configuration-hash encoding.
     public static let policyTag = "deja-policy-v\(version)"
+    /// The first field of every ``ContentDigestCache`` raw key.
+    public static let contentTag = "deja-content-v\(version)"
 }

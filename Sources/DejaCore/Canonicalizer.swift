@@ -5,15 +5,28 @@ import NIOCore
 /// Pure and `Sendable`; safe to share across threads. The rules (see docs/canonical-form.md):
 /// the body must be a JSON object; volatile members, `null` members and members canonically equal to
 /// their declared default are dropped; string values (at any depth, never member names) are normalised
-/// per the policy; binary members are decoded and replaced by `"sha256:<hex>"`; members are sorted by
-/// the UTF-8 bytes of their names. Time and memory are linear in the body size.
+/// per the member's text rule; binary members are decoded and replaced by their ``ContentDigest``
+/// (a PNG by its pixels, a JPEG by its decoding data, anything else by its bytes); members are sorted by
+/// the UTF-8 bytes of their names. Time and memory are linear in the body size, plus image decoding
+/// within ``imageLimits``.
 public struct Canonicalizer: Sendable {
     /// Parser bounds applied to every body.
     public var limits: JSONLimits
+    /// Bounds on decoding images in binary members.
+    public var imageLimits: ImageLimits
+    /// Remembers raw file → content digest so an image is decoded once per distinct byte sequence;
+    /// `nil` decodes every time.
+    public var contentDigestCache: (any ContentDigestCache)?
 
-    /// Creates a canonicalizer with the given parser bounds.
-    public init(limits: JSONLimits = JSONLimits()) {
+    /// Creates a canonicalizer with the given parser and image bounds and an optional decode-once cache.
+    public init(
+        limits: JSONLimits = JSONLimits(),
+        imageLimits: ImageLimits = ImageLimits(),
+        contentDigestCache: (any ContentDigestCache)? = nil
+    ) {
         self.limits = limits
+        self.imageLimits = imageLimits
+        self.contentDigestCache = contentDigestCache
     }
 
     /// Canonicalises `body` for `policy`; `tenant` is the caller's tenant, used only when the policy's
@@ -52,6 +65,16 @@ public struct Canonicalizer: Sendable {
         return try canonicalize(document: document, policy: policy, scopeField: scope)
     }
 
+    /// `to NFC`, `to NFKC, trimmed, white space collapsed, case folded`, `by trimming` (form `none`).
+    private static func describe(_ rule: TextRule) -> String {
+        var steps: [String] = []
+        if rule.trimsWhitespace { steps.append("trimmed") }
+        if rule.collapsesWhitespace { steps.append("white space collapsed") }
+        if rule.foldsCase { steps.append("case folded") }
+        guard rule.form != .none else { return "(" + steps.joined(separator: ", ") + ")" }
+        return "to " + ([rule.form.rawValue.uppercased()] + steps).joined(separator: ", ")
+    }
+
     private static func scopeField(policy: TaskPolicy, tenant: String?) throws(CanonicalError) -> String {
         guard let field = policy.scope.keyField(tenant: tenant) else {
             throw CanonicalError(
@@ -76,8 +99,10 @@ public struct Canonicalizer: Sendable {
         var notes: [String] = []
         var canonicalMembers: [(key: String, value: JSONValue)] = []
         var forwardMembers: [(key: String, value: JSONValue)] = []
-        var normalizer = TextNormalizer(form: policy.textNormalization)
+        var normalizers: [TextRule: TextNormalizer] = [:]
+        var ruleOrder: [TextRule] = []
         var binaryBytes = 0
+        let context = BinaryInput.Context(limits: imageLimits, cache: contentDigestCache)
 
         for (key, value) in members {
             let exact = ExactKey(key)
@@ -91,14 +116,19 @@ public struct Canonicalizer: Sendable {
                 continue
             }
             if policy.exactBinary.contains(exact) {
-                let outcome = try BinaryInput.canonicalize(value, key: key)
+                let outcome = try BinaryInput.canonicalize(value, key: key, context: context)
                 notes += outcome.notes
                 binaryBytes += outcome.decodedCount
                 canonicalMembers.append((key: key, value: outcome.canonical))
                 forwardMembers.append((key: key, value: outcome.forward))
                 continue
             }
-            let normalized = normalizer.normalize(value)
+            let rule = policy.exactTextRules[exact] ?? policy.defaultTextRule
+            if normalizers[rule] == nil {
+                normalizers[rule] = TextNormalizer(rule: rule)
+                ruleOrder.append(rule)
+            }
+            let normalized = normalizers[rule]!.normalize(value)
             if let defaultBytes = policy.exactDefaults[exact], normalized.canonicalBytes() == defaultBytes {
                 notes.append("dropped \(name) equal to its default")
                 continue
@@ -106,10 +136,11 @@ public struct Canonicalizer: Sendable {
             canonicalMembers.append((key: key, value: normalized))
             forwardMembers.append((key: key, value: normalized))
         }
-        if normalizer.changedCount > 0 {
-            let form = policy.textNormalization.rawValue.uppercased()
-            let strings = normalizer.changedCount == 1 ? "string" : "strings"
-            notes.append("normalised \(normalizer.changedCount) \(strings) to \(form)")
+        for rule in ruleOrder {
+            let changed = normalizers[rule]!.changedCount
+            guard changed > 0 else { continue }
+            let strings = changed == 1 ? "string" : "strings"
+            notes.append("normalised \(changed) \(strings) \(Self.describe(rule))")
         }
         for required in policy.requiredFields.sorted(by: ExactKey.precedes)
         where !canonicalMembers.contains(where: { $0.key.utf8.elementsEqual(required.utf8) }) {

@@ -23,19 +23,29 @@ public struct TaskPolicy: Sendable {
     public let binaryFields: Set<String>
     /// Top-level members that must be present and not `null`.
     public let requiredFields: Set<String>
-    /// Unicode normalisation of string values.
+    /// The Unicode form of the default text rule (``defaultTextRule``'s `form`).
     public let textNormalization: TextNormalization
+    /// How string values are normalised in members without a rule of their own. NFC only by default.
+    public let defaultTextRule: TextRule
+    /// Text rules for particular top-level members (applying to every string inside them, at any depth);
+    /// members not named here use ``defaultTextRule``.
+    public let fieldTextRules: [String: TextRule]
     /// SHA-256 (64 lowercase hex) over everything here that affects the canonical form: the protocol's
-    /// name, volatile fields, defaults, binary fields and normalisation. Not task, model, scope or
+    /// name, volatile fields, defaults, binary fields and text rules. Not task, model, scope or
     /// required fields (the first three are key fields of their own; the last only accepts or rejects).
     public let configHash: String
 
     let exactVolatile: Set<ExactKey>
     let exactBinary: Set<ExactKey>
+    let exactTextRules: [ExactKey: TextRule]
     /// Canonical bytes of each default after normalisation, keyed by exact member name.
     let exactDefaults: [ExactKey: [UInt8]]
 
     /// Creates a policy. The protocol's volatile fields are added to `volatileFields`.
+    ///
+    /// Text: `textRule`, when given, is the default rule for all text and its form wins over
+    /// `textNormalization`; otherwise the default rule is `textNormalization` alone. `fieldTextRules`
+    /// overrides it for the named top-level members.
     public init(
         task: String,
         protocol taskProtocol: TaskProtocol = .paddleX,
@@ -46,7 +56,9 @@ public struct TaskPolicy: Sendable {
         defaults: [String: JSONValue] = [:],
         binaryFields: Set<String> = [],
         requiredFields: Set<String> = [],
-        textNormalization: TextNormalization = .nfc
+        textNormalization: TextNormalization = .nfc,
+        textRule: TextRule? = nil,
+        fieldTextRules: [String: TextRule] = [:]
     ) {
         self.task = task
         self.taskProtocol = taskProtocol
@@ -57,19 +69,25 @@ public struct TaskPolicy: Sendable {
         self.defaults = defaults
         self.binaryFields = binaryFields
         self.requiredFields = requiredFields
-        self.textNormalization = textNormalization
+        let defaultTextRule = textRule ?? TextRule(form: textNormalization)
+        self.textNormalization = defaultTextRule.form
+        self.defaultTextRule = defaultTextRule
+        self.fieldTextRules = fieldTextRules
 
         exactVolatile = Set(self.volatileFields.map(ExactKey.init))
         exactBinary = Set(binaryFields.map(ExactKey.init))
-        var normalizer = TextNormalizer(form: textNormalization)
+        var exactTextRules: [ExactKey: TextRule] = [:]
+        for (name, rule) in fieldTextRules { exactTextRules[ExactKey(name)] = rule }
+        self.exactTextRules = exactTextRules
         var exactDefaults: [ExactKey: [UInt8]] = [:]
         for (name, value) in defaults {
+            var normalizer = TextNormalizer(rule: exactTextRules[ExactKey(name)] ?? defaultTextRule)
             exactDefaults[ExactKey(name)] = normalizer.normalize(value).canonicalBytes()
         }
         self.exactDefaults = exactDefaults
         configHash = Self.hash(
             protocol: taskProtocol, volatileFields: self.volatileFields, defaults: defaults,
-            binaryFields: binaryFields, textNormalization: textNormalization
+            binaryFields: binaryFields, textRule: defaultTextRule, fieldTextRules: fieldTextRules
         )
     }
 
@@ -81,23 +99,32 @@ public struct TaskPolicy: Sendable {
         scope: CacheScope = .shared,
         volatileFields: Set<String> = [],
         defaults: [String: JSONValue] = [:],
-        textNormalization: TextNormalization = .nfc
+        textNormalization: TextNormalization = .nfc,
+        textRule: TextRule? = nil,
+        fieldTextRules: [String: TextRule] = [:]
     ) -> TaskPolicy {
         TaskPolicy(
             task: task, protocol: .paddleX, modelName: modelName, modelVersion: modelVersion, scope: scope,
             volatileFields: volatileFields, defaults: defaults, binaryFields: ["file"], requiredFields: ["file"],
-            textNormalization: textNormalization
+            textNormalization: textNormalization, textRule: textRule, fieldTextRules: fieldTextRules
         )
     }
 
+    /// The text rule for the top-level member named exactly `name`.
+    public func textRule(for name: String) -> TextRule {
+        exactTextRules[ExactKey(name)] ?? defaultTextRule
+    }
+
     /// The configuration-hash encoding: ``KeyEncoding`` over the policy tag, protocol name, the sorted
-    /// volatile and binary field lists, the sorted defaults (name, canonical bytes) and the normalisation.
+    /// volatile and binary field lists, the sorted defaults (name, canonical bytes), the default text
+    /// rule's spelling and the per-field text rules (name, spelling), sorted by name.
     static func hash(
         protocol taskProtocol: TaskProtocol,
         volatileFields: Set<String>,
         defaults: [String: JSONValue],
         binaryFields: Set<String>,
-        textNormalization: TextNormalization
+        textRule: TextRule,
+        fieldTextRules: [String: TextRule]
     ) -> String {
         func list(_ names: Set<String>) -> [UInt8] {
             KeyEncoding.encode(fields: names.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) })
@@ -110,7 +137,9 @@ public struct TaskPolicy: Sendable {
             list(volatileFields),
             KeyEncoding.encode(fields: defaultFields),
             list(binaryFields),
-            Array(textNormalization.rawValue.utf8),
+            Array(textRule.description.utf8),
+            KeyEncoding.encode(fields: fieldTextRules.sorted { ExactKey.precedes($0.key, $1.key) }
+                .flatMap { [Array($0.key.utf8), Array($0.value.description.utf8)] }),
         ]
         return Hex.encode(KeyEncoding.digest(fields: fields))
     }

@@ -1,9 +1,11 @@
-/// Applies a ``TextNormalization`` to every string value in a JSON value and counts the strings it changed.
+/// Applies a ``TextRule`` to every string value in a JSON value and counts the strings it changed.
 struct TextNormalizer {
-    let form: TextNormalization
+    let rule: TextRule
     private(set) var changedCount = 0
 
-    init(form: TextNormalization) { self.form = form }
+    init(rule: TextRule) { self.rule = rule }
+
+    init(form: TextNormalization) { self.init(rule: TextRule(form: form)) }
 
     mutating func normalize(_ value: JSONValue) -> JSONValue {
         switch value {
@@ -25,7 +27,7 @@ struct TextNormalizer {
     }
 
     mutating func normalize(_ string: String) -> String {
-        let normalized = form.apply(to: string)
+        let normalized = rule.apply(to: string)
         if !normalized.utf8.elementsEqual(string.utf8) { changedCount += 1 }
         return normalized
     }

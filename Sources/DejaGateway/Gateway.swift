@@ -14,14 +14,28 @@ public final class Gateway: Sendable {
     enum FlightResult: Sendable {
         /// The model answered; the entry was billed to the leader and stored (unless `no-store`).
         case answered(CacheEntry)
-        /// Another flight stored a fresh entry just before this one would have called the model.
+        /// Another flight stored a usable entry just before this one would have called the model.
         case found(CacheEntry)
+        /// The model failed and an expired answer within the stale-if-error grace stood in.
+        case stale(CacheEntry)
     }
+
+    /// What the cache holds for a key, judged for one request.
+    struct Lookup {
+        /// An entry to answer with now (a fresh answer or a fresh rejection).
+        var usable: CacheEntry?
+        /// An expired answer that may still be served: while revalidating, or if the model fails.
+        var expired: CacheEntry?
+    }
+
+    /// Tenant and key id under which background refreshes are recorded (billed 0).
+    public static let refreshTenant = "deja:refresh"
 
     private let cache: any CacheStore
     private let fastCache: MemoryStore?
     private let recorder: UsageRecorder
     private let upstream: UpstreamClient
+    private let refresher: BackgroundRefresher?
     private let clock: WallClock
     private let memo: KeyMemo
     private let flights = SingleFlight<CacheKey, FlightResult>()
@@ -32,11 +46,13 @@ public final class Gateway: Sendable {
     /// - Parameters:
     ///   - cache: where answers are stored (e.g. memory L1 over SQLite).
     ///   - fastCache: the in-memory tier of `cache`, read synchronously on the hit path; `nil` if none.
+    ///   - refresher: runs stale-while-revalidate refreshes; `nil` turns them off.
     public init(
         cache: any CacheStore,
         fastCache: MemoryStore?,
         recorder: UsageRecorder,
         upstream: UpstreamClient,
+        refresher: BackgroundRefresher? = nil,
         clock: WallClock = .system,
         memo: KeyMemo = KeyMemo(),
         metrics: GatewayMetrics = GatewayMetrics(tasks: []),
@@ -46,6 +62,7 @@ public final class Gateway: Sendable {
         self.fastCache = fastCache
         self.recorder = recorder
         self.upstream = upstream
+        self.refresher = refresher
         self.clock = clock
         self.memo = memo
         self.metrics = metrics
@@ -75,8 +92,21 @@ public final class Gateway: Sendable {
         }
 
         // 2. The cache, unless the request says not to use it.
-        if cacheControl.allowsCachedAnswer, let entry = await lookup(key, cacheControl: cacheControl, now: started) {
-            return await answerFromCache(entry, outcome: .hit, task: task, caller: caller, key: key, started: started)
+        var expired: CacheEntry?
+        if cacheControl.allowsCachedAnswer {
+            let found = await lookup(key, task: task, cacheControl: cacheControl, now: started)
+            if let entry = found.usable {
+                return await answerFromCache(entry, outcome: entry.status == 200 ? .hit : .negative,
+                                             task: task, caller: caller, key: key, started: started)
+            }
+            expired = found.expired
+            if let stale = expired, started < stale.expiresAt + task.freshness.staleWhileRevalidate, let refresher {
+                // Stale while revalidate: answer now, refresh once in the background.
+                refresher.submit(key) { [self] in
+                    await self.refresh(task: task, key: key, body: body, tenant: caller.tenant)
+                }
+                return await answerFromCache(stale, outcome: .hit, task: task, caller: caller, key: key, started: started)
+            }
         }
 
         // 3. The model. Canonicalise now if the key came from the memo: the forward body is needed.
@@ -95,30 +125,40 @@ public final class Gateway: Sendable {
             // no-cache refreshes the entry, no-store leaves the cache alone; neither joins a flight,
             // since both ask for the model's own answer.
             do {
-                let entry = try await callModel(task: task, caller: caller, key: key, forward: forward,
-                                                outcome: .bypass, store: !cacheControl.noStore, started: started)
-                return answerFresh(entry, outcome: .bypass, key: key, task: task)
+                let entry = try await callModel(task: task, tenant: caller.tenant, keyID: caller.id, key: key, forward: forward,
+                                                outcome: .bypass, billed: true, store: !cacheControl.noStore, started: started)
+                return answerFresh(entry, outcome: .bypass, key: key)
             } catch {
                 return failure(task: task, caller: caller, key: key, started: started, error: error)
             }
         }
 
         do {
-            let (result, leader) = try await flights.run(key) {
+            let graceEnd = (expired?.expiresAt ?? 0) + task.freshness.staleIfError
+            let (result, leader) = try await flights.run(key) { () async throws -> FlightResult in
                 // Double check: a flight that ended a moment ago may have stored this very answer.
-                if let entry = await lookup(key, cacheControl: cacheControl, now: clock.now()) {
+                let now = clock.now()
+                if let entry = await lookup(key, task: task, cacheControl: cacheControl, now: now).usable {
                     return .found(entry)
                 }
-                return .answered(try await callModel(task: task, caller: caller, key: key, forward: forward,
-                                                     outcome: .miss, store: true, started: started))
+                do {
+                    return .answered(try await callModel(task: task, tenant: caller.tenant, keyID: caller.id, key: key,
+                                                         forward: forward, outcome: .miss, billed: true, store: true, started: started))
+                } catch let error as GatewayError where error.isModelFailure {
+                    if let expired, clock.now() < graceEnd { return .stale(expired) }
+                    throw error
+                }
             }
             switch result {
             case .answered(let entry) where leader:
-                return answerFresh(entry, outcome: .miss, key: key, task: task)
+                return answerFresh(entry, outcome: .miss, key: key)
             case .answered(let entry):
                 return await answerFromCache(entry, outcome: .coalesced, task: task, caller: caller, key: key, started: started)
             case .found(let entry):
-                return await answerFromCache(entry, outcome: leader ? .hit : .coalesced, task: task, caller: caller, key: key, started: started)
+                let outcome: Outcome = entry.status != 200 ? .negative : leader ? .hit : .coalesced
+                return await answerFromCache(entry, outcome: outcome, task: task, caller: caller, key: key, started: started)
+            case .stale(let entry):
+                return await answerFromCache(entry, outcome: .stale, task: task, caller: caller, key: key, started: started)
             }
         } catch {
             return failure(task: task, caller: caller, key: key, started: started, error: error)
@@ -141,51 +181,86 @@ public final class Gateway: Sendable {
 
     // MARK: - Cache
 
-    private func lookup(_ key: CacheKey, cacheControl: CacheControl, now: Double) async -> CacheEntry? {
+    private func lookup(_ key: CacheKey, task: TaskRuntime, cacheControl: CacheControl, now: Double) async -> Lookup {
         var entry = fastCache?.entry(for: key)
         if entry == nil {
             do {
                 entry = try await cache.get(key)
             } catch {
                 logger.warning("cache read failed; answering from the model", metadata: ["error": "\(error)"])
-                return nil
+                return Lookup()
             }
         }
-        guard let entry, entry.status == 200, entry.isFresh(at: now) else { return nil }
-        if let maxAge = cacheControl.maxAge, entry.age(at: now) > maxAge { return nil }
-        return entry
+        guard let entry else { return Lookup() }
+        if entry.isFresh(at: now) {
+            if let maxAge = cacheControl.maxAge, entry.age(at: now) > maxAge { return Lookup() }
+            return Lookup(usable: entry)
+        }
+        return entry.status == 200 ? Lookup(expired: entry) : Lookup()
     }
 
     // MARK: - Model
 
-    /// Calls the model, meters and bills the answer durably, then stores it.
+    /// Calls the model through the task's limiter and breaker, meters and bills the answer durably,
+    /// then stores it. A rejection (the model's 4xx) is remembered for the negative TTL and thrown.
     private func callModel(
-        task: TaskRuntime, caller: APIKeyInfo, key: CacheKey, forward: [UInt8],
-        outcome: Outcome, store: Bool, started: Double
+        task: TaskRuntime, tenant: String, keyID: String, key: CacheKey, forward: [UInt8],
+        outcome: Outcome, billed: Bool, store: Bool, started: Double
     ) async throws(GatewayError) -> CacheEntry {
-        let reply = try await upstream.postJSON(url: task.upstreamURL, body: forward, timeout: task.timeout)
+        do {
+            try await task.limiter.acquire()
+        } catch {
+            throw GatewayError(.overloaded, "too many requests are waiting for the model server; retry shortly", retryAfter: 1)
+        }
+        defer { task.limiter.release() }
+        if case .reject(let wait) = task.breaker.decide() {
+            let seconds = max(1, Int(wait.rounded(.up)))
+            throw GatewayError(
+                .upstreamUnavailable,
+                "the model server is failing, so Deja stopped sending it requests for a while (circuit open); retry after \(seconds) s",
+                retryAfter: seconds
+            )
+        }
+        let reply: UpstreamReply
+        do {
+            reply = try await upstream.postJSON(url: task.upstreamURL, body: forward, timeout: task.timeout)
+        } catch {
+            task.breaker.record(success: false)
+            throw error
+        }
+        task.breaker.record(success: reply.status < 500)
+        let now = clock.now()
         guard reply.status == 200 else {
             let message = PaddleXProtocol.errorMessage(in: reply.body) ?? "no message"
             if (400..<500).contains(reply.status) {
-                throw GatewayError(.upstreamRejected, "the model rejected the input: \(message)", status: reply.status)
+                if store, task.freshness.negativeTTL > 0, let stored = PaddleXProtocol.storedError(reply.body) {
+                    let rejection = CacheEntry(
+                        body: stored, status: reply.status, modelVersion: task.policy.modelVersion, meteredTokens: 0,
+                        upstreamSeconds: reply.seconds, createdAt: now, expiresAt: now + task.freshness.negativeTTL
+                    )
+                    await put(key, rejection)
+                }
+                // The model's own words, as a drop-in client expects them.
+                throw GatewayError(.upstreamRejected, message, status: reply.status)
             }
             throw GatewayError(.upstreamFailed, "the model server failed with status \(reply.status): \(message)", status: 502)
         }
         let answer = try PaddleXProtocol.readAnswer(reply.body)
         let tokens = task.meter.tokens(answer: answer.value, inputBytes: forward.count)
-        let now = clock.now()
+        let expiresAt = task.expiry(from: now, unit: Double.random(in: -1...1))
         let entry = CacheEntry(
             body: answer.stored,
             modelVersion: task.policy.modelVersion,
             meteredTokens: tokens,
             upstreamSeconds: reply.seconds,
             createdAt: now,
-            expiresAt: now + task.ttl
+            expiresAt: expiresAt,
+            retainUntil: expiresAt + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate)
         )
         // Billed before anyone sees the answer: if the ledger cannot take it, nobody gets it.
         let record = UsageRecord(
-            time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: outcome,
-            meteredTokens: tokens, billedTokens: tokens, latencyMicros: Int64((now - started) * 1e6),
+            time: now, tenant: tenant, keyID: keyID, task: task.policy.task, outcome: outcome,
+            meteredTokens: tokens, billedTokens: billed ? tokens : 0, latencyMicros: Int64((now - started) * 1e6),
             status: 200, modelSeconds: reply.seconds
         )
         do {
@@ -194,20 +269,34 @@ public final class Gateway: Sendable {
             logger.error("ledger write failed; answer withheld", metadata: ["error": "\(error)"])
             throw GatewayError(.ledgerUnavailable, "the usage ledger is unavailable, so the answer could not be billed; retry shortly", underlying: error)
         }
-        metrics.record(task: task.policy.task, outcome: outcome, seconds: now - started, tokens: tokens, billed: tokens)
-        if store {
-            do {
-                try await cache.put(key, entry)
-            } catch {
-                logger.warning("cache write failed; answer served but not stored", metadata: ["error": "\(error)"])
-            }
-        }
+        metrics.record(task: task.policy.task, outcome: outcome, seconds: now - started, tokens: tokens, billed: record.billedTokens)
+        if store { await put(key, entry) }
         return entry
+    }
+
+    private func put(_ key: CacheKey, _ entry: CacheEntry) async {
+        do {
+            try await cache.put(key, entry)
+        } catch {
+            logger.warning("cache write failed; answer served but not stored", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// A stale-while-revalidate refresh: one model call whose answer replaces the expired entry.
+    /// Recorded under ``refreshTenant``, billed to nobody: no client asked for it.
+    private func refresh(task: TaskRuntime, key: CacheKey, body: ByteBuffer, tenant: String) async {
+        do {
+            let request = try canonicalizer.canonicalize(body: body, policy: task.policy, scope: tenant)
+            _ = try await callModel(task: task, tenant: Self.refreshTenant, keyID: "-", key: key, forward: request.forwardBody,
+                                    outcome: .miss, billed: false, store: true, started: clock.now())
+        } catch {
+            logger.debug("background refresh failed", metadata: ["deja.task": "\(task.policy.task)", "error": "\(error)"])
+        }
     }
 
     // MARK: - Responses
 
-    private func answerFresh(_ entry: CacheEntry, outcome: Outcome, key: CacheKey, task: TaskRuntime) -> TaskResponse {
+    private func answerFresh(_ entry: CacheEntry, outcome: Outcome, key: CacheKey) -> TaskResponse {
         TaskResponse(
             status: 200, outcome: outcome, key: key, tokens: entry.meteredTokens, billed: entry.meteredTokens,
             modelVersion: entry.modelVersion, contentType: entry.contentType,
@@ -219,11 +308,11 @@ public final class Gateway: Sendable {
         _ entry: CacheEntry, outcome: Outcome, task: TaskRuntime, caller: APIKeyInfo, key: CacheKey, started: Double
     ) async -> TaskResponse {
         let now = clock.now()
-        let billed = task.hitBill(metered: entry.meteredTokens)
+        let billed = entry.status == 200 ? task.hitBill(metered: entry.meteredTokens) : 0
         let record = UsageRecord(
             time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: outcome,
             meteredTokens: entry.meteredTokens, billedTokens: billed, latencyMicros: Int64((now - started) * 1e6),
-            status: 200, modelSeconds: entry.upstreamSeconds
+            status: entry.status, modelSeconds: entry.upstreamSeconds
         )
         if billed > 0 {
             // A priced hit is a billed answer: in the ledger before the client sees it.
@@ -239,7 +328,7 @@ public final class Gateway: Sendable {
         }
         metrics.record(task: task.policy.task, outcome: outcome, seconds: now - started, tokens: entry.meteredTokens, billed: billed)
         return TaskResponse(
-            status: 200, outcome: outcome, key: key, tokens: entry.meteredTokens, billed: billed,
+            status: entry.status, outcome: outcome, key: key, tokens: entry.meteredTokens, billed: billed,
             modelVersion: entry.modelVersion, age: entry.age(at: now), contentType: entry.contentType,
             body: PaddleXProtocol.render(stored: entry.body, logId: PaddleXProtocol.newLogId())
         )
@@ -259,7 +348,7 @@ public final class Gateway: Sendable {
             logger.warning("task request failed", metadata: ["deja.task": "\(task.policy.task)", "error": "\(gatewayError)"])
         }
         return TaskResponse(
-            status: gatewayError.status, outcome: nil, key: key,
+            status: gatewayError.status, outcome: nil, key: key, retryAfter: gatewayError.retryAfter,
             body: [PaddleXProtocol.renderError(status: gatewayError.status, message: gatewayError.message, logId: PaddleXProtocol.newLogId())]
         )
     }

@@ -13,6 +13,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case upstreamRejected = "upstream_rejected"
             case upstreamFailed = "upstream_failed"
             case upstreamUnavailable = "upstream_unavailable"
+            case overloaded
+            case rateLimited = "rate_limited"
+            case requestTimeout = "request_timeout"
             case ledgerUnavailable = "ledger_unavailable"
             case internalError = "internal_error"
         }
@@ -35,6 +38,12 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         public static let upstreamFailed = Code(.upstreamFailed)
         /// The model server could not be reached or timed out.
         public static let upstreamUnavailable = Code(.upstreamUnavailable)
+        /// Too many requests are waiting for the model server.
+        public static let overloaded = Code(.overloaded)
+        /// The key made more requests than its rate allows.
+        public static let rateLimited = Code(.rateLimited)
+        /// The client sent its body too slowly.
+        public static let requestTimeout = Code(.requestTimeout)
         /// The ledger could not record a billed answer, so the answer was withheld.
         public static let ledgerUnavailable = Code(.ledgerUnavailable)
         /// A bug: something that should not happen.
@@ -49,12 +58,24 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     /// The HTTP status the error maps to.
     public var status: Int
     public var underlying: (any Error)?
+    /// Seconds after which a retry may succeed (`Retry-After`), for overload and rate limits.
+    public var retryAfter: Int?
 
-    public init(_ code: Code, _ message: String, status: Int? = nil, underlying: (any Error)? = nil) {
+    public init(_ code: Code, _ message: String, status: Int? = nil, retryAfter: Int? = nil, underlying: (any Error)? = nil) {
         self.code = code
         self.message = message
         self.underlying = underlying
+        self.retryAfter = retryAfter
         self.status = status ?? Self.defaultStatus(code)
+    }
+
+    /// Whether the model server failed (unreachable, timed out, 5xx, refused by the breaker or the
+    /// queue) — the failures an expired answer may cover for — as opposed to the request's own fault.
+    public var isModelFailure: Bool {
+        switch code.base {
+        case .upstreamUnavailable, .upstreamFailed, .overloaded: true
+        default: false
+        }
     }
 
     private static func defaultStatus(_ code: Code) -> Int {
@@ -67,6 +88,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .upstreamRejected: 422
         case .upstreamFailed: 502
         case .upstreamUnavailable: 503
+        case .overloaded: 503
+        case .rateLimited: 429
+        case .requestTimeout: 408
         case .ledgerUnavailable: 503
         case .internalError: 500
         }

@@ -44,6 +44,16 @@ public enum PaddleXProtocol {
         return Answer(stored: stored, value: kept)
     }
 
+    /// A model's error envelope ready to store as a rejection (without `logId`), if the body is one.
+    public static func storedError(_ body: ByteBuffer) -> ByteBuffer? {
+        guard let value = try? JSONValue(parsing: body), case .object(let members) = value,
+              members.contains(where: { $0.key == "errorCode" })
+        else { return nil }
+        var stored = ByteBuffer()
+        stored.writeBytes(JSONValue.object(members.filter { $0.key != "logId" }).serialized())
+        return stored
+    }
+
     /// The message a PaddleX error envelope carries, if the body is one.
     public static func errorMessage(in body: ByteBuffer) -> String? {
         guard let value = try? JSONValue(parsing: body), case .object(let members) = value,

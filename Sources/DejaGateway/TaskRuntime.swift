@@ -2,8 +2,27 @@ import DejaCore
 import NIOCore
 
 /// Everything the gateway needs to serve one configured task: its canonical-form policy, where its
-/// model lives, how long answers keep, and how they are metered and priced.
+/// model lives, how long answers keep, how they are metered and priced, and the guards in front of
+/// its model server.
 public struct TaskRuntime: Sendable {
+    /// How long answers and rejections keep, and how expired answers may still be used.
+    public struct Freshness: Sendable, Equatable {
+        /// Seconds an answer stays fresh.
+        public var ttl: Double = 86_400
+        /// Each entry's TTL is spread by up to ± this fraction, so entries stored together do not
+        /// all expire together.
+        public var ttlJitter: Double = 0.1
+        /// Seconds a model's rejection of an input (its 4xx) is remembered; 0 turns that off.
+        public var negativeTTL: Double = 60
+        /// Seconds after expiry during which an answer is still served while one background
+        /// refresh runs; 0 turns that off.
+        public var staleWhileRevalidate: Double = 0
+        /// Seconds after expiry during which an answer is served (`stale`) when the model fails.
+        public var staleIfError: Double = 3_600
+
+        public init() {}
+    }
+
     /// The task's canonical-form rules, model name and version.
     public var policy: TaskPolicy
     /// The route clients POST to, e.g. `/ocr`.
@@ -14,12 +33,15 @@ public struct TaskRuntime: Sendable {
     public var healthURL: String?
     /// How long one upstream call may take.
     public var timeout: TimeAmount
-    /// Seconds an answer stays fresh.
-    public var ttl: Double
+    public var freshness: Freshness
     /// How an answer is worth tokens.
     public var meter: Meter
     /// Fraction of the metered tokens billed for an answer served from cache (0 by default).
     public var hitPrice: Double
+    /// Stops calls to a failing model server.
+    public let breaker: CircuitBreaker
+    /// Bounds concurrent calls to the model server, with a bounded queue.
+    public let limiter: ConcurrencyLimiter
 
     public init(
         policy: TaskPolicy,
@@ -27,23 +49,36 @@ public struct TaskRuntime: Sendable {
         upstreamURL: String,
         healthURL: String? = nil,
         timeout: TimeAmount = .seconds(60),
-        ttl: Double = 86_400,
+        freshness: Freshness = Freshness(),
         meter: Meter,
-        hitPrice: Double = 0
+        hitPrice: Double = 0,
+        breaker: CircuitBreaker = CircuitBreaker(),
+        limiter: ConcurrencyLimiter = ConcurrencyLimiter(limit: 4, maxQueue: 256)
     ) {
         self.policy = policy
         self.route = route
         self.upstreamURL = upstreamURL
         self.healthURL = healthURL
         self.timeout = timeout
-        self.ttl = ttl
+        self.freshness = freshness
         self.meter = meter
         self.hitPrice = hitPrice
+        self.breaker = breaker
+        self.limiter = limiter
     }
+
+    /// Seconds an answer is worth keeping fresh; kept for source compatibility.
+    public var ttl: Double { freshness.ttl }
 
     /// Tokens billed for a cached answer worth `metered` tokens.
     public func hitBill(metered: Int64) -> Int64 {
         guard hitPrice > 0 else { return 0 }
         return Int64((hitPrice * Double(metered)).rounded())
+    }
+
+    /// The expiry of an answer produced at `now`, with jitter drawn from `unit` in [-1, 1].
+    public func expiry(from now: Double, unit: Double) -> Double {
+        let spread = min(max(freshness.ttlJitter, 0), 0.5) * max(-1, min(1, unit))
+        return now + freshness.ttl * (1 + spread)
     }
 }

@@ -21,9 +21,13 @@ public final class UpstreamClient: Service, Sendable {
     private let maxAnswerBytes: Int
 
     /// - Parameter maxAnswerBytes: answers larger than this fail with `upstreamFailed`.
-    public init(maxAnswerBytes: Int = 64 << 20, connectTimeout: TimeAmount = .seconds(5)) {
+    public init(maxAnswerBytes: Int = 64 << 20, connectTimeout: TimeAmount = .seconds(2)) {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = connectTimeout
+        // A refused connection fails the call at once instead of being retried until the connect
+        // timeout: the circuit breaker, stale-if-error and the client's own retry handle a dead
+        // model server better than waiting does.
+        configuration.connectionPool.retryConnectionEstablishment = false
         configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 64
         configuration.decompression = .disabled
         self.client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
@@ -70,6 +74,11 @@ public final class UpstreamClient: Service, Sendable {
 
     public func run() async throws {
         try? await gracefulShutdown()
+        try await shutdown()
+    }
+
+    /// Closes the connection pool; for users that do not run the client as a service.
+    public func shutdown() async throws {
         try await client.shutdown()
     }
 }

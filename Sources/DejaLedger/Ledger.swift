@@ -1,7 +1,10 @@
-/// Where Deja keeps API keys and the usage it bills.
+/// Where Deja keeps API keys, the usage it bills, budgets and the answers to idempotent requests.
 ///
-/// Implementations are shared by every request in flight; every method may be called concurrently.
+/// Implementations are shared by every request in flight; every method may be called concurrently, also
+/// from several processes sharing one database. Methods throw ``LedgerError``.
 public protocol Ledger: Sendable {
+    // MARK: Keys
+
     /// Creates a key for `tenant`; returns its info and the secret, which is shown once and stored only as a SHA-256 hash.
     func createKey(tenant: String, name: String) async throws -> (info: APIKeyInfo, secret: String)
     /// All keys, or only `tenant`'s when given, oldest first.
@@ -10,10 +13,68 @@ public protocol Ledger: Sendable {
     func revokeKey(id: String) async throws -> Bool
     /// The key's info for a presented secret, or nil when unknown or revoked.
     func authenticate(secret: String) async throws -> APIKeyInfo?
-    /// Appends records in one transaction; when it returns they are durable (committed, fsynced).
+
+    // MARK: Usage
+
+    /// Appends records in one transaction; when it returns they are durable (committed). Settles nothing.
     func record(_ records: [UsageRecord]) async throws
-    /// Per tenant (when query.tenant is nil, rows carry their tenant; otherwise only that tenant's), task and UTC day.
+    /// Appends `records` and removes `reservations` in one transaction; when it returns both are durable.
+    ///
+    /// The records' billed tokens are what the budget counts from then on, so a reservation is adjusted to
+    /// the actual meter by settling it. Settling a reservation that was released, expired or never held is a no-op.
+    func record(_ records: [UsageRecord], settling reservations: [Reservation]) async throws
+    /// A report over the query's records, one row per group of `query.groupBy`, ordered by day, tenant, task, key.
+    ///
+    /// Billed is what was billed; saved is metered − billed over answers served from cache (hit, coalesced, stale).
     func usage(_ query: UsageQuery) async throws -> [UsageRow]
+    /// The query's records (its `groupBy` is ignored), ordered by time; for invoice export.
+    func records(_ query: UsageQuery) async throws -> [UsageRecord]
+
+    // MARK: Quotas
+
+    /// Creates or replaces the budget of `quota.tenant`/`quota.keyID` for `quota.period`.
+    ///
+    /// A key or tenant may have one budget per period (e.g. a daily cap and a prepaid balance); all apply.
+    /// A new prepaid balance counts tokens billed from now on. Throws `invalidArgument` for an empty tenant or a negative limit.
+    func setQuota(_ quota: Quota) async throws
+    /// Removes a budget; returns false when there was none.
+    func removeQuota(tenant: String, keyID: String?, period: QuotaPeriod) async throws -> Bool
+    /// The tenant's budgets: the tenant's own first, then per key, each by period.
+    func quotas(tenant: String) async throws -> [Quota]
+    /// Holds `tokens` against every budget that applies to the key (its own and its tenant's), atomically.
+    ///
+    /// Admits when, for each, billed in the current period + outstanding unexpired reservations + `tokens` ≤ limit;
+    /// otherwise throws ``LedgerError`` with code `quotaExceeded` and ``LedgerError/quotaExceeded`` set (nothing held).
+    /// `time` is now (seconds since 1970): it picks the period and starts the reservation's expiry.
+    /// With no budget for the key or tenant, returns a reservation that holds nothing.
+    func reserve(tenant: String, keyID: String, tokens: Int64, at time: Double) async throws -> Reservation
+    /// Gives a reservation's tokens back (the request failed); a no-op when already settled, released or expired.
+    func release(_ reservation: Reservation) async throws
+    /// Raises the prepaid balance of the tenant (`keyID` nil) or key by `tokens`, creating it when missing.
+    /// Throws `invalidArgument` unless `tokens` > 0.
+    func topUp(tenant: String, keyID: String?, tokens: Int64) async throws
+
+    // MARK: Idempotency
+
+    /// The response stored for `key` by `tenant`, or nil when none, or when it is older than the retention time.
+    func idempotentResponse(tenant: String, key: String) async throws -> IdempotentResponse?
+    /// Stores `response` under (`tenant`, `key`) together with its billed `records` and settles `settling`, in one transaction.
+    ///
+    /// When a response is already stored under the key (a concurrent duplicate), nothing is written, the
+    /// reservations are released, and this throws ``LedgerError`` with code `idempotencyConflict`: answer
+    /// with ``idempotentResponse(tenant:key:)`` instead.
+    func storeIdempotentResponse(
+        _ response: IdempotentResponse,
+        tenant: String,
+        key: String,
+        records: [UsageRecord],
+        settling: [Reservation]
+    ) async throws
+    /// Deletes stored responses older than the retention time and reservations past their expiry.
+    func purgeExpired() async throws -> (idempotentResponses: Int, reservations: Int)
+
+    // MARK: Lifetime
+
     /// Releases the ledger's resources; call once, after every other call has returned.
     func close() async throws
 }

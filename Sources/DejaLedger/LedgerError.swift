@@ -9,6 +9,8 @@ public struct LedgerError: Error, CustomStringConvertible {
             case storageFailed = "storage_failed"
             case migrationFailed = "migration_failed"
             case closed
+            case quotaExceeded = "quota_exceeded"
+            case idempotencyConflict = "idempotency_conflict"
         }
 
         private let base: Base
@@ -22,6 +24,10 @@ public struct LedgerError: Error, CustomStringConvertible {
         public static let migrationFailed = Code(.migrationFailed)
         /// The ledger was used after it was closed.
         public static let closed = Code(.closed)
+        /// A reservation would overrun a budget; ``LedgerError/quotaExceeded`` says which, and when it resets.
+        public static let quotaExceeded = Code(.quotaExceeded)
+        /// Another request already stored a response under the same idempotency key; nothing was written.
+        public static let idempotencyConflict = Code(.idempotencyConflict)
 
         /// The code in snake_case, e.g. `storage_failed`.
         public var description: String { base.rawValue }
@@ -33,12 +39,15 @@ public struct LedgerError: Error, CustomStringConvertible {
     public let message: String
     /// The error that caused this one, if any.
     public let underlying: (any Error)?
+    /// For code `quotaExceeded`: the budget, what it had left and when it resets; otherwise `nil`.
+    public let quotaExceeded: QuotaExceeded?
 
     /// Creates an error; `message` must not contain secrets.
-    public init(code: Code, message: String, underlying: (any Error)? = nil) {
+    public init(code: Code, message: String, underlying: (any Error)? = nil, quotaExceeded: QuotaExceeded? = nil) {
         self.code = code
         self.message = message
         self.underlying = underlying
+        self.quotaExceeded = quotaExceeded
     }
 
     /// The code and message, and the underlying error's description.
@@ -54,4 +63,17 @@ public struct LedgerError: Error, CustomStringConvertible {
     }
 
     static let closedLedger = Self(code: .closed, message: "the ledger is closed")
+
+    static func exceeded(_ exceeded: QuotaExceeded) -> Self {
+        Self(code: .quotaExceeded, message: exceeded.message, quotaExceeded: exceeded)
+    }
+
+    static let duplicateIdempotencyKey = Self(
+        code: .idempotencyConflict,
+        message: "a response is already stored under this Idempotency-Key; replay the stored response"
+    )
+
+    static func invalid(_ message: String) -> Self {
+        Self(code: .invalidArgument, message: message)
+    }
 }

@@ -31,6 +31,43 @@ enum LedgerSchema {
             """,
             "CREATE INDEX usage_tenant_time ON usage(tenant, time)",
         ],
+        [
+            // Budgets; key_id '' is the whole tenant. `since` is where a prepaid balance starts counting.
+            """
+            CREATE TABLE quotas (
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                period TEXT NOT NULL,
+                quota_limit INTEGER NOT NULL,
+                since REAL NOT NULL,
+                PRIMARY KEY (tenant, key_id, period)
+            )
+            """,
+            """
+            CREATE TABLE reservations (
+                id TEXT PRIMARY KEY NOT NULL,
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                tokens INTEGER NOT NULL,
+                time REAL NOT NULL,
+                expires_at REAL NOT NULL
+            )
+            """,
+            "CREATE INDEX reservations_tenant_key ON reservations(tenant, key_id)",
+            """
+            CREATE TABLE idempotency (
+                tenant TEXT NOT NULL,
+                key TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                headers TEXT NOT NULL,
+                body BLOB NOT NULL,
+                created_at REAL NOT NULL,
+                PRIMARY KEY (tenant, key)
+            )
+            """,
+            "CREATE INDEX idempotency_created_at ON idempotency(created_at)",
+            "CREATE INDEX usage_tenant_key_time ON usage(tenant, key_id, time)",
+        ],
     ]
 
     /// The version a fully migrated database has.

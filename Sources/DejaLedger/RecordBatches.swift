@@ -2,13 +2,13 @@
 /// write gate commits every queued batch in one transaction and leaves each batch's result for its caller.
 struct RecordBatches {
     private var nextTicket = 0
-    private var pending: [(ticket: Int, records: [UsageRecord])] = []
+    private var pending: [(ticket: Int, records: [UsageRecord], settling: [String])] = []
     private var results: [Int: Result<Void, LedgerError>] = [:]
 
-    /// Queues `records`; returns the ticket to collect the result with.
-    mutating func enqueue(_ records: [UsageRecord]) -> Int {
+    /// Queues `records` and the ids of the reservations they settle; returns the ticket to collect the result with.
+    mutating func enqueue(_ records: [UsageRecord], settling: [String] = []) -> Int {
         nextTicket += 1
-        pending.append((nextTicket, records))
+        pending.append((nextTicket, records, settling))
         return nextTicket
     }
 
@@ -18,7 +18,7 @@ struct RecordBatches {
     }
 
     /// Takes every queued batch.
-    mutating func drain() -> [(ticket: Int, records: [UsageRecord])] {
+    mutating func drain() -> [(ticket: Int, records: [UsageRecord], settling: [String])] {
         defer { pending.removeAll(keepingCapacity: true) }
         return pending
     }

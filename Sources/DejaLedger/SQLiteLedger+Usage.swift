@@ -1,65 +1,57 @@
 import SQLiteNIO
 
 extension SQLiteLedger {
-    /// Per tenant, task and UTC day, ordered by day, tenant and task; aggregated in SQL.
+    /// A report over the query's records, one row per group of `query.groupBy`, ordered by day, tenant,
+    /// task and key; aggregated in SQL.
     ///
-    /// When `query.tenant` is nil every tenant's rows are returned, each carrying its tenant; otherwise
-    /// only that tenant's. `from` is inclusive and `to` exclusive.
+    /// `from` is inclusive and `to` exclusive. Billed is what was billed; saved is metered − billed over
+    /// answers served from cache (hit, coalesced, stale).
     public func usage(_ query: UsageQuery) async throws(LedgerError) -> [UsageRow] {
-        var conditions: [String] = []
-        var binds: [SQLiteData] = []
-        if let tenant = query.tenant {
-            conditions.append("tenant = ?")
-            binds.append(.text(tenant))
-        }
-        if let from = query.from {
-            conditions.append("time >= ?")
-            binds.append(.float(from))
-        }
-        if let to = query.to {
-            conditions.append("time < ?")
-            binds.append(.float(to))
-        }
-        let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-        let cached = "outcome IN ('hit', 'coalesced', 'stale')"
-        let sql = """
-            SELECT tenant, task, date(time, 'unixepoch') AS day,
-                count(*) AS requests,
-                sum(outcome = 'hit') AS hits,
-                sum(outcome = 'coalesced') AS coalesced,
-                sum(outcome = 'miss') AS misses,
-                sum(outcome = 'error') AS errors,
-                sum(billed) AS billed,
-                sum(CASE WHEN \(cached) THEN metered - billed ELSE 0 END) AS saved,
-                total(CASE WHEN \(cached) THEN model_seconds ELSE 0 END) AS model_seconds_saved
-            FROM usage \(filter)
-            GROUP BY tenant, task, day
-            ORDER BY day, tenant, task
-            """
+        let report = ReportSQL.usage(query, .sqlite)
         let rows = try await read("could not build the usage report") {
-            try await reader.query(sql, binds)
+            try await reader.query(report.sql, report.binds.map(Self.sqliteData))
+        }
+        return rows.compactMap { row in
+            func int(_ name: String) -> Int64 { Int64(row.column(name)?.integer ?? 0) }
+            return ReportSQL.row(
+                dimensions: report.dimensions,
+                tenant: row.column("tenant")?.string,
+                task: row.column("task")?.string,
+                day: row.column("day")?.string,
+                keyID: row.column("key_id")?.string,
+                requests: int("requests"), hits: int("hits"), coalesced: int("coalesced"), misses: int("misses"),
+                errors: int("errors"), billed: int("billed"), saved: int("saved"),
+                modelSecondsSaved: row.column("model_seconds_saved")?.double ?? 0
+            )
+        }
+    }
+
+    /// The query's records (its `groupBy` is ignored), ordered by time, then by when they were written.
+    public func records(_ query: UsageQuery) async throws(LedgerError) -> [UsageRecord] {
+        let export = ReportSQL.records(query, .sqlite)
+        let rows = try await read("could not export usage records") {
+            try await reader.query(export.sql, export.binds.map(Self.sqliteData))
         }
         return rows.map { row in
-            func int(_ name: String) -> Int64 { Int64(row.column(name)?.integer ?? 0) }
-            let requests = int("requests")
-            let hits = int("hits")
-            let coalesced = int("coalesced")
-            let errors = int("errors")
-            let answered = requests - errors
-            return UsageRow(
-                tenant: row.column("tenant")?.string,
+            UsageRecord(
+                time: row.column("time")?.double ?? 0,
+                tenant: row.column("tenant")?.string ?? "",
+                keyID: row.column("key_id")?.string ?? "",
                 task: row.column("task")?.string ?? "",
-                day: row.column("day")?.string ?? "",
-                requests: requests,
-                hits: hits,
-                coalesced: coalesced,
-                misses: int("misses"),
-                errors: errors,
-                billedTokens: int("billed"),
-                savedTokens: int("saved"),
-                modelSecondsSaved: row.column("model_seconds_saved")?.double ?? 0,
-                hitRatio: answered > 0 ? Double(hits + coalesced) / Double(answered) : 0
+                outcome: Outcome(rawValue: row.column("outcome")?.string ?? "") ?? .error,
+                meteredTokens: Int64(row.column("metered")?.integer ?? 0),
+                billedTokens: Int64(row.column("billed")?.integer ?? 0),
+                latencyMicros: Int64(row.column("latency_us")?.integer ?? 0),
+                status: row.column("status")?.integer ?? 0,
+                modelSeconds: row.column("model_seconds")?.double ?? 0
             )
+        }
+    }
+
+    static func sqliteData(_ value: ReportSQL.Value) -> SQLiteData {
+        switch value {
+        case .text(let text): .text(text)
+        case .double(let double): .float(double)
         }
     }
 }

@@ -17,6 +17,7 @@ public final class SQLiteLedger: Ledger {
     let reader: SQLiteConnection
     let clock: WallClock
     let logger: Logger
+    let options: LedgerOptions
     let gate = WriteGate()
     let batches = Mutex(RecordBatches())
     private let closed = Mutex(false)
@@ -24,7 +25,8 @@ public final class SQLiteLedger: Ledger {
     /// Rows per INSERT statement; keeps bound parameters well under SQLite's limit.
     static let rowsPerInsert = 500
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, clock: WallClock, logger: Logger) {
+    private init(writer: SQLiteConnection, reader: SQLiteConnection, clock: WallClock, logger: Logger, options: LedgerOptions) {
+        self.options = options
         self.writer = writer
         self.reader = reader
         self.clock = clock
@@ -38,28 +40,58 @@ public final class SQLiteLedger: Ledger {
     public static func open(
         path: String,
         clock: WallClock = .system,
-        logger: Logger = Logger(label: "deja.ledger.sqlite")
+        logger: Logger = Logger(label: "deja.ledger.sqlite"),
+        options: LedgerOptions = LedgerOptions()
     ) async throws(LedgerError) -> SQLiteLedger {
         let writer = try await connect(path: path, logger: logger)
-        do {
-            _ = try await writer.query("PRAGMA journal_mode=WAL")
-            _ = try await writer.query("PRAGMA synchronous=FULL")
-            try await migrate(writer, logger: logger)
-        } catch {
-            try? await writer.close()
-            if let error = error as? LedgerError { throw error }
-            throw LedgerError(code: .migrationFailed, message: "could not prepare the ledger schema", underlying: error)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                // Before the busy timeout: a busy WAL switch is retried here rather than waited out.
+                _ = try await writer.query("PRAGMA journal_mode=WAL")
+                // Another process (the `deja` command, a second gateway) may hold the write lock briefly.
+                _ = try await writer.query("PRAGMA busy_timeout=10000")
+                _ = try await writer.query("PRAGMA synchronous=FULL")
+                try await migrate(writer, logger: logger)
+                break
+            } catch let error as SQLiteError where attempt < 100 && isBusy(error) {
+                // Switching to WAL while another connection opens the same new file reports busy at once.
+                try? await Task.sleep(for: .milliseconds(20))
+            } catch {
+                await closeIgnoringCancellation(writer)
+                if let error = error as? LedgerError { throw error }
+                throw LedgerError(code: .migrationFailed, message: "could not prepare the ledger schema", underlying: error)
+            }
         }
         let reader: SQLiteConnection
         do {
             reader = try await connect(path: path, logger: logger)
-            _ = try await reader.query("PRAGMA query_only=ON")
         } catch {
-            try? await writer.close()
+            await closeIgnoringCancellation(writer)
+            throw error
+        }
+        do {
+            _ = try await reader.query("PRAGMA query_only=ON")
+            _ = try await reader.query("PRAGMA busy_timeout=10000")
+        } catch {
+            await closeIgnoringCancellation(reader)
+            await closeIgnoringCancellation(writer)
             throw .storage("could not open a read connection to the ledger", error)
         }
         logger.debug("opened SQLite ledger", metadata: ["deja.ledger.path": .string(path)])
-        return SQLiteLedger(writer: writer, reader: reader, clock: clock, logger: logger)
+        return SQLiteLedger(writer: writer, reader: reader, clock: clock, logger: logger, options: options)
+    }
+
+    /// Closes `connection` even when the calling task is cancelled (SQLiteNIO refuses to close from a
+    /// cancelled task, and a connection dropped unclosed traps).
+    private static func closeIgnoringCancellation(_ connection: SQLiteConnection) async {
+        await Task { try? await connection.close() }.value
+    }
+
+    private static func isBusy(_ error: SQLiteError) -> Bool {
+        if case .busy = error.reason { return true }
+        return false
     }
 
     private static func connect(path: String, logger: Logger) async throws(LedgerError) -> SQLiteConnection {
@@ -122,9 +154,16 @@ public final class SQLiteLedger: Ledger {
     ///
     /// Concurrent calls are committed together; each call still succeeds or fails as a whole.
     public func record(_ records: [UsageRecord]) async throws(LedgerError) {
-        guard !records.isEmpty else { return }
+        try await record(records, settling: [])
+    }
+
+    /// Appends `records` and removes `reservations` in one transaction, committed and fsynced before this returns.
+    ///
+    /// Concurrent calls are committed together; each call still succeeds or fails as a whole.
+    public func record(_ records: [UsageRecord], settling reservations: [Reservation]) async throws(LedgerError) {
+        guard !records.isEmpty || !reservations.isEmpty else { return }
         guard !isClosed else { throw .closedLedger }
-        let ticket = batches.withLock { $0.enqueue(records) }
+        let ticket = batches.withLock { $0.enqueue(records, settling: reservations.map(\.id)) }
         do {
             try await gate.withGate {
                 // Another caller may have committed this batch with its own while this one waited.
@@ -145,6 +184,7 @@ public final class SQLiteLedger: Ledger {
         do {
             try await transaction {
                 try await insert(group.flatMap(\.records))
+                try await deleteReservations(group.flatMap(\.settling))
             }
             result = .success(())
         } catch {
@@ -154,7 +194,19 @@ public final class SQLiteLedger: Ledger {
         try result.get()
     }
 
-    private func insert(_ records: [UsageRecord]) async throws {
+    /// Deletes reservations by id. Call only while holding the write gate.
+    func deleteReservations(_ ids: [String]) async throws {
+        var start = 0
+        while start < ids.count {
+            let chunk = ids[start..<min(start + Self.rowsPerInsert, ids.count)]
+            let placeholders = repeatElement("?", count: chunk.count).joined(separator: ", ")
+            _ = try await writer.query("DELETE FROM reservations WHERE id IN (\(placeholders))", chunk.map { .text($0) })
+            start += Self.rowsPerInsert
+        }
+    }
+
+    /// Inserts records. Call only while holding the write gate, inside a transaction.
+    func insert(_ records: [UsageRecord]) async throws {
         var start = 0
         while start < records.count {
             let chunk = records[start..<min(start + Self.rowsPerInsert, records.count)]
@@ -218,5 +270,5 @@ public final class SQLiteLedger: Ledger {
         }
     }
 
-    private var isClosed: Bool { closed.withLock { $0 } }
+    var isClosed: Bool { closed.withLock { $0 } }
 }

@@ -1,11 +1,14 @@
-/// One line of a usage report: one tenant's requests for one task on one UTC day.
+/// One line of a usage report: the requests of one group of the query's ``UsageQuery/groupBy`` dimensions
+/// (by default one tenant's requests for one task on one UTC day).
 public struct UsageRow: Sendable, Equatable, Codable {
-    /// The tenant the row counts.
+    /// The tenant the row counts; `nil` when the report is not grouped by tenant.
     public var tenant: String?
-    /// The task (route) name.
+    /// The task (route) name; empty when the report is not grouped by task.
     public var task: String
-    /// The UTC day, `YYYY-MM-DD`.
+    /// The UTC day, `YYYY-MM-DD`; empty when the report is not grouped by day.
     public var day: String
+    /// The API key's id; `nil` when the report is not grouped by key.
+    public var keyID: String?
     /// All requests, errors included.
     public var requests: Int64
     /// Requests answered from cache.
@@ -38,7 +41,8 @@ public struct UsageRow: Sendable, Equatable, Codable {
         billedTokens: Int64,
         savedTokens: Int64,
         modelSecondsSaved: Double,
-        hitRatio: Double
+        hitRatio: Double,
+        keyID: String? = nil
     ) {
         self.tenant = tenant
         self.task = task
@@ -52,5 +56,6 @@ public struct UsageRow: Sendable, Equatable, Codable {
         self.savedTokens = savedTokens
         self.modelSecondsSaved = modelSecondsSaved
         self.hitRatio = hitRatio
+        self.keyID = keyID
     }
 }

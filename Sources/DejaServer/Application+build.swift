@@ -22,18 +22,26 @@ public func buildApplication(
     clock: WallClock = .system,
     logger: Logger = Logger(label: "deja")
 ) async throws -> some ApplicationProtocol {
-    let tasks = try configuration.taskRuntimes()
+    let tasks = try configuration.taskRuntimes(clock: clock)
     let parts = try await DejaComponents.open(configuration: configuration, clock: clock, logger: logger)
 
     let router = Router(context: DejaRequestContext.self)
     router.add(middleware: ErrorEnvelopeMiddleware(taskRoutes: tasks.map(\.route)))
     let gateway = Gateway(
         cache: parts.cache, fastCache: parts.memory, recorder: parts.recorder, upstream: parts.upstream,
-        clock: clock, metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
+        refresher: parts.refresher, clock: clock, metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
     )
+    let rateLimiter = configuration.server.rateLimitPerSecond > 0
+        ? RateLimiter(
+            perSecond: configuration.server.rateLimitPerSecond,
+            burst: configuration.server.rateLimitBurst ?? 2 * configuration.server.rateLimitPerSecond,
+            clock: clock)
+        : nil
     let authenticator = Authenticator(ledger: parts.ledger, clock: clock)
-    TaskController(tasks: tasks, gateway: gateway, authenticator: authenticator, maxBodyBytes: configuration.server.maxBodyBytes)
-        .addRoutes(to: router)
+    TaskController(
+        tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
+        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: .milliseconds(Int64(configuration.server.bodyTimeoutSeconds * 1000))
+    ).addRoutes(to: router)
     UsageController(ledger: parts.ledger, authenticator: authenticator, recorder: parts.recorder, adminToken: configuration.adminToken)
         .addRoutes(to: router)
     HealthController(tasks: tasks, ledger: parts.ledger, upstream: parts.upstream)
@@ -64,6 +72,7 @@ public struct DejaComponents: Sendable {
     public var ledger: any Ledger
     public var recorder: UsageRecorder
     public var upstream: UpstreamClient
+    public var refresher: BackgroundRefresher
     /// In start order; they stop in reverse, so the recorder flushes before the stores close.
     public var services: [any Service]
 
@@ -84,9 +93,10 @@ public struct DejaComponents: Sendable {
         }
         let recorder = UsageRecorder(ledger: ledger, logger: logger)
         let upstream = UpstreamClient()
+        let refresher = BackgroundRefresher()
         return DejaComponents(
-            memory: memory, cache: cache, ledger: ledger, recorder: recorder, upstream: upstream,
-            services: [ClosingService(closers: closers, logger: logger), upstream, recorder]
+            memory: memory, cache: cache, ledger: ledger, recorder: recorder, upstream: upstream, refresher: refresher,
+            services: [ClosingService(closers: closers, logger: logger), upstream, recorder, refresher]
         )
     }
 

@@ -41,11 +41,14 @@ extension DejaConfiguration {
 extension DejaConfiguration.Server {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        try c.rejectUnknown(["host", "port", "maxBodyBytes"])
+        try c.rejectUnknown(["host", "port", "maxBodyBytes", "bodyTimeoutSeconds", "rateLimitPerSecond", "rateLimitBurst"])
         self.init()
         host = try c.value("host", default: host)
         port = try c.value("port", default: port)
         maxBodyBytes = try c.value("maxBodyBytes", default: maxBodyBytes)
+        bodyTimeoutSeconds = try c.value("bodyTimeoutSeconds", default: bodyTimeoutSeconds)
+        rateLimitPerSecond = try c.value("rateLimitPerSecond", default: rateLimitPerSecond)
+        rateLimitBurst = try c.optional("rateLimitBurst")
     }
 }
 
@@ -79,7 +82,8 @@ extension DejaConfiguration.Task {
         try c.rejectUnknown([
             "name", "route", "protocol", "upstream", "health", "timeoutSeconds", "model", "ttlSeconds",
             "volatileFields", "defaults", "binaryFields", "requiredFields", "textNormalization", "meter",
-            "hitPrice", "scope",
+            "hitPrice", "scope", "ttlJitter", "negativeTTLSeconds", "staleWhileRevalidateSeconds", "staleIfErrorSeconds",
+            "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds",
         ])
         self.init(name: try c.required("name"), upstream: try c.required("upstream"), model: try c.required("model"))
         route = try c.optional("route")
@@ -95,5 +99,13 @@ extension DejaConfiguration.Task {
         meter = try c.value("meter", default: meter)
         hitPrice = try c.value("hitPrice", default: hitPrice)
         scope = try c.value("scope", default: scope)
+        ttlJitter = try c.value("ttlJitter", default: ttlJitter)
+        negativeTTLSeconds = try c.value("negativeTTLSeconds", default: negativeTTLSeconds)
+        staleWhileRevalidateSeconds = try c.value("staleWhileRevalidateSeconds", default: staleWhileRevalidateSeconds)
+        staleIfErrorSeconds = try c.value("staleIfErrorSeconds", default: staleIfErrorSeconds)
+        maxConcurrency = try c.value("maxConcurrency", default: maxConcurrency)
+        maxQueue = try c.value("maxQueue", default: maxQueue)
+        breakerFailures = try c.value("breakerFailures", default: breakerFailures)
+        breakerOpenSeconds = try c.value("breakerOpenSeconds", default: breakerOpenSeconds)
     }
 }

@@ -43,6 +43,7 @@ extension DejaConfiguration {
         if let value = environment["DEJA_HOST"] { server.host = value }
         if let value = try int("DEJA_PORT") { server.port = value }
         if let value = try int("DEJA_MAX_BODY_BYTES") { server.maxBodyBytes = value }
+        if let value = try double("DEJA_RATE_LIMIT_PER_SECOND") { server.rateLimitPerSecond = value }
         if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
         if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
         if let value = environment["DEJA_PERSISTENT"] { storage.persistent = !["0", "false", "no", "off"].contains(value.lowercased()) }
@@ -58,6 +59,9 @@ extension DejaConfiguration {
             if let value = try double(prefix + "TIMEOUT_SECONDS") { tasks[index].timeoutSeconds = value }
             if let value = try double(prefix + "HIT_PRICE") { tasks[index].hitPrice = value }
             if let value = environment[prefix + "SCOPE"] { tasks[index].scope = value }
+            if let value = try double(prefix + "STALE_IF_ERROR_SECONDS") { tasks[index].staleIfErrorSeconds = value }
+            if let value = try double(prefix + "NEGATIVE_TTL_SECONDS") { tasks[index].negativeTTLSeconds = value }
+            if let value = try int(prefix + "MAX_CONCURRENCY") { tasks[index].maxConcurrency = value }
         }
     }
 
@@ -67,6 +71,8 @@ extension DejaConfiguration {
             throw ConfigurationError("server.port \(server.port) is not a port number (1-65535)")
         }
         guard server.maxBodyBytes > 0 else { throw ConfigurationError("server.maxBodyBytes must be positive") }
+        guard server.bodyTimeoutSeconds > 0 else { throw ConfigurationError("server.bodyTimeoutSeconds must be positive") }
+        guard server.rateLimitPerSecond >= 0 else { throw ConfigurationError("server.rateLimitPerSecond must not be negative") }
         guard storage.memoryBytes >= 0 else { throw ConfigurationError("storage.memoryBytes must not be negative") }
         guard !tasks.isEmpty else { throw ConfigurationError("tasks: at least one task is needed") }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
@@ -97,6 +103,14 @@ extension DejaConfiguration {
             guard task.ttlSeconds > 0 else { throw ConfigurationError("\(where_).ttlSeconds must be positive") }
             guard task.timeoutSeconds > 0 else { throw ConfigurationError("\(where_).timeoutSeconds must be positive") }
             guard task.hitPrice >= 0, task.hitPrice <= 1 else { throw ConfigurationError("\(where_).hitPrice must be between 0 and 1") }
+            guard (0...0.5).contains(task.ttlJitter) else { throw ConfigurationError("\(where_).ttlJitter must be between 0 and 0.5") }
+            for (name, value) in [("negativeTTLSeconds", task.negativeTTLSeconds), ("staleWhileRevalidateSeconds", task.staleWhileRevalidateSeconds),
+                                  ("staleIfErrorSeconds", task.staleIfErrorSeconds), ("breakerOpenSeconds", task.breakerOpenSeconds)] where value < 0 {
+                throw ConfigurationError("\(where_).\(name) must not be negative")
+            }
+            guard task.maxConcurrency >= 1 else { throw ConfigurationError("\(where_).maxConcurrency must be at least 1") }
+            guard task.maxQueue >= 0 else { throw ConfigurationError("\(where_).maxQueue must not be negative") }
+            guard task.breakerFailures >= 1 else { throw ConfigurationError("\(where_).breakerFailures must be at least 1") }
             guard ["shared", "tenant"].contains(task.scope) else { throw ConfigurationError("\(where_).scope must be 'shared' or 'tenant'") }
             guard ["nfc", "nfkc", "none"].contains(task.textNormalization) else {
                 throw ConfigurationError("\(where_).textNormalization must be 'nfc', 'nfkc' or 'none'")
@@ -108,7 +122,7 @@ extension DejaConfiguration {
     }
 
     /// The runtime form of every task, ready for the gateway.
-    public func taskRuntimes() throws -> [TaskRuntime] {
+    public func taskRuntimes(clock: WallClock = .system) throws -> [TaskRuntime] {
         try tasks.map { task in
             var defaults: [String: JSONValue] = [:]
             for (name, value) in task.defaults {
@@ -142,9 +156,11 @@ extension DejaConfiguration {
                 upstreamURL: task.upstream,
                 healthURL: task.effectiveHealthURL,
                 timeout: .milliseconds(Int64(task.timeoutSeconds * 1000)),
-                ttl: task.ttlSeconds,
+                freshness: task.freshness,
                 meter: meter,
-                hitPrice: task.hitPrice
+                hitPrice: task.hitPrice,
+                breaker: CircuitBreaker(failureThreshold: task.breakerFailures, openSeconds: task.breakerOpenSeconds, clock: clock),
+                limiter: ConcurrencyLimiter(limit: task.maxConcurrency, maxQueue: task.maxQueue)
             )
         }
     }
@@ -167,6 +183,17 @@ extension DejaConfiguration {
 }
 
 extension DejaConfiguration.Task {
+    /// The freshness rules of this task's answers.
+    public var freshness: TaskRuntime.Freshness {
+        var freshness = TaskRuntime.Freshness()
+        freshness.ttl = ttlSeconds
+        freshness.ttlJitter = ttlJitter
+        freshness.negativeTTL = negativeTTLSeconds
+        freshness.staleWhileRevalidate = staleWhileRevalidateSeconds
+        freshness.staleIfError = staleIfErrorSeconds
+        return freshness
+    }
+
     /// The route, defaulting to `/<name>`.
     public var effectiveRoute: String { route ?? "/\(name)" }
 

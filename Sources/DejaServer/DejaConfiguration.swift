@@ -13,6 +13,12 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var port: Int = 8080
         /// Largest accepted request body, in bytes (default 20 MiB); larger bodies get 413.
         public var maxBodyBytes: Int = 20 << 20
+        /// Seconds a client may take to send its body (default 30); slower bodies get 408.
+        public var bodyTimeoutSeconds: Double = 30
+        /// Requests per second each API key may make on average (0, the default: no limit).
+        public var rateLimitPerSecond: Double = 0
+        /// Requests an API key may make at once before the rate applies (default: 2 × the rate).
+        public var rateLimitBurst: Double?
 
         public init() {}
     }
@@ -91,6 +97,22 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var meter: MeterConfig = MeterConfig(perPage: 10)
         /// Fraction of the meter billed for an answer from cache (default 0).
         public var hitPrice: Double = 0
+        /// Each entry's TTL is spread by up to ± this fraction (default 0.1), against mass expiry.
+        public var ttlJitter: Double = 0.1
+        /// Seconds a model's rejection of an input is remembered (default 60; 0 = off).
+        public var negativeTTLSeconds: Double = 60
+        /// Seconds after expiry an answer is still served while one refresh runs (default 0 = off).
+        public var staleWhileRevalidateSeconds: Double = 0
+        /// Seconds after expiry an answer is served when the model fails (default 3600).
+        public var staleIfErrorSeconds: Double = 3_600
+        /// Most model calls in flight at once for this task (default 4).
+        public var maxConcurrency: Int = 4
+        /// Most requests waiting for a model call (default 256); beyond that: 503 with Retry-After.
+        public var maxQueue: Int = 256
+        /// Consecutive model failures that open the circuit breaker (default 5).
+        public var breakerFailures: Int = 5
+        /// Seconds the breaker stays open before probing the model again (default 10).
+        public var breakerOpenSeconds: Double = 10
         /// `shared` (one cache for every tenant, the default) or `tenant` (each tenant its own).
         public var scope: String = "shared"
 

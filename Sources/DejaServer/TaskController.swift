@@ -8,7 +8,9 @@ struct TaskController<Context: RequestContext>: Sendable {
     let tasks: [TaskRuntime]
     let gateway: Gateway
     let authenticator: Authenticator
+    let rateLimiter: RateLimiter?
     let maxBodyBytes: Int
+    let bodyTimeout: Duration
 
     func addRoutes(to router: Router<Context>) {
         for task in tasks {
@@ -33,14 +35,22 @@ struct TaskController<Context: RequestContext>: Sendable {
             return Self.error(503, "the key store is unavailable; retry shortly")
         }
 
-        // What they sent, within the limit.
+        if let rateLimiter, let wait = rateLimiter.take(caller.id) {
+            let seconds = max(1, Int(wait.rounded(.up)))
+            var response = Self.error(429, "too many requests for this API key (limit \(rateLimiter.perSecond) per second); retry after \(seconds) s")
+            response.headers[.retryAfter] = String(seconds)
+            return response
+        }
+
+        // What they sent, within the limits of size and time.
         if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > maxBodyBytes {
             return Self.error(413, "request body of \(declared) bytes is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)")
         }
         let body: ByteBuffer
         do {
-            var request = request
-            body = try await request.collectBody(upTo: maxBodyBytes)
+            body = try await Self.collect(request, upTo: maxBodyBytes, within: bodyTimeout)
+        } catch is BodyTimeout {
+            return Self.error(408, "the request body did not arrive within \(bodyTimeout.components.seconds) s (server.bodyTimeoutSeconds)")
         } catch {
             return Self.error(413, "request body is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)")
         }
@@ -53,6 +63,25 @@ struct TaskController<Context: RequestContext>: Sendable {
             cacheControl: CacheControl(header: request.headers[.cacheControl])
         )
         return Self.response(answer)
+    }
+
+    struct BodyTimeout: Error {}
+
+    /// Reads the whole body, failing with `BodyTimeout` if it takes longer than `timeout` (slow clients).
+    static func collect(_ request: Request, upTo limit: Int, within timeout: Duration) async throws -> ByteBuffer {
+        try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask {
+                var request = request
+                return try await request.collectBody(upTo: limit)
+            }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let body = first else { throw BodyTimeout() }
+            return body
+        }
     }
 
     /// The HTTP form of a gateway answer, with Deja's headers.

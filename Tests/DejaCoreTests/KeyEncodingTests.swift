@@ -43,8 +43,8 @@ import Testing
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
         )
-        #expect(fields.first == utf8("deja-key-v1"))
-        #expect(CanonicalScheme.version == 1)
+        #expect(fields.first == utf8("deja-key-v2"))
+        #expect(CanonicalScheme.version == 2)
         let key = CacheKey(
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
@@ -52,9 +52,9 @@ import Testing
         #expect(key == CacheKey(digest: KeyEncoding.digest(fields: fields)))
     }
 
-    /// Pins scheme version 1: if this changes, the canonical form or key rules changed and
-    /// `CanonicalScheme.version` must be bumped (and this value updated).
-    @Test func keySchemeVersionOneIsStable() throws {
+    /// Pins scheme version 2: if this changes, the canonical form or key rules changed and
+    /// `CanonicalScheme.version` must be bumped (and these values updated).
+    @Test func keySchemeVersionTwoIsStable() throws {
         let policy = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", volatileFields: ["requestId"], defaults: ["lang": "en"]
         )
@@ -64,7 +64,19 @@ import Testing
         )
         #expect(String(decoding: request.canonicalBytes, as: UTF8.self)
             == "{\"file\":\"sha256:b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78\",\"n\":1.5,\"t\":\"caf\u{e9}\"}")
-        #expect(policy.configHash == "610e45292833ffca161f9491d2ed9ff57d6bc202165c47f4f2060a763240ebe1")
-        #expect(request.key.hex == "4bdd53c52a603489296812a1f5962cac55fea6aa6974de376057ce337a67f527")
+        #expect(policy.configHash == "c975c0eecc4e115a6f09dbeaa1b213efe5c5b9c461834957574590ad89507c2c")
+        #expect(request.key.hex == "8d9d396d015b8c5c5295592045d17cbfcc0d41aaab8fb1d2c8dc026a05b7c82c")
+        let ruled = TaskPolicy.paddleXOCR(
+            modelName: "PP-OCRv4", modelVersion: "4.0.0", fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, foldCase: true)]
+        )
+        #expect(ruled.configHash == "031988fcc4aee98b3b71745cc973124e75d8fc531ad3b0652c76a30b18395d74")
+    }
+
+    /// Pins the image content digests of scheme version 2 (they do not depend on the zlib encoder).
+    @Test func imageDigestsOfVersionTwoAreStable() throws {
+        let png = try fileDigest(gradientImage(width: 4, height: 3).encode())
+        let jpeg = try fileDigest(fixture("base-q90.jpg"))
+        #expect(png == "png-pixels-sha256:0e80da5f68a888fbbcbb2e0e3c0451e16ab03ae34471170ba1a4e6adc33c76ed")
+        #expect(jpeg == "jpeg-scan-sha256:20c5430d7f86d6325b45650298b5a5b5563500e84001321fd6f364cc38f768a9")
     }
 }

@@ -92,6 +92,16 @@ import Testing
 final class Counter: Sendable {
     private let storage = Atomic<Int>(0)
     func increment() { storage.add(1, ordering: .relaxed) }
+    func decrement() { storage.subtract(1, ordering: .relaxed) }
+    /// Raises the value to `candidate` if that is larger.
+    func raise(to candidate: Int) {
+        var current = storage.load(ordering: .relaxed)
+        while candidate > current {
+            let (exchanged, original) = storage.compareExchange(expected: current, desired: candidate, ordering: .relaxed)
+            if exchanged { return }
+            current = original
+        }
+    }
     var value: Int { storage.load(ordering: .relaxed) }
 }
 

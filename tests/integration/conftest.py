@@ -91,32 +91,30 @@ def worker():
 class Gateway:
     """A running `deja serve` with its own storage folder and an API key."""
 
-    def __init__(self, worker_url: str, storage: Path, extra: str = ""):
+    def __init__(self, worker_url: str, storage: Path, task: dict | None = None, server: dict | None = None):
         self.storage = storage
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = storage / "deja.yaml"
-        self.config.write_text(
-            f"""
-server:
-  host: 127.0.0.1
-  port: {self.port}
-storage:
-  path: {storage / 'data'}
-  memoryBytes: 67108864
-adminToken: test-admin-token
-logLevel: info
-tasks:
-  - name: ocr
-    route: /ocr
-    upstream: {worker_url}/ocr
-    model: {{name: PP-OCRv4, version: test-1}}
-    ttlSeconds: 3600
-    volatileFields: [requestId, timestamp]
-    defaults: {{fileType: 1, useTextlineOrientation: false, visualize: false}}
-    meter: {{perPage: 10}}
-{extra}"""
-        )
+        settings = {
+            "server": {"host": "127.0.0.1", "port": self.port, **(server or {})},
+            "storage": {"path": str(storage / "data"), "memoryBytes": 64 << 20},
+            "adminToken": "test-admin-token",
+            "logLevel": "info",
+            "tasks": [{
+                "name": "ocr",
+                "route": "/ocr",
+                "upstream": f"{worker_url}/ocr",
+                "model": {"name": "PP-OCRv4", "version": "test-1"},
+                "ttlSeconds": 3600,
+                "volatileFields": ["requestId", "timestamp"],
+                "defaults": {"fileType": 1, "useTextlineOrientation": False, "visualize": False},
+                "meter": {"perPage": 10},
+                **(task or {}),
+            }],
+        }
+        # JSON is YAML: the gateway reads this file with its YAML loader.
+        self.config.write_text(json.dumps(settings, indent=2))
         self.proc = None
         self.log_path = storage / "gateway.log"
         self.keys: dict[str, str] = {}
@@ -136,7 +134,10 @@ tasks:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(DEJA_BIN), "serve", "--config", str(self.config)],
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        wait_for(self.url + "/healthz", 60, self.proc)
+        try:
+            wait_for(self.url + "/healthz", 60, self.proc)
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}; gateway log:\n{self.log_path.read_text()[-2000:]}") from None
 
     def stop(self) -> int:
         if self.proc is None:

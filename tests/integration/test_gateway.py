@@ -195,15 +195,20 @@ def test_bad_input_is_rejected_clearly_never_billed_and_never_cached(gateway, wo
         assert word.lower() in envelope["errorMsg"].lower(), (body, envelope)
         assert headers["x-deja-billed-tokens"] == "0"
 
-    # Not an image: the model is the one that must judge it; its rejection passes through, unbilled.
+    # Not an image: the model is the one that must judge it; its rejection passes through, unbilled,
+    # and is remembered briefly (negative cache) so a repeat never reaches the model again.
     calls = worker.ocr_requests()
     junk = json.dumps({"file": base64.b64encode(b"this is not an image").decode(), "fileType": 1}).encode()
-    for _ in range(2):
-        status, headers, answer = gateway.post(junk)
-        assert status == 422, answer
-        assert json.loads(answer)["errorCode"] == 422
-        assert headers["x-deja-billed-tokens"] == "0"
-    assert worker.ocr_requests() == calls + 2, "a rejection must not be cached as a success"
+    status, headers, answer = gateway.post(junk)
+    assert status == 422, answer
+    assert json.loads(answer)["errorCode"] == 422
+    assert headers["x-deja-billed-tokens"] == "0"
+    status, headers, again = gateway.post(junk)
+    assert status == 422 and headers["x-deja-cache"] == "negative"
+    assert headers["x-deja-billed-tokens"] == "0"
+    assert json.loads(again)["errorMsg"] == json.loads(answer)["errorMsg"]
+    assert json.loads(again)["logId"] != json.loads(answer)["logId"]
+    assert worker.ocr_requests() == calls + 1, "the model must judge a bad image once, and never again while remembered"
 
     assert usage(gateway, "acme")["totals"]["billedTokens"] == before
     # Still serving.

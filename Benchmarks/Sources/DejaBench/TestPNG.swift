@@ -1,0 +1,1 @@
+../../../Tests/DejaCoreTests/TestPNG.swift

@@ -1,0 +1,285 @@
+import CompressNIO
+import DejaCore
+import DejaRedis
+import Logging
+import NIOCore
+
+/// A ``CacheStore`` on Redis or Redis Cluster, shared by every gateway instance.
+///
+/// Entries live under `<prefix>e:<key hex>` as a flag byte (0 plain, 1 deflate) and the compact binary codec,
+/// with `SET … PX` for `retainUntil − now` plus a little random jitter so entries written together do not
+/// expire together. The store also carries what instances need to coalesce identical misses: a lock per key
+/// (``tryLock(key:owner:ttl:)``, ``unlock(key:owner:)``) and a notification when an entry is stored
+/// (``waitForEntry(key:timeout:)``). Every method may be called concurrently; failures throw
+/// ``CacheStoreError`` with code `storageFailed` and the ``DejaRedis/RedisError`` as underlying error.
+public final class RedisStore: CacheStore {
+    /// Key layout, TTL jitter, compression and waiting.
+    public struct Configuration: Sendable {
+        /// Prefix of every key and channel; entries are `<prefix>e:`, locks `<prefix>l:`, channels `<prefix>c:`.
+        public var keyPrefix: String
+        /// Relative TTL jitter: each TTL is scaled by a random factor in `1 ± ttlJitter`. Default 0.05.
+        public var ttlJitter: Double
+        /// Encoded entries larger than this many bytes are deflated (kept only when smaller). Default 8 KiB.
+        public var compressionThreshold: Int
+        /// Largest inflated entry accepted when reading. Default 256 MiB.
+        public var maxDecompressedBytes: Int
+        /// Polling interval of ``waitForEntry(key:timeout:)`` when pub/sub is missing or slow.
+        public var pollInterval: Duration
+        /// Whether ``put(_:_:)`` publishes on the key's channel so waiters wake at once.
+        public var publishOnPut: Bool
+
+        public init(
+            keyPrefix: String = "deja:",
+            ttlJitter: Double = 0.05,
+            compressionThreshold: Int = 8 * 1024,
+            maxDecompressedBytes: Int = 256 * 1024 * 1024,
+            pollInterval: Duration = .milliseconds(100),
+            publishOnPut: Bool = true
+        ) {
+            self.keyPrefix = keyPrefix
+            self.ttlJitter = min(max(ttlJitter, 0), 0.5)
+            self.compressionThreshold = compressionThreshold
+            self.maxDecompressedBytes = maxDecompressedBytes
+            self.pollInterval = pollInterval
+            self.publishOnPut = publishOnPut
+        }
+    }
+
+    /// Redis memory figures, summed over every primary.
+    public struct Capacity: Sendable, Hashable {
+        /// `used_memory`, bytes.
+        public var usedMemory: Int64
+        /// `maxmemory`, bytes; 0 means unlimited (on any primary).
+        public var maxMemory: Int64
+        /// `evicted_keys` since the servers started.
+        public var evictedKeys: Int64
+    }
+
+    /// The Redis client or cluster client the store runs on.
+    public let redis: any RedisCommandExecutor
+    /// The configuration the store was made with.
+    public let configuration: Configuration
+    private let clock: WallClock
+    private let logger: Logger
+
+    static let flagPlain: UInt8 = 0
+    static let flagDeflate: UInt8 = 1
+
+    /// The compare-and-delete used by ``unlock(key:owner:)``.
+    static let unlockScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
+    /// SHA-1 of ``unlockScript``, for `EVALSHA`.
+    static let unlockScriptSHA1 = "d02e481a9c91ceec59c5822a58a49d5d5d7ac80b"
+
+    /// Creates a store on `redis` (a ``DejaRedis/RedisClient`` or ``DejaRedis/RedisClusterClient``), reading time from `clock`.
+    public init(
+        redis: any RedisCommandExecutor,
+        configuration: Configuration = .init(),
+        clock: WallClock = .system,
+        logger: Logger = Logger(label: "deja.cache.redis")
+    ) {
+        self.redis = redis
+        self.configuration = configuration
+        self.clock = clock
+        self.logger = logger
+    }
+
+    // MARK: Keys
+
+    func entryKey(_ key: CacheKey) -> RedisKey { RedisKey(configuration.keyPrefix + "e:" + key.hex) }
+    func lockKey(_ key: CacheKey) -> RedisKey { RedisKey(configuration.keyPrefix + "l:" + key.hex) }
+    func channel(_ key: CacheKey) -> String { configuration.keyPrefix + "c:" + key.hex }
+
+    // MARK: CacheStore
+
+    /// The entry under `key` while retained; `nil` when absent or past `retainUntil`.
+    public func get(_ key: CacheKey) async throws(CacheStoreError) -> CacheEntry? {
+        let stored: ByteBuffer?
+        do { stored = try await redis.execute(GET(entryKey(key))) } catch {
+            throw .storage("could not read an entry from Redis", error)
+        }
+        guard let stored else { return nil }
+        let entry = try decode(stored)
+        return clock.now() < entry.retainUntil ? entry : nil
+    }
+
+    /// Stores `entry` with `SET … PX` for its remaining retention (jittered), then announces it on the key's channel.
+    public func put(_ key: CacheKey, _ entry: CacheEntry) async throws(CacheStoreError) {
+        let remaining = entry.retainUntil - clock.now()
+        guard remaining > 0 else { return }
+        let jitter = configuration.ttlJitter > 0 ? Double.random(in: -configuration.ttlJitter...configuration.ttlJitter) : 0
+        let milliseconds = max(1, Int64((remaining * (1 + jitter) * 1000).rounded()))
+        let value = try encode(entry)
+        do {
+            _ = try await redis.execute(SET(entryKey(key), value: value, milliseconds: milliseconds))
+        } catch {
+            throw .storage("could not write an entry to Redis", error)
+        }
+        if configuration.publishOnPut {
+            do { _ = try await redis.execute(PUBLISH(channel: channel(key), message: ByteBuffer(string: "1"))) } catch {
+                logger.debug("could not announce a stored entry", metadata: ["deja.redis.error": "\(error)"])
+            }
+        }
+    }
+
+    /// Removes the entry under `key`.
+    public func remove(_ key: CacheKey) async throws(CacheStoreError) {
+        do { _ = try await redis.execute(DEL([entryKey(key)])) } catch {
+            throw .storage("could not remove an entry from Redis", error)
+        }
+    }
+
+    /// Removes every entry (keys under `<prefix>e:`) from every primary with `SCAN` and `DEL`.
+    public func removeAll() async throws(CacheStoreError) {
+        do {
+            for primary in try await redis.primaries() {
+                var cursor = "0"
+                repeat {
+                    let page = try await primary.execute(SCAN(cursor: cursor, pattern: configuration.keyPrefix + "e:*", count: 1000))
+                    cursor = page.cursor
+                    var bySlot: [HashSlot: [RedisKey]] = [:]
+                    for key in page.keys { bySlot[key.hashSlot, default: []].append(key) }
+                    for keys in bySlot.values { _ = try await primary.execute(DEL(keys)) }
+                } while cursor != "0"
+            }
+        } catch {
+            throw .storage("could not remove every entry from Redis", error)
+        }
+    }
+
+    // MARK: Coalescing across instances
+
+    /// Takes the lock for `key` for `owner` (`SET <prefix>l:<hex> owner NX PX ttl`); `true` when taken.
+    ///
+    /// The lock expires by itself after `ttl`, so a crashed owner never blocks others for longer.
+    public func tryLock(key: CacheKey, owner: String, ttl: Duration) async throws(CacheStoreError) -> Bool {
+        let milliseconds = max(1, Int64(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000))
+        do {
+            return try await redis.execute(SET(lockKey(key), value: ByteBuffer(string: owner), condition: .ifNotExists, milliseconds: milliseconds))
+        } catch {
+            throw .storage("could not take a lock in Redis", error)
+        }
+    }
+
+    /// Releases the lock for `key` if `owner` still holds it (an atomic compare-and-delete script); returns whether it did.
+    @discardableResult
+    public func unlock(key: CacheKey, owner: String) async throws(CacheStoreError) -> Bool {
+        let keys = [lockKey(key)]
+        let arguments: [RESPArgument] = [.string(owner)]
+        do {
+            let reply: RESPToken
+            do throws(RedisError) {
+                reply = try await redis.execute(EVALSHA(sha1: Self.unlockScriptSHA1, keys: keys, arguments: arguments))
+            } catch where error.serverErrorPrefix == "NOSCRIPT" {
+                reply = try await redis.execute(EVAL(script: Self.unlockScript, keys: keys, arguments: arguments))
+            }
+            return try reply.integer() == 1
+        } catch {
+            throw .storage("could not release a lock in Redis", error)
+        }
+    }
+
+    /// Waits until an entry for `key` is stored (by any instance) or `timeout` passes; returns it, or `nil`.
+    ///
+    /// Listens on the key's channel and also polls every ``Configuration/pollInterval``, so a lost message or
+    /// a pub/sub outage only delays the answer. Throws only when reading the entry fails.
+    public func waitForEntry(key: CacheKey, timeout: Duration) async throws(CacheStoreError) -> CacheEntry? {
+        let subscription = try? await redis.subscribe(to: [channel(key)])
+        defer { subscription?.cancel() }
+        if let entry = try await get(key) { return entry }
+        let pollInterval = configuration.pollInterval
+        let deadline = ContinuousClock.now + timeout
+        enum Outcome: Sendable { case entry(CacheEntry?), notified, quiet }
+        do {
+            return try await withThrowingTaskGroup(of: Outcome.self) { group in
+                if let subscription {
+                    group.addTask {
+                        for try await _ in subscription { return .notified }
+                        return .quiet
+                    }
+                }
+                group.addTask {
+                    while ContinuousClock.now < deadline {
+                        try await Task.sleep(for: min(pollInterval, deadline - ContinuousClock.now))
+                        if let entry = try await self.get(key) { return .entry(entry) }
+                    }
+                    return .entry(nil)
+                }
+                defer { group.cancelAll() }
+                while let outcome = try await group.next() {
+                    switch outcome {
+                    case .entry(let entry): return entry
+                    case .notified: if let entry = try await self.get(key) { return entry }
+                    case .quiet: continue
+                    }
+                }
+                return nil
+            }
+        } catch let error as CacheStoreError {
+            throw error
+        } catch {
+            return nil  // cancelled
+        }
+    }
+
+    // MARK: Capacity
+
+    /// `used_memory` and `maxmemory` (`INFO memory`) and `evicted_keys` (`INFO stats`), summed over primaries.
+    public func capacity() async throws(CacheStoreError) -> Capacity {
+        var capacity = Capacity(usedMemory: 0, maxMemory: 0, evictedKeys: 0)
+        var unlimited = false
+        do {
+            for primary in try await redis.primaries() {
+                let memory = INFO.fields(try await primary.execute(INFO("memory")))
+                let stats = INFO.fields(try await primary.execute(INFO("stats")))
+                capacity.usedMemory += Int64(memory["used_memory"] ?? "") ?? 0
+                let max = Int64(memory["maxmemory"] ?? "") ?? 0
+                if max == 0 { unlimited = true }
+                capacity.maxMemory += max
+                capacity.evictedKeys += Int64(stats["evicted_keys"] ?? "") ?? 0
+            }
+        } catch {
+            throw .storage("could not read Redis memory figures", error)
+        }
+        if unlimited { capacity.maxMemory = 0 }
+        return capacity
+    }
+
+    // MARK: Values
+
+    /// The stored form of `entry`: flag byte, then the codec bytes, deflated when large and worth it.
+    func encode(_ entry: CacheEntry) throws(CacheStoreError) -> ByteBuffer {
+        var encoded = entry.encoded()
+        if encoded.readableBytes > configuration.compressionThreshold {
+            var input = encoded
+            if let compressed = try? input.compress(with: .deflate()), compressed.readableBytes + 1 < encoded.readableBytes {
+                var value = ByteBuffer()
+                value.reserveCapacity(compressed.readableBytes + 1)
+                value.writeInteger(Self.flagDeflate)
+                value.writeImmutableBuffer(compressed)
+                return value
+            }
+        }
+        var value = ByteBuffer()
+        value.reserveCapacity(encoded.readableBytes + 1)
+        value.writeInteger(Self.flagPlain)
+        value.writeBuffer(&encoded)
+        return value
+    }
+
+    /// Reads a value written by ``encode(_:)``.
+    func decode(_ value: ByteBuffer) throws(CacheStoreError) -> CacheEntry {
+        var value = value
+        switch value.readInteger(as: UInt8.self) {
+        case Self.flagPlain:
+            return try CacheEntry(decoding: value)
+        case Self.flagDeflate:
+            let inflated: ByteBuffer
+            do { inflated = try value.decompress(with: .deflate(), maxSize: configuration.maxDecompressedBytes) } catch {
+                throw CacheStoreError(code: .corruptEntry, message: "a compressed Redis entry does not inflate", underlying: error)
+            }
+            return try CacheEntry(decoding: inflated)
+        default:
+            throw CacheStoreError(code: .corruptEntry, message: "a Redis entry has an unknown format flag")
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Crypto
+
+/// Walks a JPEG's segments and digests what decoding depends on.
+///
+/// Counted, in file order: every segment that is not APPn or COM (DQT, DHT, DAC, SOFn, DRI, DNL, SOS
+/// headers, …) with its marker, and each scan's entropy-coded data including RST markers; APP2
+/// `ICC_PROFILE` and APP14 `Adobe` segments in full. Then a summary: whether an APP0 `JFIF` segment is
+/// present (it decides the colour space of three-component files) and the EXIF orientations. Not
+/// counted: EXIF fields other than the orientation, XMP, IPTC/Photoshop (APP13), comments, other APPn,
+/// fill bytes before markers, and anything after EOI.
+enum JPEGFile {
+    struct Malformed: Error, Equatable {
+        let reason: String
+    }
+
+    struct Summary {
+        var digest: SHA256.Digest
+        var width = 0
+        var height = 0
+        var components = 0
+        var frame = "baseline"
+        var ignored: [String] = []
+        var orientation: String?
+        var counted: [String] = []
+        var trailingBytes = 0
+    }
+
+    static func isJPEG(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        bytes.count >= 3 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF
+    }
+
+    private static let exifHeader: [UInt8] = Array("Exif\0\0".utf8)
+    private static let jfifHeader: [UInt8] = Array("JFIF\0".utf8)
+    private static let iccHeader: [UInt8] = Array("ICC_PROFILE\0".utf8)
+    private static let adobeHeader: [UInt8] = Array("Adobe".utf8)
+    private static let xmpHeader: [UInt8] = Array("http://ns.adobe.com/".utf8)
+
+    static func digest(_ bytes: UnsafeBufferPointer<UInt8>) throws(Malformed) -> Summary {
+        guard isJPEG(bytes) else { throw Malformed(reason: "no SOI marker") }
+        var hasher = SHA256()
+        func record(_ kind: UInt8, _ data: UnsafeBufferPointer<UInt8>) {
+            var header = [kind]
+            let length = UInt64(data.count)
+            for shift in stride(from: 56, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
+            hasher.update(data: header)
+            hasher.update(bufferPointer: UnsafeRawBufferPointer(data))
+        }
+        var summary = Summary(digest: SHA256().finalize())
+        var sawJFIF = false
+        var sawFrame = false
+        var orientations: [[UInt8]] = []
+        var ignored: [String: Int] = [:]
+        var ignoredOrder: [String] = []
+        func ignore(_ what: String) {
+            if ignored[what] == nil { ignoredOrder.append(what) }
+            ignored[what, default: 0] += 1
+        }
+        let count = bytes.count
+        var position = 2
+        while true {
+            guard position < count, bytes[position] == 0xFF else {
+                throw Malformed(reason: position >= count ? "no EOI marker" : "expected a marker at offset \(position)")
+            }
+            while position < count, bytes[position] == 0xFF { position += 1 }
+            guard position < count else { throw Malformed(reason: "no EOI marker") }
+            let marker = bytes[position]
+            position += 1
+            switch marker {
+            case 0xD9:
+                summary.trailingBytes = count - position
+                guard sawFrame else { throw Malformed(reason: "EOI before any frame") }
+                var trailer: [[UInt8]] = [[sawJFIF ? 1 : 0]]
+                while orientations.last == [0, 1] { orientations.removeLast() }
+                trailer.append(KeyEncoding.encode(fields: orientations))
+                let encoded = KeyEncoding.encode(fields: trailer)
+                encoded.withUnsafeBufferPointer { record(0, $0) }
+                summary.digest = hasher.finalize()
+                summary.ignored = ignoredOrder.map { ignored[$0]! == 1 ? $0 : "\(ignored[$0]!) × \($0)" }
+                return summary
+            case 0x00, 0x01, 0xD0...0xD8:
+                throw Malformed(reason: "unexpected marker FF\(hex(marker)) at offset \(position - 2)")
+            default:
+                break
+            }
+            guard count - position >= 2 else { throw Malformed(reason: "truncated segment at offset \(position - 2)") }
+            let length = Int(bytes[position]) << 8 | Int(bytes[position + 1])
+            guard length >= 2, length <= count - position else {
+                throw Malformed(reason: "truncated segment FF\(hex(marker)) at offset \(position - 2)")
+            }
+            let payload = UnsafeBufferPointer(rebasing: bytes[position + 2..<position + length])
+            position += length
+            switch marker {
+            case 0xE0...0xEF, 0xFE:
+                switch marker {
+                case 0xE0 where payload.starts(with: jfifHeader):
+                    sawJFIF = true
+                case 0xE1 where payload.count >= 6 && payload.starts(with: exifHeader.prefix(4)):
+                    // `Exif` and two bytes (normally `\0\0`; read any pair, as lenient readers do).
+                    let tiff = UnsafeBufferPointer(rebasing: payload[payload.startIndex + 6..<payload.endIndex])
+                    switch EXIFOrientation.read(tiff) {
+                    case .absent:
+                        orientations.append([0, 1])
+                        ignore("EXIF")
+                    case .value(let value):
+                        orientations.append([UInt8(value >> 8), UInt8(value & 0xFF)])
+                        ignore("EXIF fields other than the orientation")
+                        if value != 1 { summary.orientation = "EXIF orientation \(value)" }
+                    case .unreadable:
+                        // Cannot tell the orientation: the whole segment counts.
+                        orientations.append(Array(payload))
+                        summary.counted.append("unreadable EXIF")
+                    }
+                case 0xE1 where payload.starts(with: xmpHeader):
+                    ignore("XMP")
+                case 0xE2 where payload.starts(with: iccHeader):
+                    record(0xE2, payload)
+                    if !summary.counted.contains("ICC profile") { summary.counted.append("ICC profile") }
+                case 0xEE where payload.starts(with: adobeHeader):
+                    record(0xEE, payload)
+                    summary.counted.append("Adobe colour transform")
+                case 0xED:
+                    ignore("IPTC/Photoshop (APP13)")
+                case 0xFE:
+                    ignore("comment")
+                default:
+                    ignore("APP\(marker - 0xE0)")
+                }
+            case 0xDA:
+                guard sawFrame else { throw Malformed(reason: "a scan before the frame header") }
+                record(marker, payload)
+                let start = position
+                // Entropy-coded data runs to the first marker that is not RST0-7 or a stuffed 0xFF00.
+                while true {
+                    guard position < count else { throw Malformed(reason: "scan data without EOI") }
+                    if bytes[position] != 0xFF {
+                        position += 1
+                        continue
+                    }
+                    var next = position + 1
+                    while next < count, bytes[next] == 0xFF { next += 1 }
+                    guard next < count else { throw Malformed(reason: "scan data without EOI") }
+                    if bytes[next] == 0x00 || (0xD0...0xD7).contains(bytes[next]) {
+                        position = next + 1
+                        continue
+                    }
+                    break
+                }
+                record(1, UnsafeBufferPointer(rebasing: bytes[start..<position]))
+            default:
+                if (0xC0...0xCF).contains(marker), marker != 0xC4, marker != 0xC8, marker != 0xCC {
+                    guard !sawFrame else { throw Malformed(reason: "a second frame header") }
+                    guard payload.count >= 6 else { throw Malformed(reason: "a short frame header") }
+                    sawFrame = true
+                    let p = payload.startIndex
+                    summary.height = Int(payload[p + 1]) << 8 | Int(payload[p + 2])
+                    summary.width = Int(payload[p + 3]) << 8 | Int(payload[p + 4])
+                    summary.components = Int(payload[p + 5])
+                    summary.frame = switch marker {
+                    case 0xC0: "baseline"
+                    case 0xC1: "extended sequential"
+                    case 0xC2: "progressive"
+                    case 0xC3: "lossless"
+                    default: "SOF\(marker - 0xC0)"
+                    }
+                }
+                record(marker, payload)
+            }
+        }
+    }
+
+    private static func hex(_ byte: UInt8) -> String {
+        let digits = Array("0123456789ABCDEF".utf8)
+        return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+    }
+}

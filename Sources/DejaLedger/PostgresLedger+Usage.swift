@@ -1,0 +1,111 @@
+import PostgresNIO
+
+extension PostgresLedger {
+    /// Appends `records` in one transaction, committed before this returns.
+    public func record(_ records: [UsageRecord]) async throws(LedgerError) {
+        try await record(records, settling: [])
+    }
+
+    /// Appends `records` and removes `reservations` in one transaction, committed before this returns.
+    public func record(_ records: [UsageRecord], settling reservations: [Reservation]) async throws(LedgerError) {
+        guard !records.isEmpty || !reservations.isEmpty else { return }
+        try await transaction("could not record usage") { connection in
+            try await insert(records, on: connection)
+            try await deleteReservations(reservations.map(\.id), on: connection)
+        }
+    }
+
+    /// Inserts records, 500 rows per statement. Call inside a transaction.
+    func insert(_ records: [UsageRecord], on connection: PostgresConnection) async throws {
+        var start = 0
+        while start < records.count {
+            let chunk = records[start..<min(start + Self.rowsPerInsert, records.count)]
+            var binds = PostgresBindings(capacity: chunk.count * 10)
+            var rows: [String] = []
+            rows.reserveCapacity(chunk.count)
+            for record in chunk {
+                let base = binds.count
+                rows.append("(" + (1...10).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                binds.append(record.time)
+                binds.append(record.tenant)
+                binds.append(record.keyID)
+                binds.append(record.task)
+                binds.append(record.outcome.rawValue)
+                binds.append(record.meteredTokens)
+                binds.append(record.billedTokens)
+                binds.append(record.latencyMicros)
+                binds.append(Int64(record.status))
+                binds.append(record.modelSeconds)
+            }
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: "INSERT INTO usage (\(ReportSQL.recordColumns)) VALUES \(rows.joined(separator: ", "))",
+                    binds: binds
+                ),
+                logger: logger
+            )
+            start += Self.rowsPerInsert
+        }
+    }
+
+    /// Deletes reservations by id. Call inside a transaction.
+    func deleteReservations(_ ids: [String], on connection: PostgresConnection) async throws {
+        guard !ids.isEmpty else { return }
+        try await connection.query("DELETE FROM reservations WHERE id = ANY(\(ids))", logger: logger)
+    }
+
+    /// A report over the query's records, one row per group of `query.groupBy`, ordered by day, tenant,
+    /// task and key; aggregated in SQL. `from` is inclusive and `to` exclusive.
+    public func usage(_ query: UsageQuery) async throws(LedgerError) -> [UsageRow] {
+        let report = ReportSQL.usage(query, .postgres)
+        return try await read("could not build the usage report") {
+            var result: [UsageRow] = []
+            for try await row in try await client.query(Self.query(report), logger: logger) {
+                let cells = row.makeRandomAccess()
+                func text(_ name: String) throws -> String? {
+                    cells.contains(name) ? try cells[name].decode(String?.self) : nil
+                }
+                func int(_ name: String) throws -> Int64 { try cells[name].decode(Int64.self) }
+                let built = ReportSQL.row(
+                    dimensions: report.dimensions,
+                    tenant: try text("tenant"), task: try text("task"), day: try text("day"), keyID: try text("key_id"),
+                    requests: try int("requests"), hits: try int("hits"), coalesced: try int("coalesced"),
+                    misses: try int("misses"), errors: try int("errors"), billed: try int("billed"), saved: try int("saved"),
+                    modelSecondsSaved: try cells["model_seconds_saved"].decode(Double.self)
+                )
+                if let built { result.append(built) }
+            }
+            return result
+        }
+    }
+
+    /// The query's records (its `groupBy` is ignored), ordered by time, then by when they were written.
+    public func records(_ query: UsageQuery) async throws(LedgerError) -> [UsageRecord] {
+        let export = ReportSQL.records(query, .postgres)
+        return try await read("could not export usage records") {
+            var result: [UsageRecord] = []
+            let rows = try await client.query(Self.query(export), logger: logger)
+            for try await (time, tenant, keyID, task, outcome, metered, billed, latency, status, modelSeconds) in rows.decode(
+                (Double, String, String, String, String, Int64, Int64, Int64, Int64, Double).self
+            ) {
+                result.append(UsageRecord(
+                    time: time, tenant: tenant, keyID: keyID, task: task, outcome: Outcome(rawValue: outcome) ?? .error,
+                    meteredTokens: metered, billedTokens: billed, latencyMicros: latency, status: Int(status),
+                    modelSeconds: modelSeconds
+                ))
+            }
+            return result
+        }
+    }
+
+    static func query(_ report: ReportSQL) -> PostgresQuery {
+        var binds = PostgresBindings(capacity: report.binds.count)
+        for value in report.binds {
+            switch value {
+            case .text(let text): binds.append(text)
+            case .double(let double): binds.append(double)
+            }
+        }
+        return PostgresQuery(unsafeSQL: report.sql, binds: binds)
+    }
+}

@@ -1,0 +1,76 @@
+/// The ledger's PostgreSQL schema as an ordered list of migrations; migration `n` (1-based) upgrades a
+/// database from version `n - 1` to `n`. Append new migrations; never edit a released one.
+enum PostgresSchema {
+    static let migrations: [[String]] = [
+        [
+            """
+            CREATE TABLE api_keys (
+                id TEXT PRIMARY KEY,
+                tenant TEXT NOT NULL,
+                name TEXT NOT NULL,
+                secret_hash BYTEA NOT NULL UNIQUE,
+                created_at DOUBLE PRECISION NOT NULL,
+                revoked_at DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX api_keys_tenant ON api_keys(tenant)",
+            """
+            CREATE TABLE usage (
+                id BIGSERIAL PRIMARY KEY,
+                time DOUBLE PRECISION NOT NULL,
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                task TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                metered BIGINT NOT NULL,
+                billed BIGINT NOT NULL,
+                latency_us BIGINT NOT NULL,
+                status BIGINT NOT NULL,
+                model_seconds DOUBLE PRECISION NOT NULL
+            )
+            """,
+            "CREATE INDEX usage_tenant_time ON usage(tenant, time)",
+            "CREATE INDEX usage_tenant_key_time ON usage(tenant, key_id, time)",
+            // Budgets; key_id '' is the whole tenant. `since` is where a prepaid balance starts counting.
+            """
+            CREATE TABLE quotas (
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                period TEXT NOT NULL,
+                quota_limit BIGINT NOT NULL,
+                since DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (tenant, key_id, period)
+            )
+            """,
+            """
+            CREATE TABLE reservations (
+                id TEXT PRIMARY KEY,
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                tokens BIGINT NOT NULL,
+                time DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL
+            )
+            """,
+            "CREATE INDEX reservations_tenant_key ON reservations(tenant, key_id)",
+            """
+            CREATE TABLE idempotency (
+                tenant TEXT NOT NULL,
+                key TEXT NOT NULL,
+                status BIGINT NOT NULL,
+                headers TEXT NOT NULL,
+                body BYTEA NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (tenant, key)
+            )
+            """,
+            "CREATE INDEX idempotency_created_at ON idempotency(created_at)",
+        ],
+    ]
+
+    /// The version a fully migrated database has.
+    static var currentVersion: Int { migrations.count }
+
+    /// The `pg_advisory_xact_lock` key migrations hold, so instances starting together migrate one at a time.
+    static let migrationLock: Int64 = 0x6465_6A61_6C65_6467  // "dejaledg"
+}

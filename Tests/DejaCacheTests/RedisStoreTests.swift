@@ -1,0 +1,208 @@
+import DejaCore
+import DejaRedis
+import Foundation
+import NIOCore
+import Testing
+
+@testable import DejaCache
+
+/// An executor for tests that never reach Redis.
+private struct NoRedis: RedisCommandExecutor {
+    func execute<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
+        throw RedisError(code: .unavailable, message: "no Redis in this test")
+    }
+    func subscribe(to channels: [String]) async throws(RedisError) -> RedisSubscription {
+        throw RedisError(code: .unavailable, message: "no Redis in this test")
+    }
+    func primaries() async throws(RedisError) -> [any RedisCommandExecutor] { [] }
+}
+
+@Suite("RedisStore values")
+struct RedisStoreCodecTests {
+    let store = RedisStore(redis: NoRedis())
+
+    @Test func smallEntriesAreStoredPlain() throws {
+        let entry = Fixture.entry(size: 100)
+        let value = try store.encode(entry)
+        #expect(value.getInteger(at: value.readerIndex, as: UInt8.self) == RedisStore.flagPlain)
+        #expect(value.readableBytes == entry.encoded().readableBytes + 1)
+        #expect(try store.decode(value) == entry)
+    }
+
+    @Test func largeEntriesAreDeflated() throws {
+        let entry = Fixture.entry(size: 100_000)
+        let value = try store.encode(entry)
+        #expect(value.getInteger(at: value.readerIndex, as: UInt8.self) == RedisStore.flagDeflate)
+        #expect(value.readableBytes < 10_000)
+        #expect(try store.decode(value) == entry)
+    }
+
+    @Test func incompressibleLargeEntriesStayPlain() throws {
+        var generator = SystemRandomNumberGenerator()
+        var body = ByteBuffer()
+        for _ in 0..<20_000 { body.writeInteger(UInt8.random(in: 0...255, using: &generator)) }
+        var entry = Fixture.entry()
+        entry.body = body
+        let value = try store.encode(entry)
+        #expect(value.getInteger(at: value.readerIndex, as: UInt8.self) == RedisStore.flagPlain)
+        #expect(try store.decode(value) == entry)
+    }
+
+    @Test func badValuesAreCorruptEntries() {
+        let flag = #expect(throws: CacheStoreError.self) { try store.decode(ByteBuffer(bytes: [9, 1, 2])) }
+        #expect(flag?.code == .corruptEntry)
+        let deflate = #expect(throws: CacheStoreError.self) { try store.decode(ByteBuffer(bytes: [1, 1, 2, 3])) }
+        #expect(deflate?.code == .corruptEntry)
+    }
+
+    @Test func storeFailuresAreStorageErrors() async {
+        let error = await #expect(throws: CacheStoreError.self) { try await store.get(Fixture.key(1)) }
+        #expect(error?.code == .storageFailed)
+        #expect(error?.underlying is RedisError)
+    }
+
+    @Test func keysAndChannels() {
+        let key = Fixture.key(1)
+        #expect(store.entryKey(key) == RedisKey("deja:e:" + key.hex))
+        #expect(store.lockKey(key) == RedisKey("deja:l:" + key.hex))
+        #expect(store.channel(key) == "deja:c:" + key.hex)
+    }
+}
+
+/// The servers started by `scripts/redis.sh start`, as named by the environment.
+enum RedisBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case standalone, cluster
+
+    var testDescription: String { rawValue }
+
+    static var available: [RedisBackend] {
+        let environment = ProcessInfo.processInfo.environment
+        return allCases.filter { environment[$0 == .standalone ? "DEJA_REDIS_URL" : "DEJA_REDIS_CLUSTER"] != nil }
+    }
+
+    func makeClient() throws -> any RedisCommandExecutor & Sendable {
+        let environment = ProcessInfo.processInfo.environment
+        switch self {
+        case .standalone: return try RedisClient(url: environment["DEJA_REDIS_URL"]!)
+        case .cluster: return RedisClusterClient(configuration: try RedisClusterConfiguration(seedList: environment["DEJA_REDIS_CLUSTER"]!))
+        }
+    }
+
+    /// A key no other test run uses.
+    static func freshKey() -> CacheKey {
+        CacheKey(bytes: (0..<32).map { _ in UInt8.random(in: 0...255) })!
+    }
+}
+
+@Suite("RedisStore on real Redis", .enabled(if: !RedisBackend.available.isEmpty))
+struct RedisStoreTests {
+    func entry(ttl: Double, size: Int = 64, fill: UInt8 = 0x41) -> CacheEntry {
+        Fixture.entry(size: size, now: Date().timeIntervalSince1970, ttl: ttl, fill: fill)
+    }
+
+    @Test(arguments: RedisBackend.available)
+    func putGetRemove(_ backend: RedisBackend) async throws {
+        let store = RedisStore(redis: try backend.makeClient())
+        let key = RedisBackend.freshKey()
+        #expect(try await store.get(key) == nil)
+        let entry = entry(ttl: 60)
+        try await store.put(key, entry)
+        #expect(try await store.get(key) == entry)
+        let ttl = try await store.redis.execute(PTTL(store.entryKey(key)))
+        #expect(ttl > 56_000 && ttl <= 63_000)  // 60 s ± 5 %
+        try await store.remove(key)
+        #expect(try await store.get(key) == nil)
+    }
+
+    @Test(arguments: RedisBackend.available)
+    func entriesExpire(_ backend: RedisBackend) async throws {
+        let store = RedisStore(redis: try backend.makeClient())
+        let key = RedisBackend.freshKey()
+        try await store.put(key, entry(ttl: 1.5))
+        #expect(try await store.get(key) != nil)
+        try await Task.sleep(for: .milliseconds(2_000))
+        #expect(try await store.get(key) == nil)
+        #expect(try await store.redis.execute(GET(store.entryKey(key))) == nil)  // gone from Redis too
+        try await store.put(key, entry(ttl: -1))  // already past retention: not stored
+        #expect(try await store.redis.execute(GET(store.entryKey(key))) == nil)
+    }
+
+    @Test(arguments: RedisBackend.available)
+    func largeAnswersAreCompressedInRedis(_ backend: RedisBackend) async throws {
+        let store = RedisStore(redis: try backend.makeClient())
+        let key = RedisBackend.freshKey()
+        let large = entry(ttl: 60, size: 200_000, fill: 0x7B)
+        try await store.put(key, large)
+        let raw = try #require(try await store.redis.execute(GET(store.entryKey(key))))
+        #expect(raw.getInteger(at: raw.readerIndex, as: UInt8.self) == RedisStore.flagDeflate)
+        #expect(raw.readableBytes < 20_000)
+        #expect(try await store.get(key) == large)
+        try await store.remove(key)
+    }
+
+    @Test(arguments: RedisBackend.available)
+    func lockIsExclusiveOwnedAndExpires(_ backend: RedisBackend) async throws {
+        let store = RedisStore(redis: try backend.makeClient())
+        let key = RedisBackend.freshKey()
+        #expect(try await store.tryLock(key: key, owner: "instance-a", ttl: .seconds(5)))
+        #expect(try await store.tryLock(key: key, owner: "instance-b", ttl: .seconds(5)) == false)
+        #expect(try await store.unlock(key: key, owner: "instance-b") == false)
+        #expect(try await store.tryLock(key: key, owner: "instance-b", ttl: .seconds(5)) == false)
+        #expect(try await store.unlock(key: key, owner: "instance-a"))
+        #expect(try await store.tryLock(key: key, owner: "instance-b", ttl: .milliseconds(200)))
+        try await Task.sleep(for: .milliseconds(400))  // the owner "died"
+        #expect(try await store.tryLock(key: key, owner: "instance-c", ttl: .seconds(5)))
+        #expect(try await store.unlock(key: key, owner: "instance-c"))
+    }
+
+    @Test("a waiter on one instance is woken by a put on another, through pub/sub", arguments: RedisBackend.available)
+    func waitForEntryWakesOnPut(_ backend: RedisBackend) async throws {
+        // Polling is set far beyond the test, so only the published message can wake the waiter in time.
+        let waiter = RedisStore(redis: try backend.makeClient(), configuration: .init(pollInterval: .seconds(60)))
+        let writer = RedisStore(redis: try backend.makeClient())
+        let key = RedisBackend.freshKey()
+        let entry = entry(ttl: 60)
+        let start = ContinuousClock.now
+        async let waited = waiter.waitForEntry(key: key, timeout: .seconds(10))
+        try await Task.sleep(for: .milliseconds(300))
+        try await writer.put(key, entry)
+        #expect(try await waited == entry)
+        #expect(ContinuousClock.now - start < .seconds(3))
+        try await writer.remove(key)
+    }
+
+    @Test("without pub/sub the waiter still finds the entry by polling", arguments: RedisBackend.available)
+    func waitForEntryPolls(_ backend: RedisBackend) async throws {
+        let waiter = RedisStore(redis: try backend.makeClient(), configuration: .init(pollInterval: .milliseconds(50)))
+        let writer = RedisStore(redis: try backend.makeClient(), configuration: .init(publishOnPut: false))
+        let key = RedisBackend.freshKey()
+        let entry = entry(ttl: 60)
+        async let waited = waiter.waitForEntry(key: key, timeout: .seconds(5))
+        try await Task.sleep(for: .milliseconds(200))
+        try await writer.put(key, entry)
+        #expect(try await waited == entry)
+        #expect(try await waiter.waitForEntry(key: RedisBackend.freshKey(), timeout: .milliseconds(200)) == nil)
+        try await writer.remove(key)
+    }
+
+    @Test(arguments: RedisBackend.available)
+    func capacityReadsInfo(_ backend: RedisBackend) async throws {
+        let store = RedisStore(redis: try backend.makeClient())
+        let capacity = try await store.capacity()
+        #expect(capacity.usedMemory > 0)
+        #expect(capacity.maxMemory >= capacity.usedMemory || capacity.maxMemory == 0)
+        #expect(capacity.evictedKeys >= 0)
+    }
+
+    @Test(arguments: RedisBackend.available)
+    func removeAllRemovesOnlyEntries(_ backend: RedisBackend) async throws {
+        let prefix = "deja-test-\(UUID().uuidString):"
+        let store = RedisStore(redis: try backend.makeClient(), configuration: .init(keyPrefix: prefix))
+        let keys = (0..<40).map { _ in RedisBackend.freshKey() }
+        for key in keys { try await store.put(key, entry(ttl: 60)) }
+        #expect(try await store.tryLock(key: keys[0], owner: "me", ttl: .seconds(5)))
+        try await store.removeAll()
+        for key in keys { #expect(try await store.get(key) == nil) }
+        #expect(try await store.unlock(key: keys[0], owner: "me"))  // locks are not entries
+    }
+}

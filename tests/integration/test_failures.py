@@ -1,0 +1,132 @@
+"""When things go wrong: a dead model server, a hot key expiring under load, hostile input."""
+import json
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from conftest import PYTHON, REPO, Gateway, Worker, free_port, http, ocr_body, wait_for
+
+
+def start_worker(port: int) -> subprocess.Popen:
+    log = open(Path(tempfile.gettempdir()) / f"deja-worker-{port}.log", "ab")
+    proc = subprocess.Popen([PYTHON, str(REPO / "worker" / "server.py"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    wait_for(f"http://127.0.0.1:{port}/health", 300, proc)
+    return proc
+
+
+def stop_worker(proc: subprocess.Popen, kill: bool = False) -> None:
+    proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+def test_a_hot_key_expiring_under_200_concurrent_requests_makes_one_model_call(worker, invoices, tmp_path):
+    gw = Gateway(worker.url, tmp_path, task={"ttlSeconds": 2, "ttlJitter": 0, "staleIfErrorSeconds": 0})
+    gw.start()
+    try:
+        body = ocr_body(invoices("20261129-8080"))
+        assert gw.post(body)[1]["x-deja-cache"] == "miss"
+        time.sleep(2.5)  # let the entry expire
+        before = worker.ocr_requests()
+        with ThreadPoolExecutor(max_workers=200) as pool:
+            results = list(pool.map(lambda _: gw.post(body), range(200)))
+        assert all(status == 200 for status, _, _ in results)
+        outcomes = [headers["x-deja-cache"] for _, headers, _ in results]
+        assert outcomes.count("miss") == 1, outcomes
+        assert worker.ocr_requests() == before + 1
+        assert sum(int(h["x-deja-billed-tokens"]) for _, h, _ in results) == 10
+    finally:
+        gw.stop()
+
+
+def test_killing_the_worker_under_load(invoices, tmp_path):
+    port = free_port()
+    proc = start_worker(port)
+    own = Worker(f"http://127.0.0.1:{port}")
+    gw = Gateway(own.url, tmp_path, task={"ttlSeconds": 3, "ttlJitter": 0, "staleIfErrorSeconds": 600,
+                                          "breakerFailures": 3, "breakerOpenSeconds": 1})
+    gw.start()
+    try:
+        hot = ocr_body(invoices("20261129-1111"))
+        ageing = ocr_body(invoices("20261129-2222"))
+        _, first_headers, first_ageing = gw.post(ageing)
+        assert first_headers["x-deja-cache"] == "miss"
+        time.sleep(1.5)
+        assert gw.post(hot)[1]["x-deja-cache"] == "miss"
+        time.sleep(1.6)  # `ageing` is now past its TTL; `hot` is still fresh
+        billed_before = usage_totals(gw)["billedTokens"]
+
+        stop_worker(proc, kill=True)
+
+        # Cached requests keep succeeding while the model is dead, under concurrent load.
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            hot_results = list(pool.map(lambda _: gw.post(hot), range(64)))
+        assert all(s == 200 and h["x-deja-cache"] == "hit" for s, h, _ in hot_results)
+
+        # An expired answer within the grace period is served stale, billed 0.
+        status, headers, body = gw.post(ageing)
+        assert status == 200 and headers["x-deja-cache"] == "stale", (status, headers)
+        assert headers["x-deja-billed-tokens"] == "0"
+        stale_answer, original = json.loads(body), json.loads(first_ageing)
+        assert stale_answer["result"] == original["result"]
+        assert stale_answer["logId"] != original["logId"]
+
+        # Misses fail fast with 503, never hang; once the breaker is open they carry Retry-After.
+        started = time.monotonic()
+        statuses = []
+        retry_after = None
+        for number in range(5):
+            status, headers, body = gw.post(ocr_body(invoices(f"20261129-66{number}")))
+            statuses.append(status)
+            retry_after = retry_after or headers.get("retry-after")
+            assert json.loads(body)["errorCode"] == 503
+        assert statuses == [503] * 5
+        assert time.monotonic() - started < 10, "misses must not hang on a dead model"
+        assert retry_after is not None
+        assert http("GET", gw.url + "/readyz")[0] == 503
+        assert usage_totals(gw)["billedTokens"] == billed_before, "failures must bill nothing"
+
+        # The worker comes back: service recovers by itself.
+        proc = start_worker(port)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, headers, _ = gw.post(ocr_body(invoices("20261129-6600")))
+            if status == 200:
+                break
+            time.sleep(0.5)
+        assert status == 200 and headers["x-deja-cache"] == "miss"
+        assert http("GET", gw.url + "/readyz")[0] == 200
+    finally:
+        gw.stop()
+        if proc.poll() is None:
+            stop_worker(proc)
+
+
+def usage_totals(gw: Gateway) -> dict:
+    status, _, body = http("GET", gw.url + "/v1/usage", headers={"Authorization": "Bearer test-admin-token"})
+    assert status == 200
+    return json.loads(body)["totals"]
+
+
+def test_a_slow_body_times_out_and_the_server_keeps_serving(worker, tmp_path):
+    gw = Gateway(worker.url, tmp_path, server={"bodyTimeoutSeconds": 1})
+    gw.start()
+    try:
+        key = gw.key("acme")
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+            sock.sendall(f"POST /ocr HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                         f"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"file\":".encode())
+            started = time.monotonic()
+            answer = sock.recv(4096).decode(errors="replace")
+            assert time.monotonic() - started < 5
+        assert answer.startswith("HTTP/1.1 408"), answer[:200]
+        assert "bodyTimeoutSeconds" in answer
+        assert http("GET", gw.url + "/healthz")[0] == 200
+    finally:
+        gw.stop()
