@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "DejaServer",
             dependencies: [
-                "DejaCore", "DejaCache", "DejaLedger", "DejaGateway",
+                "DejaCore", "DejaCache", "DejaLedger", "DejaGateway", "DejaRedis",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -112,7 +112,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DejaCoreTests", dependencies: ["DejaCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "DejaCoreTests",
+            dependencies: ["DejaCore", .product(name: "CompressNIO", package: "compress-nio")],
+            exclude: ["Fixtures"],  // read from the source tree by #filePath
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "DejaCacheTests", dependencies: ["DejaCache", "DejaRedis"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DejaLedgerTests",

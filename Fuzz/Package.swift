@@ -1,11 +1,14 @@
-// swift-tools-version:6.1
+// swift-tools-version:5.4
 // libFuzzer target for DejaCore's readers of untrusted bytes. Not part of the main package: build and run
 // it with scripts/fuzz.sh (which passes -sanitize=fuzzer). See README.md.
+//
+// Tools version 5.4 on purpose: from 5.5 on, SwiftPM renames an executable's entry point to
+// `<module>_main` and links `main` to it, which clashes with libFuzzer providing `main`.
 import PackageDescription
 
 let package = Package(
     name: "DejaFuzz",
-    platforms: [.macOS(.v15)],
+    platforms: [.macOS("15.0")],
     dependencies: [
         .package(name: "Deja", path: ".."),
     ],
@@ -15,6 +18,5 @@ let package = Package(
             dependencies: [.product(name: "DejaCore", package: "Deja")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
-    ],
-    swiftLanguageModes: [.v6]
+    ]
 )

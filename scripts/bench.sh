@@ -16,8 +16,9 @@ mkdir -p "$OUT"
 
 command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }
 bash worker/install.sh > /dev/null
-swift build -c release --product deja > /dev/null
-DEJA=$REPO/.build/release/deja
+SCRATCH=${DEJA_SCRATCH_PATH:-$REPO/.build}
+swift build -c release --product deja --scratch-path "$SCRATCH" > /dev/null
+DEJA=$SCRATCH/release/deja
 
 WORKER_PORT=18866
 GATEWAY_PORT=18080

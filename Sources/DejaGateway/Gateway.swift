@@ -18,6 +18,8 @@ public final class Gateway: Sendable {
         case found(CacheEntry)
         /// The model failed and an expired answer within the stale-if-error grace stood in.
         case stale(CacheEntry)
+        /// Another gateway instance computed the answer while this one waited for it.
+        case awaited(CacheEntry)
     }
 
     /// What the cache holds for a key, judged for one request.
@@ -26,6 +28,8 @@ public final class Gateway: Sendable {
         var usable: CacheEntry?
         /// An expired answer that may still be served: while revalidating, or if the model fails.
         var expired: CacheEntry?
+        /// The store could not be read: the answer will be labelled `bypass`.
+        var storeFailed = false
     }
 
     /// Tenant and key id under which background refreshes are recorded (billed 0).
@@ -36,10 +40,14 @@ public final class Gateway: Sendable {
     private let recorder: UsageRecorder
     private let upstream: UpstreamClient
     private let refresher: BackgroundRefresher?
+    private let coordinator: RedisStore?
+    /// Names this instance as the owner of cross-instance locks.
+    private let instanceID = "deja-\(UInt64.random(in: 0...UInt64.max))"
     private let clock: WallClock
     private let memo: KeyMemo
     private let flights = SingleFlight<CacheKey, FlightResult>()
-    private let canonicalizer = Canonicalizer()
+    /// Decodes each distinct image once: a byte-identical repeat resolves by one SHA-256 pass.
+    private let canonicalizer = Canonicalizer(contentDigestCache: InMemoryContentDigestCache(capacity: 100_000))
     private let metrics: GatewayMetrics
     private let logger: Logger
 
@@ -53,6 +61,7 @@ public final class Gateway: Sendable {
         recorder: UsageRecorder,
         upstream: UpstreamClient,
         refresher: BackgroundRefresher? = nil,
+        coordinator: RedisStore? = nil,
         clock: WallClock = .system,
         memo: KeyMemo = KeyMemo(),
         metrics: GatewayMetrics = GatewayMetrics(tasks: []),
@@ -63,6 +72,7 @@ public final class Gateway: Sendable {
         self.recorder = recorder
         self.upstream = upstream
         self.refresher = refresher
+        self.coordinator = coordinator
         self.clock = clock
         self.memo = memo
         self.metrics = metrics
@@ -93,6 +103,7 @@ public final class Gateway: Sendable {
 
         // 2. The cache, unless the request says not to use it.
         var expired: CacheEntry?
+        var missOutcome = Outcome.miss
         if cacheControl.allowsCachedAnswer {
             let found = await lookup(key, task: task, cacheControl: cacheControl, now: started)
             if let entry = found.usable {
@@ -100,6 +111,7 @@ public final class Gateway: Sendable {
                                              task: task, caller: caller, key: key, started: started)
             }
             expired = found.expired
+            if found.storeFailed { missOutcome = .bypass }
             if let stale = expired, started < stale.expiresAt + task.freshness.staleWhileRevalidate, let refresher {
                 // Stale while revalidate: answer now, refresh once in the background.
                 refresher.submit(key) { [self] in
@@ -141,9 +153,27 @@ public final class Gateway: Sendable {
                 if let entry = await lookup(key, task: task, cacheControl: cacheControl, now: now).usable {
                     return .found(entry)
                 }
+                // Across instances: one of them computes, the others wait for its stored answer.
+                var lockOwned = false
+                if let coordinator {
+                    do {
+                        lockOwned = try await coordinator.tryLock(key: key, owner: instanceID, ttl: .seconds(task.lockSeconds))
+                    } catch {
+                        lockOwned = false  // store down: fail open, compute here
+                    }
+                    if !lockOwned, let entry = await awaitOtherInstance(key, coordinator: coordinator, task: task) {
+                        return .awaited(entry)
+                    }
+                }
+                defer {
+                    if lockOwned, let coordinator {
+                        let key = key, owner = instanceID
+                        Task { _ = try? await coordinator.unlock(key: key, owner: owner) }
+                    }
+                }
                 do {
                     return .answered(try await callModel(task: task, tenant: caller.tenant, keyID: caller.id, key: key,
-                                                         forward: forward, outcome: .miss, billed: true, store: true, started: started))
+                                                         forward: forward, outcome: missOutcome, billed: true, store: true, started: started))
                 } catch let error as GatewayError where error.isModelFailure {
                     if let expired, clock.now() < graceEnd { return .stale(expired) }
                     throw error
@@ -151,7 +181,9 @@ public final class Gateway: Sendable {
             }
             switch result {
             case .answered(let entry) where leader:
-                return answerFresh(entry, outcome: .miss, key: key)
+                return answerFresh(entry, outcome: missOutcome, key: key)
+            case .awaited(let entry):
+                return await answerFromCache(entry, outcome: .coalesced, task: task, caller: caller, key: key, started: started)
             case .answered(let entry):
                 return await answerFromCache(entry, outcome: .coalesced, task: task, caller: caller, key: key, started: started)
             case .found(let entry):
@@ -170,7 +202,7 @@ public final class Gateway: Sendable {
         switch error.code {
         case .invalidJSON, .invalidUTF8, .invalidEscape:
             return GatewayError(.badRequest, "the request body is not valid JSON: \(error.description)", status: 400)
-        case .limitExceeded:
+        case .limitExceeded, .imageTooLarge:
             return GatewayError(.payloadTooLarge, "the request exceeds a limit: \(error.description)", status: 413)
         case .missingTenant:
             return GatewayError(.internalError, "the task's cache scope needs a tenant", status: 500)
@@ -188,7 +220,7 @@ public final class Gateway: Sendable {
                 entry = try await cache.get(key)
             } catch {
                 logger.warning("cache read failed; answering from the model", metadata: ["error": "\(error)"])
-                return Lookup()
+                return Lookup(storeFailed: true)
             }
         }
         guard let entry else { return Lookup() }
@@ -271,6 +303,20 @@ public final class Gateway: Sendable {
         }
         metrics.record(task: task.policy.task, outcome: outcome, seconds: now - started, tokens: tokens, billed: record.billedTokens)
         if store { await put(key, entry) }
+        return entry
+    }
+
+    /// Waits for another instance's answer to `key`; the fresh entry (also put in L1), or `nil` when
+    /// none came in time — then this instance computes it itself.
+    private func awaitOtherInstance(_ key: CacheKey, coordinator: RedisStore, task: TaskRuntime) async -> CacheEntry? {
+        let entry: CacheEntry?
+        do {
+            entry = try await coordinator.waitForEntry(key: key, timeout: .seconds(task.lockSeconds))
+        } catch {
+            return nil
+        }
+        guard let entry, entry.isFresh(at: clock.now()) else { return nil }
+        fastCache?.setEntry(entry, for: key)
         return entry
     }
 

@@ -67,6 +67,12 @@ public struct TaskRuntime: Sendable {
         self.limiter = limiter
     }
 
+    /// Seconds a cross-instance lock on a miss lives: one model call plus a margin, so a dead owner
+    /// never makes the others wait longer than that.
+    public var lockSeconds: Int64 {
+        Int64(timeout.nanoseconds / 1_000_000_000) + 5
+    }
+
     /// Seconds an answer is worth keeping fresh; kept for source compatibility.
     public var ttl: Double { freshness.ttl }
 

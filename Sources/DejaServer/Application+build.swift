@@ -2,6 +2,7 @@ import DejaCache
 import DejaCore
 import DejaGateway
 import DejaLedger
+import DejaRedis
 import Foundation
 import Hummingbird
 import Logging
@@ -29,7 +30,7 @@ public func buildApplication(
     router.add(middleware: ErrorEnvelopeMiddleware(taskRoutes: tasks.map(\.route)))
     let gateway = Gateway(
         cache: parts.cache, fastCache: parts.memory, recorder: parts.recorder, upstream: parts.upstream,
-        refresher: parts.refresher, clock: clock, metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
+        refresher: parts.refresher, coordinator: parts.redis, clock: clock, metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
     )
     let rateLimiter = configuration.server.rateLimitPerSecond > 0
         ? RateLimiter(
@@ -44,9 +45,9 @@ public func buildApplication(
     ).addRoutes(to: router)
     UsageController(ledger: parts.ledger, authenticator: authenticator, recorder: parts.recorder, adminToken: configuration.adminToken)
         .addRoutes(to: router)
-    HealthController(tasks: tasks, ledger: parts.ledger, upstream: parts.upstream)
+    HealthController(tasks: tasks, ledger: parts.ledger, upstream: parts.upstream, redis: parts.redis)
         .addRoutes(to: router)
-    MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder)
+    MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder, redis: parts.redis)
         .addRoutes(to: router)
 
     var app = Application(
@@ -73,6 +74,8 @@ public struct DejaComponents: Sendable {
     public var recorder: UsageRecorder
     public var upstream: UpstreamClient
     public var refresher: BackgroundRefresher
+    /// The shared Redis store, when `storage.cache` names one.
+    public var redis: RedisStore?
     /// In start order; they stop in reverse, so the recorder flushes before the stores close.
     public var services: [any Service]
 
@@ -82,7 +85,25 @@ public struct DejaComponents: Sendable {
         let memory = MemoryStore(budget: configuration.storage.memoryBytes, clock: clock)
         let cache: any CacheStore
         var closers: [@Sendable () async throws -> Void] = [{ try await ledger.close() }]
-        if configuration.storage.persistent {
+        var clientServices: [any Service] = []
+        var redis: RedisStore?
+        if let url = configuration.storage.cache {
+            let executor: any RedisCommandExecutor & Service
+            do {
+                if url.hasPrefix("redis-cluster://") {
+                    let seeds = String(url.dropFirst("redis-cluster://".count))
+                    executor = RedisClusterClient(configuration: try RedisClusterConfiguration(seedList: seeds), logger: logger)
+                } else {
+                    executor = try RedisClient(url: url, logger: logger)
+                }
+            } catch {
+                throw ConfigurationError("storage.cache: \(error)")
+            }
+            let store = RedisStore(redis: executor, clock: clock, logger: logger)
+            clientServices.append(executor)
+            redis = store
+            cache = TieredStore(l1: memory, l2: store)
+        } else if configuration.storage.persistent {
             let sqlite = try await SQLiteStore.open(
                 path: configuration.storage.path + "/cache.sqlite", clock: clock, logger: logger
             )
@@ -96,7 +117,8 @@ public struct DejaComponents: Sendable {
         let refresher = BackgroundRefresher()
         return DejaComponents(
             memory: memory, cache: cache, ledger: ledger, recorder: recorder, upstream: upstream, refresher: refresher,
-            services: [ClosingService(closers: closers, logger: logger), upstream, recorder, refresher]
+            redis: redis,
+            services: [ClosingService(closers: closers, logger: logger)] + clientServices + [upstream, recorder, refresher]
         )
     }
 
@@ -106,6 +128,9 @@ public struct DejaComponents: Sendable {
             try FileManager.default.createDirectory(atPath: configuration.storage.path, withIntermediateDirectories: true)
         } catch {
             throw ConfigurationError("storage.path '\(configuration.storage.path)' cannot be created: \(error.localizedDescription)")
+        }
+        if let url = configuration.storage.ledger {
+            return try await PostgresLedger.open(url: url, clock: clock, logger: logger)
         }
         return try await SQLiteLedger.open(path: configuration.storage.path + "/ledger.sqlite", clock: clock, logger: logger)
     }

@@ -47,6 +47,8 @@ extension DejaConfiguration {
         if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
         if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
         if let value = environment["DEJA_PERSISTENT"] { storage.persistent = !["0", "false", "no", "off"].contains(value.lowercased()) }
+        if let value = environment["DEJA_CACHE"] { storage.cache = value.isEmpty ? nil : value }
+        if let value = environment["DEJA_LEDGER"] { storage.ledger = value.isEmpty ? nil : value }
         if let value = environment["DEJA_ADMIN_TOKEN"] { adminToken = value.isEmpty ? nil : value }
         if let value = environment["DEJA_LOG_LEVEL"] { logLevel = value }
         for index in tasks.indices {
@@ -74,6 +76,12 @@ extension DejaConfiguration {
         guard server.bodyTimeoutSeconds > 0 else { throw ConfigurationError("server.bodyTimeoutSeconds must be positive") }
         guard server.rateLimitPerSecond >= 0 else { throw ConfigurationError("server.rateLimitPerSecond must not be negative") }
         guard storage.memoryBytes >= 0 else { throw ConfigurationError("storage.memoryBytes must not be negative") }
+        if let cache = storage.cache, !["redis://", "rediss://", "redis-cluster://"].contains(where: cache.hasPrefix) {
+            throw ConfigurationError("storage.cache must be a redis://, rediss:// or redis-cluster:// URL")
+        }
+        if let ledger = storage.ledger, !["postgres://", "postgresql://"].contains(where: ledger.hasPrefix) {
+            throw ConfigurationError("storage.ledger must be a postgres:// URL")
+        }
         guard !tasks.isEmpty else { throw ConfigurationError("tasks: at least one task is needed") }
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
             throw ConfigurationError("logLevel '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")

@@ -31,6 +31,11 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var memoryBytes: Int = 256 << 20
         /// Keep answers in SQLite too, so a restart keeps the cache (default on).
         public var persistent: Bool = true
+        /// A shared cache instead of SQLite: `redis://[user:pass@]host:port/db`, `rediss://…`, or a
+        /// Redis Cluster seed list `redis-cluster://host:port,host:port`. The memory L1 stays in front.
+        public var cache: String?
+        /// A shared ledger instead of SQLite: `postgres://user:pass@host:port/db`.
+        public var ledger: String?
 
         public init() {}
     }

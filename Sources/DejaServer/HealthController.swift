@@ -1,3 +1,4 @@
+import DejaCache
 import DejaGateway
 import DejaLedger
 import Foundation
@@ -8,6 +9,7 @@ struct HealthController<Context: RequestContext>: Sendable {
     let tasks: [TaskRuntime]
     let ledger: any Ledger
     let upstream: UpstreamClient
+    let redis: RedisStore?
 
     func addRoutes(to router: Router<Context>) {
         router.get("/healthz") { _, _ in
@@ -19,14 +21,26 @@ struct HealthController<Context: RequestContext>: Sendable {
     }
 
     func readiness() async -> Response {
+        // Not ready only when answers cannot be billed (ledger down). A dead model server or cache
+        // makes the instance degraded, not unready: it still answers hits, or goes to the model.
         var checks: [String: String] = [:]
         var ready = true
+        var degraded = false
         do {
             _ = try await ledger.authenticate(secret: "readiness-probe")
             checks["ledger"] = "ok"
         } catch {
             checks["ledger"] = "unavailable"
             ready = false
+        }
+        if let redis {
+            do {
+                _ = try await redis.capacity()
+                checks["cache"] = "ok"
+            } catch {
+                checks["cache"] = "unavailable"
+                degraded = true
+            }
         }
         await withTaskGroup(of: (String, String).self) { group in
             for task in tasks {
@@ -42,10 +56,10 @@ struct HealthController<Context: RequestContext>: Sendable {
             }
             for await (name, state) in group {
                 checks[name] = state
-                if state != "ok" { ready = false }
+                if state != "ok" { degraded = true }
             }
         }
-        var body: [String: Any] = ["status": ready ? "ready" : "not ready"]
+        var body: [String: Any] = ["status": !ready ? "not ready" : degraded ? "degraded" : "ready"]
         body["checks"] = checks
         return Self.json(ready ? .ok : .serviceUnavailable, body)
     }

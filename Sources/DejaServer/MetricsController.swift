@@ -10,15 +10,25 @@ struct MetricsController<Context: RequestContext>: Sendable {
     let registry: PrometheusCollectorRegistry
     let memory: MemoryStore?
     let recorder: UsageRecorder
+    let redis: RedisStore?
     private let memoryBytes: Gauge
+    private let redisUp: Gauge
+    private let redisUsed: Gauge
+    private let redisMax: Gauge
+    private let redisEvicted: Gauge
     private let memoryEntries: Gauge
     private let memoryBudget: Gauge
     private let usageQueue: Gauge
 
-    init(registry: PrometheusCollectorRegistry, memory: MemoryStore?, recorder: UsageRecorder) {
+    init(registry: PrometheusCollectorRegistry, memory: MemoryStore?, recorder: UsageRecorder, redis: RedisStore?) {
         self.registry = registry
         self.memory = memory
         self.recorder = recorder
+        self.redis = redis
+        self.redisUp = registry.makeGauge(name: "deja_cache_redis_up", help: "1 when the shared Redis cache answers")
+        self.redisUsed = registry.makeGauge(name: "deja_cache_redis_used_memory_bytes", help: "Redis used_memory")
+        self.redisMax = registry.makeGauge(name: "deja_cache_redis_maxmemory_bytes", help: "Redis maxmemory (0 = unlimited)")
+        self.redisEvicted = registry.makeGauge(name: "deja_cache_redis_evicted_keys", help: "Redis evicted_keys")
         self.memoryBytes = registry.makeGauge(name: "deja_cache_memory_bytes", help: "Bytes held by the in-memory cache")
         self.memoryEntries = registry.makeGauge(name: "deja_cache_memory_entries", help: "Entries in the in-memory cache")
         self.memoryBudget = registry.makeGauge(name: "deja_cache_memory_budget_bytes", help: "Byte budget of the in-memory cache")
@@ -27,11 +37,21 @@ struct MetricsController<Context: RequestContext>: Sendable {
 
     func addRoutes(to router: Router<Context>) {
         router.get("/metrics") { _, _ in
-            self.scrape()
+            await self.scrape()
         }
     }
 
-    func scrape() -> Response {
+    func scrape() async -> Response {
+        if let redis {
+            if let capacity = try? await redis.capacity() {
+                redisUp.set(Double(1))
+                redisUsed.set(Double(capacity.usedMemory))
+                redisMax.set(Double(capacity.maxMemory))
+                redisEvicted.set(Double(capacity.evictedKeys))
+            } else {
+                redisUp.set(Double(0))
+            }
+        }
         if let memory {
             memoryBytes.set(Double(memory.bytesUsed))
             memoryEntries.set(Double(memory.count))

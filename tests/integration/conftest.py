@@ -91,14 +91,16 @@ def worker():
 class Gateway:
     """A running `deja serve` with its own storage folder and an API key."""
 
-    def __init__(self, worker_url: str, storage: Path, task: dict | None = None, server: dict | None = None):
+    def __init__(self, worker_url: str, storage: Path, task: dict | None = None, server: dict | None = None,
+                 stores: dict | None = None):
+        storage.mkdir(parents=True, exist_ok=True)
         self.storage = storage
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = storage / "deja.yaml"
         settings = {
             "server": {"host": "127.0.0.1", "port": self.port, **(server or {})},
-            "storage": {"path": str(storage / "data"), "memoryBytes": 64 << 20},
+            "storage": {"path": str(storage / "data"), "memoryBytes": 64 << 20, **(stores or {})},
             "adminToken": "test-admin-token",
             "logLevel": "info",
             "tasks": [{

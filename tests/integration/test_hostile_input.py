@@ -1,0 +1,177 @@
+"""A battery of malformed and hostile requests against the live gateway.
+
+Each gets a clear 4xx in the route's envelope (a 4xx the model itself gives where only the model can
+judge, e.g. a corrupt image), nothing is billed, nothing is cached as a success, the process stays up
+and its memory stays bounded.
+"""
+import base64
+import json
+import os
+import socket
+import struct
+import zlib
+
+import pytest
+
+from conftest import Gateway, http
+
+B64_HELLO = base64.b64encode(b"hello").decode()
+
+
+def png(width: int, height: int, rows: bytes) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b"")
+
+
+def file_body(data: bytes, **extra) -> bytes:
+    return json.dumps({"file": base64.b64encode(data).decode(), "fileType": 1, **extra}).encode()
+
+
+# (name, raw body, allowed statuses, a word the message must contain or None)
+CASES = [
+    # Malformed JSON at every depth
+    ("empty body", b"", {400}, "empty"),
+    ("whitespace only", b"   \n\t ", {400}, None),
+    ("open brace", b"{", {400}, "json"),
+    ("unterminated member", b'{"file":', {400}, "json"),
+    ("trailing comma", b'{"file": "aGk=",}', {400}, "json"),
+    ("missing colon", b'{"file" "aGk="}', {400}, "json"),
+    ("single quotes", b"{'file': 'aGk='}", {400}, "json"),
+    ("bare word", b"nul", {400}, "json"),
+    ("broken at depth 3", b'{"file": "aGk=", "a": {"b": {"c": }}}', {400}, "json"),
+    ("broken array at depth 2", b'{"file": "aGk=", "a": [1, 2,]}', {400}, "json"),
+    ("trailing garbage", b'{"file": "aGk="} {}', {400}, "json"),
+    ("extra closing brace", b'{"file": "aGk="}}', {400}, "json"),
+    ("nesting 1000 deep", b'{"file": "aGk=", "a": ' + b"[" * 1000 + b"]" * 1000 + b"}", {400, 413}, None),
+    # Encoding
+    ("invalid UTF-8", b'{"file": "aGk=", "note": "\xff\xfe"}', {400}, "utf"),
+    ("overlong UTF-8", b'{"file": "aGk=", "note": "\xc0\xaf"}', {400}, "utf"),
+    ("lone surrogate escape", b'{"file": "aGk=", "note": "\\ud800"}', {400}, None),
+    ("invalid escape", b'{"file": "aGk=", "note": "\\q"}', {400}, None),
+    ("raw control character", b'{"file": "aGk=", "note": "a\nb"}', {400}, None),
+    ("NUL byte in body", b'{"file": "aGk=\x00"}', {400}, None),
+    # Not an object
+    ("array body", b"[1, 2, 3]", {400}, "object"),
+    ("string body", b'"file"', {400}, "object"),
+    ("number body", b"42", {400}, "object"),
+    ("null body", b"null", {400}, "object"),
+    # Missing or wrongly typed fields
+    ("missing file", b'{"fileType": 1}', {400}, "file"),
+    ("file null", b'{"file": null, "fileType": 1}', {400}, "file"),
+    ("file number", b'{"file": 123}', {400}, "file"),
+    ("file array", b'{"file": ["aGk="]}', {400}, "file"),
+    ("file object", b'{"file": {"data": "aGk="}}', {400}, "file"),
+    ("file boolean", b'{"file": true}', {400}, "file"),
+    ("fileType as string", file_body(b"\x89PNG", fileType="1"), {400, 422}, None),
+    ("threshold as string", file_body(b"\x89PNG", textRecScoreThresh="high"), {400, 422}, None),
+    # Duplicate keys
+    ("duplicate file", b'{"file": "aGk=", "file": "aGk="}', {400}, "file"),
+    ("duplicate by escape", b'{"file": "aGk=", "\\u0066ile": "aGk="}', {400}, "file"),
+    ("duplicate nested", b'{"file": "aGk=", "o": {"a": 1, "a": 2}}', {400}, "more than once"),
+    # Base64
+    ("invalid base64 characters", b'{"file": "!!!not base64!!!"}', {400}, "base64"),
+    ("base64 of one character", b'{"file": "a"}', {400}, "base64"),
+    ("only padding", b'{"file": "===="}', {400}, "base64"),
+    ("empty file", b'{"file": ""}', {400}, "file"),
+    ("data URI without base64", b'{"file": "data:image/png,abcd"}', {400}, None),
+    ("data URI with bad payload", b'{"file": "data:image/png;base64,@@@@"}', {400}, "base64"),
+    # Numbers
+    ("enormous number literal", b'{"file": "aGk=", "textDetLimitSideLen": ' + b"9" * 5000 + b"}", {400, 413}, None),
+    ("enormous exponent", b'{"file": "aGk=", "textDetLimitSideLen": 1e999999999}', {400, 422}, None),
+    ("negative side length", file_body(b"\x89PNG", textDetLimitSideLen=-5), {400, 422}, None),
+    # Images only the model can judge
+    ("not an image", file_body(b"this is plain text, not an image"), {422}, None),
+    ("truncated PNG", file_body(png(8, 8, b"\x00" + b"\x80" * 8)[:40]), {422}, None),
+    ("PNG bomb: huge declared size", file_body(png(60000, 60000, b"\x00" * 1000)), {400, 413, 422}, None),
+    ("PNG with a bad CRC", file_body(png(8, 8, (b"\x00" + b"\x80" * 8) * 8)[:-5] + b"XXXXX"), {422}, None),
+    ("JPEG without SOI", file_body(b"\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 64), {422}, None),
+    ("PDF fileType", file_body(b"%PDF-1.4\n", fileType=0), {422}, None),
+    ("unsupported option", file_body(b"\x89PNG", useDocUnwarping=True), {422}, None),
+]
+
+
+@pytest.fixture(scope="module")
+def small_gateway(worker, tmp_path_factory):
+    gw = Gateway(worker.url, tmp_path_factory.mktemp("hostile"), server={"maxBodyBytes": 1 << 20})
+    gw.start()
+    yield gw
+    gw.stop()
+
+
+def rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def billed(gw: Gateway) -> int:
+    status, _, body = http("GET", gw.url + "/v1/usage", headers={"Authorization": "Bearer test-admin-token"})
+    assert status == 200
+    return json.loads(body)["totals"]["billedTokens"]
+
+
+def test_the_battery(small_gateway, worker):
+    gw = small_gateway
+    assert len(CASES) >= 40
+    rss_before = rss_kib(gw.proc.pid)
+    billed_before = billed(gw)
+    failures = []
+    for name, body, allowed, word in CASES:
+        for attempt in range(2):  # the repeat must not be answered as a cached success
+            status, headers, answer = gw.post(body)
+            if status not in allowed:
+                failures.append(f"{name}: status {status}, expected {sorted(allowed)}: {answer[:200]!r}")
+                break
+            envelope = json.loads(answer)
+            if envelope.get("errorCode") != status or not envelope.get("errorMsg"):
+                failures.append(f"{name}: not a PaddleX error envelope: {envelope}")
+            if word and word.lower() not in envelope.get("errorMsg", "").lower():
+                failures.append(f"{name}: message does not mention {word!r}: {envelope.get('errorMsg')}")
+            if headers.get("x-deja-billed-tokens") != "0":
+                failures.append(f"{name}: billed {headers.get('x-deja-billed-tokens')}")
+            if headers.get("x-deja-cache") in {"hit", "miss", "coalesced", "stale"}:
+                failures.append(f"{name}: answered as {headers['x-deja-cache']}")
+    assert not failures, "\n".join(failures)
+    assert gw.proc.poll() is None, "the gateway died"
+    assert billed(gw) == billed_before, "bad input must never be billed"
+    assert rss_kib(gw.proc.pid) < rss_before + 200 * 1024, "memory grew by more than 200 MiB"
+
+
+def test_oversized_bodies_and_header_abuse(small_gateway):
+    gw = small_gateway
+    key = gw.key("acme")
+    huge = json.dumps({"file": "A" * (2 << 20)}).encode()
+    status, _, answer = gw.post(huge)
+    assert status == 413 and json.loads(answer)["errorCode"] == 413
+
+    # A Content-Length over the limit is refused before the body is read.
+    with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+        sock.sendall(f"POST /ocr HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+                     f"Content-Length: {50 << 20}\r\n\r\n".encode())
+        reply = sock.recv(4096).decode(errors="replace")
+    assert reply.startswith("HTTP/1.1 413"), reply[:100]
+
+    for headers in [
+        {"Authorization": "Basic " + base64.b64encode(b"a:b").decode()},
+        {"Authorization": "Bearer " + "x" * 8000},
+        {"Authorization": "Bearer"},
+        {"Authorization": "bearer  "},
+    ]:
+        status, _, answer = http("POST", gw.url + "/ocr", b'{"file": "aGk="}', headers)
+        assert status == 401, (headers, status)
+        assert json.loads(answer)["errorCode"] == 401
+
+    # A flood of headers: refused or ignored, never a crash.
+    many = {f"X-Junk-{i}": "y" * 100 for i in range(500)}
+    many["Authorization"] = f"Bearer {key}"
+    try:
+        status, _, _ = http("POST", gw.url + "/ocr", b"{}", many)
+        assert 400 <= status < 500
+    except (ConnectionError, OSError):
+        pass
+    assert http("GET", gw.url + "/healthz")[0] == 200
+    assert gw.proc.poll() is None

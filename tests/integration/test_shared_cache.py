@@ -1,0 +1,77 @@
+"""Two stateless gateway instances on one shared Redis (standalone and cluster) and one PostgreSQL ledger."""
+import json
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from conftest import Gateway, http, ocr_body
+
+REDIS = os.environ.get("DEJA_REDIS_URL")
+CLUSTER = os.environ.get("DEJA_REDIS_CLUSTER")
+POSTGRES = os.environ.get("DEJA_POSTGRES_URL")
+
+BACKENDS = [pytest.param(REDIS, id="redis")] if REDIS else []
+BACKENDS += [pytest.param(f"redis-cluster://{CLUSTER}", id="redis-cluster")] if CLUSTER else []
+
+
+def pair(worker, tmp_path, cache: str, version: str):
+    """Two instances sharing the cache and the ledger; the second reuses the first's key."""
+    storage = {"cache": cache}
+    if POSTGRES:
+        storage["ledger"] = POSTGRES
+    task = {"model": {"name": "PP-OCRv4", "version": version}}
+    a = Gateway(worker.url, tmp_path / "a", task=task, stores=storage)
+    b = Gateway(worker.url, tmp_path / "b", task=task, stores=storage)
+    tenant = f"shared-{version}"
+    key = a.key(tenant)
+    b.keys[tenant] = key
+    a.start()
+    b.start()
+    return a, b, tenant
+
+
+@pytest.mark.skipif(not BACKENDS, reason="needs DEJA_REDIS_URL / DEJA_REDIS_CLUSTER (scripts/test.sh starts them)")
+@pytest.mark.parametrize("cache", BACKENDS)
+def test_a_miss_on_one_instance_is_a_hit_on_the_other(worker, invoices, tmp_path, cache):
+    version = f"shared-{int(time.time() * 1000)}"  # a fresh model version: a fresh key space in Redis
+    a, b, tenant = pair(worker, tmp_path, cache, version)
+    try:
+        body = ocr_body(invoices("20261129-4242"))
+        status, headers, first = a.post(body, tenant=tenant)
+        assert status == 200 and headers["x-deja-cache"] == "miss"
+        calls = worker.ocr_requests()
+        status, headers, second = b.post(body, tenant=tenant)
+        assert status == 200 and headers["x-deja-cache"] == "hit", headers
+        assert headers["x-deja-billed-tokens"] == "0"
+        assert worker.ocr_requests() == calls
+        first, second = json.loads(first), json.loads(second)
+        assert first["result"] == second["result"]
+
+        # 50 concurrent identical requests spread over both instances: one model call.
+        fresh = ocr_body(invoices("20261129-4343"))
+        before = worker.ocr_requests()
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            results = list(pool.map(lambda i: (a if i % 2 else b).post(fresh, tenant=tenant), range(50)))
+        assert all(status == 200 for status, _, _ in results), [r[0] for r in results]
+        outcomes = [h["x-deja-cache"] for _, h, _ in results]
+        assert outcomes.count("miss") == 1, outcomes
+        assert worker.ocr_requests() == before + 1
+        assert sum(int(h["x-deja-billed-tokens"]) for _, h, _ in results) == 10
+
+        # Both instances read one ledger when it is PostgreSQL.
+        if POSTGRES:
+            for gw in (a, b):
+                status, _, report = http("GET", gw.url + f"/v1/usage?tenant={tenant}",
+                                         headers={"Authorization": "Bearer test-admin-token"})
+                totals = json.loads(report)["totals"]
+                assert totals["misses"] == 2 and totals["billedTokens"] == 20, totals
+        status, _, ready = http("GET", a.url + "/readyz")
+        assert json.loads(ready)["checks"]["cache"] == "ok"
+        metrics = http("GET", a.url + "/metrics")[2].decode()
+        assert "deja_cache_redis_up 1" in metrics
+    finally:
+        a.stop()
+        b.stop()
