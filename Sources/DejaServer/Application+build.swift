@@ -47,6 +47,8 @@ public func buildApplication(
         .addRoutes(to: router)
     HealthController(tasks: tasks, ledger: parts.ledger, upstream: parts.upstream, redis: parts.redis)
         .addRoutes(to: router)
+    AdminController(tasks: tasks, adminToken: configuration.adminToken, maxBodyBytes: configuration.server.maxBodyBytes)
+        .addRoutes(to: router)
     MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder, redis: parts.redis)
         .addRoutes(to: router)
 

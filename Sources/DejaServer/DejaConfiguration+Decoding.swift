@@ -52,6 +52,18 @@ extension DejaConfiguration.Server {
     }
 }
 
+extension DejaConfiguration.TextRuleConfig {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        try c.rejectUnknown(["form", "trim", "collapseWhitespace", "foldCase"])
+        self.init()
+        form = try c.value("form", default: form)
+        trim = try c.value("trim", default: trim)
+        collapseWhitespace = try c.value("collapseWhitespace", default: collapseWhitespace)
+        foldCase = try c.value("foldCase", default: foldCase)
+    }
+}
+
 extension DejaConfiguration.Storage {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
@@ -85,7 +97,7 @@ extension DejaConfiguration.Task {
             "name", "route", "protocol", "upstream", "health", "timeoutSeconds", "model", "ttlSeconds",
             "volatileFields", "defaults", "binaryFields", "requiredFields", "textNormalization", "meter",
             "hitPrice", "scope", "ttlJitter", "negativeTTLSeconds", "staleWhileRevalidateSeconds", "staleIfErrorSeconds",
-            "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds",
+            "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
         ])
         self.init(name: try c.required("name"), upstream: try c.required("upstream"), model: try c.required("model"))
         route = try c.optional("route")
@@ -98,6 +110,7 @@ extension DejaConfiguration.Task {
         binaryFields = try c.value("binaryFields", default: binaryFields)
         requiredFields = try c.value("requiredFields", default: requiredFields)
         textNormalization = try c.value("textNormalization", default: textNormalization)
+        textRules = try c.value("textRules", default: textRules)
         meter = try c.value("meter", default: meter)
         hitPrice = try c.value("hitPrice", default: hitPrice)
         scope = try c.value("scope", default: scope)

@@ -123,6 +123,9 @@ extension DejaConfiguration {
             guard ["nfc", "nfkc", "none"].contains(task.textNormalization) else {
                 throw ConfigurationError("\(where_).textNormalization must be 'nfc', 'nfkc' or 'none'")
             }
+            for (field, rule) in task.textRules where !["nfc", "nfkc", "none"].contains(rule.form) {
+                throw ConfigurationError("\(where_).textRules.\(field).form must be 'nfc', 'nfkc' or 'none'")
+            }
             guard !task.model.name.isEmpty, !task.model.version.isEmpty else {
                 throw ConfigurationError("\(where_).model needs a name and a version")
             }
@@ -150,7 +153,11 @@ extension DejaConfiguration {
                 defaults: defaults,
                 binaryFields: Set(task.binaryFields),
                 requiredFields: Set(task.requiredFields),
-                textNormalization: task.textNormalization == "nfkc" ? .nfkc : task.textNormalization == "none" ? .none : .nfc
+                textNormalization: TextNormalization(rawValue: task.textNormalization) ?? .nfc,
+                fieldTextRules: task.textRules.mapValues { rule in
+                    TextRule(form: TextNormalization(rawValue: rule.form) ?? .nfc, trim: rule.trim,
+                             collapseWhitespace: rule.collapseWhitespace, foldCase: rule.foldCase)
+                }
             )
             var parts: [Meter] = []
             if let n = task.meter.perRequest { parts.append(.perRequest(n)) }

@@ -70,6 +70,20 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         }
     }
 
+    /// How one text member is normalised before it counts in the key.
+    public struct TextRuleConfig: Sendable, Codable, Equatable {
+        /// `nfc` (default), `nfkc` (also folds full-width letters, digits and punctuation) or `none`.
+        public var form: String = "nfc"
+        /// Strip white space at both ends.
+        public var trim: Bool = false
+        /// Turn every run of white space into one space.
+        public var collapseWhitespace: Bool = false
+        /// Compare case-insensitively (Unicode case folding).
+        public var foldCase: Bool = false
+
+        public init() {}
+    }
+
     /// One task: a route in front of a model.
     public struct Task: Sendable, Codable, Equatable {
         /// The task's name, used in keys, the ledger and metrics (e.g. `ocr`).
@@ -98,6 +112,9 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var requiredFields: [String] = ["file"]
         /// Unicode normalisation of text: `nfc` (default), `nfkc` or `none`.
         public var textNormalization: String = "nfc"
+        /// Per top-level text member, a fuller rule (form, trim, white space, case); overrides
+        /// `textNormalization` for that member.
+        public var textRules: [String: TextRuleConfig] = [:]
         /// How answers are metered (default: 10 tokens per page).
         public var meter: MeterConfig = MeterConfig(perPage: 10)
         /// Fraction of the meter billed for an answer from cache (default 0).

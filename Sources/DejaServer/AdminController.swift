@@ -1,0 +1,62 @@
+import DejaCore
+import DejaGateway
+import Foundation
+import Hummingbird
+
+/// Endpoints under `/admin/`, for the admin token only.
+///
+/// `POST /admin/explain?route=/ocr[&tenant=T]` with a request body: the canonical form, each step that
+/// changed something and the content key — what `deja explain` prints — without sending anything.
+struct AdminController<Context: RequestContext>: Sendable {
+    let tasks: [TaskRuntime]
+    let adminToken: String?
+    let maxBodyBytes: Int
+
+    func addRoutes(to router: Router<Context>) {
+        router.post("/admin/explain") { request, _ in
+            try await self.explain(request)
+        }
+    }
+
+    func explain(_ request: Request) async throws -> Response {
+        guard let adminToken else {
+            throw GatewayError(.forbidden, "admin endpoints are off: set adminToken (DEJA_ADMIN_TOKEN) to use them")
+        }
+        guard let token = TaskController<Context>.bearerToken(request.headers[.authorization]),
+              token.utf8.elementsEqual(adminToken.utf8)
+        else {
+            throw GatewayError(.unauthorized, "admin endpoints need 'Authorization: Bearer <admin token>'")
+        }
+        let route = request.uri.queryParameters["route"].map(String.init) ?? tasks.first?.route ?? ""
+        guard let task = tasks.first(where: { $0.route == route || $0.policy.task == route }) else {
+            throw GatewayError(.notFound, "no task with route or name '\(route)'; configured: \(tasks.map(\.route).joined(separator: ", "))")
+        }
+        let tenant = request.uri.queryParameters["tenant"].map(String.init) ?? "explain"
+        var request = request
+        let body = try await request.collectBody(upTo: maxBodyBytes)
+        let explained: CanonicalRequest
+        do {
+            explained = try Canonicalizer().canonicalize(body: body, policy: task.policy, scope: tenant)
+        } catch {
+            throw GatewayError(.badRequest, "the request would be rejected with 400: \(error.description)")
+        }
+        let report = Explanation(
+            task: task.policy.task, route: task.route, modelName: task.policy.modelName,
+            modelVersion: task.policy.modelVersion, scope: explained.scope, configHash: task.policy.configHash,
+            keyScheme: CanonicalScheme.version, canonicalForm: String(decoding: explained.canonicalBytes, as: UTF8.self),
+            steps: explained.notes, key: explained.key.hex
+        )
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: try encoder.encode(report))))
+    }
+
+    struct Explanation: Codable {
+        var task, route, modelName, modelVersion, scope, configHash: String
+        var keyScheme: Int
+        var canonicalForm: String
+        var steps: [String]
+        var key: String
+    }
+}
