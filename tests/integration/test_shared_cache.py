@@ -75,3 +75,46 @@ def test_a_miss_on_one_instance_is_a_hit_on_the_other(worker, invoices, tmp_path
     finally:
         a.stop()
         b.stop()
+
+
+@pytest.mark.skipif(not REDIS, reason="needs DEJA_REDIS_URL (scripts/test.sh starts it)")
+def test_redis_dying_under_load_fails_open_and_caching_resumes(worker, invoices, tmp_path):
+    port = int(REDIS.rsplit(":", 1)[1].split("/")[0])
+    version = f"failopen-{int(time.time() * 1000)}"
+    gw = Gateway(worker.url, tmp_path / "g", task={"model": {"name": "PP-OCRv4", "version": version}},
+                 stores={"cache": REDIS})
+    gw.start()
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        bodies = [ocr_body(invoices(f"20261129-71{n}")) for n in range(3)]
+        for body in bodies:
+            assert gw.post(body)[1]["x-deja-cache"] == "miss"
+
+        subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, timeout=30)
+        statuses, outcomes = [], []
+        fresh = ocr_body(invoices("20261129-7199"))
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            results = list(pool.map(lambda i: gw.post(bodies[i % 3] if i % 8 else fresh), range(96)))
+        statuses = [s for s, _, _ in results]
+        outcomes = [h.get("x-deja-cache") for _, h, _ in results]
+        assert statuses == [200] * 96, "a dead Redis must not fail client requests"
+        assert set(outcomes) <= {"hit", "miss", "bypass", "coalesced"}, outcomes
+        status, _, ready = http("GET", gw.url + "/readyz")
+        assert status == 200 and json.loads(ready)["checks"]["cache"] == "unavailable"
+
+        subprocess.run(["bash", os.path.join(repo, "scripts", "redis.sh"), "start"], capture_output=True, timeout=120, check=True)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if json.loads(http("GET", gw.url + "/readyz")[2])["checks"]["cache"] == "ok":
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the gateway did not reconnect to Redis by itself")
+        later = ocr_body(invoices("20261129-7200"))
+        assert gw.post(later)[1]["x-deja-cache"] == "miss"
+        keys = subprocess.run(["redis-cli", "-p", str(port), "--scan", "--pattern", "deja:e:*"],
+                              capture_output=True, text=True, timeout=30).stdout.split()
+        assert keys, "caching in Redis did not resume"
+    finally:
+        gw.stop()
+        subprocess.run(["bash", os.path.join(repo, "scripts", "redis.sh"), "start"], capture_output=True, timeout=120)
