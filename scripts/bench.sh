@@ -49,7 +49,8 @@ KEY=$("$DEJA" keys create --config "$WORK/deja.yaml" --tenant bench --quiet)
 GATEWAY_PID=$!
 for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:$GATEWAY_PORT/healthz > /dev/null 2>&1 && break; sleep 0.2; done
 
-# Two bodies: a small image (gateway overhead) and the invoice (a realistic OCR request).
+# Three bodies: a small image (gateway overhead), the invoice (a realistic OCR request) and a ~1 MiB
+# PNG (a byte-identical repeat of a large image).
 "$VENV/bin/python" worker/make_invoice.py --out "$WORK/invoice.png"
 "$VENV/bin/python" - "$WORK" <<'PY'
 import base64, io, json, sys
@@ -59,6 +60,11 @@ img = Image.new("RGB", (160, 40), "white")
 ImageDraw.Draw(img).text((8, 12), "DEJA 42", fill="black")
 buf = io.BytesIO(); img.save(buf, "PNG")
 open(f"{work}/small.json", "w").write(json.dumps({"file": base64.b64encode(buf.getvalue()).decode(), "fileType": 1}))
+import os, random
+random.seed(7)
+noise = Image.frombytes("RGB", (600, 600), bytes(random.getrandbits(8) for _ in range(600 * 600 * 3)))
+buf = io.BytesIO(); noise.save(buf, "PNG")
+open(f"{work}/large.json", "w").write(json.dumps({"file": base64.b64encode(buf.getvalue()).decode(), "fileType": 1}))
 inv = open(f"{work}/invoice.png", "rb").read()
 open(f"{work}/invoice.json", "w").write(json.dumps({"file": base64.b64encode(inv).decode(), "fileType": 1}))
 PY
@@ -73,7 +79,7 @@ f:close()
 LUA
 
 # Prime: the first request of each body is the one miss; everything wrk sends after is a hit.
-for body in small invoice; do
+for body in small invoice large; do
   curl -fsS -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
        --data-binary @"$WORK/$body.json" http://127.0.0.1:$GATEWAY_PORT/ocr
 done
@@ -116,7 +122,7 @@ hits_before=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1
   for conns in 16 64; do
     read -r rps p50 p99 non < <(run_wrk "$conns" "http://127.0.0.1:$WORKER_PORT/health")
     echo "| worker GET /health (baseline) | $conns | $rps | $p50 | $p99 | $non |"
-    for body in small invoice; do
+    for body in small invoice large; do
       size=$(stat -c %s "$WORK/$body.json")
       read -r rps p50 p99 non < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/$body.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
       echo "| deja POST /ocr hit, $body body ($size B) | $conns | $rps | $p50 | $p99 | $non |"

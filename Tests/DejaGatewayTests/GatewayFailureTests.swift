@@ -23,7 +23,9 @@ import Testing
         let caller = APIKeyInfo(id: "key_test", tenant: "acme", name: "t", createdAt: 0, revokedAt: nil)
         let folder: String
 
-        init(staleIfError: Double = 50, breakerFailures: Int = 3) async throws {
+        let refresher = BackgroundRefresher()
+
+        init(staleIfError: Double = 50, breakerFailures: Int = 3, staleWhileRevalidate: Double = 0) async throws {
             folder = NSTemporaryDirectory() + "deja-gw-\(UUID().uuidString)"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             memory = MemoryStore(budget: 1 << 20, clock: clock.wallClock)
@@ -33,13 +35,14 @@ import Testing
             freshness.ttl = 100
             freshness.ttlJitter = 0
             freshness.staleIfError = staleIfError
+            freshness.staleWhileRevalidate = staleWhileRevalidate
             task = TaskRuntime(
                 policy: TaskPolicy(task: "ocr", modelName: "PP-OCRv4", modelVersion: "v1", binaryFields: ["file"], requiredFields: ["file"]),
                 route: "/ocr", upstreamURL: "http://127.0.0.1:9/ocr", timeout: .seconds(2), freshness: freshness,
                 meter: .perPage(10), breaker: CircuitBreaker(failureThreshold: breakerFailures, openSeconds: 30, clock: clock.wallClock)
             )
-            gateway = Gateway(cache: memory, fastCache: memory, recorder: recorder, upstream: upstream, clock: clock.wallClock,
-                              logger: Logger(label: "test"))
+            gateway = Gateway(cache: memory, fastCache: memory, recorder: recorder, upstream: upstream, refresher: refresher,
+                              clock: clock.wallClock, logger: Logger(label: "test"))
         }
 
         func body(_ text: String) -> ByteBuffer {
@@ -53,7 +56,7 @@ import Testing
             memory.setEntry(CacheEntry(
                 body: ByteBuffer(string: #"{"errorCode":0,"errorMsg":"Success","result":{"ocrResults":[]}}"#),
                 modelVersion: "v1", meteredTokens: 10, upstreamSeconds: 1.5, createdAt: createdAt,
-                expiresAt: expiresAt, retainUntil: expiresAt + task.freshness.staleIfError
+                expiresAt: expiresAt, retainUntil: expiresAt + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate)
             ), for: key)
             return key
         }
@@ -130,6 +133,28 @@ import Testing
         f.clock.advance(by: 30)
         #expect(f.task.breaker.state == .halfOpen)
         #expect(try await f.billed() == 0)
+        try await f.close()
+    }
+
+    @Test func staleWhileRevalidateServesTheExpiredEntryAndQueuesOneRefresh() async throws {
+        let f = try await Fixture(staleIfError: 0, staleWhileRevalidate: 30)
+        let body = f.body("hot")
+        _ = try f.preload(body, createdAt: f.clock.now - 110)   // expired 10 s ago, window 30 s
+        // The refresher is not running here, so queued refreshes stay visible: 20 requests, one refresh.
+        let responses = await withTaskGroup(of: TaskResponse.self) { group in
+            for _ in 0..<20 {
+                group.addTask { await f.gateway.handle(task: f.task, caller: f.caller, body: body, cacheControl: CacheControl()) }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(responses.allSatisfy { $0.status == 200 && $0.outcome == .hit && $0.billed == 0 })
+        #expect(responses.allSatisfy { ($0.age ?? 0) >= 110 })
+        #expect(f.refresher.pendingCount == 1)
+        // Past the window the entry is no longer served while revalidating; with no stale-if-error
+        // grace, the dead model's failure shows.
+        f.clock.advance(by: 21)
+        let late = await f.gateway.handle(task: f.task, caller: f.caller, body: body, cacheControl: CacheControl())
+        #expect(late.status == 503)
         try await f.close()
     }
 
