@@ -88,7 +88,8 @@ done
 run_wrk() {
   local conns=$1; shift
   local out
-  out=$(wrk -t2 -c"$conns" -d"$DURATION" --latency "$@")
+  local threads=2; [ "$conns" -lt 2 ] && threads=1
+  out=$(wrk -t$threads -c"$conns" -d"$DURATION" --latency "$@")
   echo "$out" > "$WORK/last-wrk.txt"
   local rps p50 p99 non
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
@@ -128,6 +129,9 @@ hits_before=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1
       echo "| deja POST /ocr hit, $body body ($size B) | $conns | $rps | $p50 | $p99 | $non |"
     done
   done
+  size=$(stat -c %s "$WORK/large.json")
+  read -r rps p50 p99 non < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/large.json" run_wrk 1 -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
+  echo "| deja POST /ocr hit, large body ($size B), one request at a time | 1 | $rps | $p50 | $p99 | $non |"
 } > "$OUT/hits.md"
 
 hits_after=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1:$GATEWAY_PORT/v1/usage?tenant=bench" \

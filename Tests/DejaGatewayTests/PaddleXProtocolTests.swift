@@ -54,3 +54,15 @@ import Testing
         #expect(PaddleXProtocol.errorMessage(in: body) == "Invalid input file \"x\"")
     }
 }
+
+@Suite struct LogIdTests {
+    @Test func logIdsAreUUIDShapedAndUnique() {
+        let ids = (0..<10_000).map { _ in PaddleXProtocol.newLogId() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(100) {
+            let groups = id.split(separator: "-").map(\.count)
+            #expect(groups == [8, 4, 4, 4, 12])
+            #expect(id.allSatisfy { $0 == "-" || $0.isHexDigit && !$0.isUppercase })
+        }
+    }
+}
