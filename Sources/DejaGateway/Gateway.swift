@@ -239,6 +239,41 @@ public final class Gateway: Sendable {
         task: TaskRuntime, tenant: String, keyID: String, key: CacheKey, forward: [UInt8],
         outcome: Outcome, billed: Bool, store: Bool, started: Double
     ) async throws(GatewayError) -> CacheEntry {
+        // A billed call first reserves its tokens against the caller's budgets: a request the budget
+        // cannot cover never reaches the model. The reservation is settled with the billed record, or
+        // given back if the call fails.
+        var reservation: Reservation?
+        if billed {
+            reservation = try await reserve(task: task, tenant: tenant, keyID: keyID, forwardBytes: forward.count)
+        }
+        do {
+            return try await callModelReserved(task: task, tenant: tenant, keyID: keyID, key: key, forward: forward,
+                                               outcome: outcome, billed: billed, store: store, started: started,
+                                               reservation: reservation)
+        } catch {
+            if let reservation { await recorder.release(reservation) }
+            throw error
+        }
+    }
+
+    private func reserve(task: TaskRuntime, tenant: String, keyID: String, forwardBytes: Int) async throws(GatewayError) -> Reservation {
+        // The meter needs the answer; reserve what the smallest answer is worth (one page for OCR).
+        let estimate = max(1, task.meter.tokens(answer: .object([]), inputBytes: forwardBytes))
+        let now = clock.now()
+        do {
+            return try await recorder.reserve(tenant: tenant, keyID: keyID, tokens: estimate, at: now)
+        } catch let error as LedgerError where error.code == .quotaExceeded {
+            let retryAfter = error.quotaExceeded?.resetsAt.map { max(1, Int(($0 - now).rounded(.up))) }
+            throw GatewayError(.quotaExceeded, error.message, retryAfter: retryAfter)
+        } catch {
+            throw GatewayError(.ledgerUnavailable, "the usage ledger is unavailable, so the request could not be billed; retry shortly", underlying: error)
+        }
+    }
+
+    private func callModelReserved(
+        task: TaskRuntime, tenant: String, keyID: String, key: CacheKey, forward: [UInt8],
+        outcome: Outcome, billed: Bool, store: Bool, started: Double, reservation: Reservation?
+    ) async throws(GatewayError) -> CacheEntry {
         do {
             try await task.limiter.acquire()
         } catch {
@@ -296,7 +331,7 @@ public final class Gateway: Sendable {
             status: 200, modelSeconds: reply.seconds
         )
         do {
-            try await recorder.recordNow(record)
+            try await recorder.recordNow(record, settling: reservation.map { [$0] } ?? [])
         } catch {
             logger.error("ledger write failed; answer withheld", metadata: ["error": "\(error)"])
             throw GatewayError(.ledgerUnavailable, "the usage ledger is unavailable, so the answer could not be billed; retry shortly", underlying: error)

@@ -15,6 +15,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case upstreamUnavailable = "upstream_unavailable"
             case overloaded
             case rateLimited = "rate_limited"
+            case quotaExceeded = "quota_exceeded"
             case requestTimeout = "request_timeout"
             case ledgerUnavailable = "ledger_unavailable"
             case internalError = "internal_error"
@@ -42,6 +43,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         public static let overloaded = Code(.overloaded)
         /// The key made more requests than its rate allows.
         public static let rateLimited = Code(.rateLimited)
+        /// The caller's token budget cannot cover this request.
+        public static let quotaExceeded = Code(.quotaExceeded)
         /// The client sent its body too slowly.
         public static let requestTimeout = Code(.requestTimeout)
         /// The ledger could not record a billed answer, so the answer was withheld.
@@ -90,6 +93,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .upstreamUnavailable: 503
         case .overloaded: 503
         case .rateLimited: 429
+        case .quotaExceeded: 429
         case .requestTimeout: 408
         case .ledgerUnavailable: 503
         case .internalError: 500

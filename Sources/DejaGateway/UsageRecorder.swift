@@ -34,9 +34,26 @@ public final class UsageRecorder: Service, Sendable {
         }
     }
 
-    /// Writes a record durably before returning; for billed answers.
-    public func recordNow(_ record: UsageRecord) async throws {
-        try await ledger.record([record])
+    /// Writes a record durably before returning, settling `reservations` in the same transaction;
+    /// for billed answers.
+    public func recordNow(_ record: UsageRecord, settling reservations: [Reservation] = []) async throws {
+        try await ledger.record([record], settling: reservations)
+    }
+
+    /// Reserves tokens against the caller's budgets before a model call; throws the ledger's
+    /// `quotaExceeded` error when a budget cannot cover them.
+    public func reserve(tenant: String, keyID: String, tokens: Int64, at time: Double) async throws -> Reservation {
+        try await ledger.reserve(tenant: tenant, keyID: keyID, tokens: tokens, at: time)
+    }
+
+    /// Gives reserved tokens back after a failed model call. Best effort: an unreleased reservation
+    /// expires by itself.
+    public func release(_ reservation: Reservation) async {
+        do {
+            try await ledger.release(reservation)
+        } catch {
+            logger.warning("releasing a quota reservation failed; it will expire", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Number of records waiting for the next batch.

@@ -269,3 +269,49 @@ def usage(gateway: Gateway, tenant: str) -> dict:
     status, _, body = http("GET", gateway.url + f"/v1/usage?tenant={tenant}", headers={"Authorization": "Bearer test-admin-token"})
     assert status == 200, body
     return json.loads(body)
+
+
+def test_a_daily_budget_stops_misses_with_429_but_not_hits(gateway, worker, invoices):
+    gateway.key("budget")
+    gateway.cli("quota", "set", "--tenant", "budget", "--period", "day", "--limit", "20")
+    assert "20" in gateway.cli("quota", "list", "--tenant", "budget")
+    first = ocr_body(invoices("20261129-5001"))
+    assert gateway.post(first, tenant="budget")[0] == 200
+    assert gateway.post(ocr_body(invoices("20261129-5002")), tenant="budget")[0] == 200
+    calls = worker.ocr_requests()
+    status, headers, body = gateway.post(ocr_body(invoices("20261129-5003")), tenant="budget")
+    assert status == 429, body
+    envelope = json.loads(body)
+    assert envelope["errorCode"] == 429 and "budget" in envelope["errorMsg"] and "resets" in envelope["errorMsg"]
+    assert int(headers["retry-after"]) > 0
+    assert headers["x-deja-billed-tokens"] == "0"
+    assert worker.ocr_requests() == calls, "a request over budget must never reach the model"
+    # Hits cost nothing and are allowed past the exhausted budget.
+    status, headers, _ = gateway.post(first, tenant="budget")
+    assert status == 200 and headers["x-deja-cache"] == "hit"
+    totals = usage(gateway, "budget")["totals"]
+    assert totals["billedTokens"] == 20 and totals["errors"] == 1
+
+
+def test_a_hundred_concurrent_misses_against_a_budget_for_ten_bill_exactly_ten(gateway, worker):
+    import io
+    from PIL import Image, ImageDraw
+
+    def image(n: int) -> bytes:
+        img = Image.new("RGB", (200, 40), "white")
+        ImageDraw.Draw(img).text((8, 12), f"RACE {n:03d}", fill="black")
+        buf = io.BytesIO()
+        img.save(buf, "PNG")
+        return buf.getvalue()
+
+    gateway.key("race")
+    gateway.cli("quota", "set", "--tenant", "race", "--period", "day", "--limit", "100")
+    bodies = [ocr_body(image(n)) for n in range(100)]
+    calls = worker.ocr_requests()
+    with ThreadPoolExecutor(max_workers=100) as pool:
+        results = list(pool.map(lambda body: gateway.post(body, tenant="race"), bodies))
+    statuses = [status for status, _, _ in results]
+    assert statuses.count(200) == 10 and statuses.count(429) == 90, sorted(set(statuses))
+    assert sum(int(h["x-deja-billed-tokens"]) for _, h, _ in results) == 100
+    assert worker.ocr_requests() == calls + 10
+    assert usage(gateway, "race")["totals"]["billedTokens"] == 100
