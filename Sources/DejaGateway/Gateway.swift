@@ -80,8 +80,28 @@ public final class Gateway: Sendable {
     }
 
     /// Answers one task request from `caller`.
-    public func handle(task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl) async -> TaskResponse {
+    ///
+    /// With an `idempotencyKey`, a billed answer is stored under it in the same ledger transaction as its
+    /// billing record, and a retry with the same key gets that answer back, billed nothing more.
+    public func handle(
+        task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl, idempotencyKey: String? = nil
+    ) async -> TaskResponse {
         let started = clock.now()
+        if let idempotencyKey, let replay = await replay(task: task, caller: caller, key: idempotencyKey, started: started) {
+            return replay
+        }
+        let response = await answer(task: task, caller: caller, body: body, cacheControl: cacheControl,
+                                    idempotencyKey: idempotencyKey, started: started)
+        if let idempotencyKey, response.status == 409,
+           let replay = await replay(task: task, caller: caller, key: idempotencyKey, started: started) {
+            return replay  // a concurrent retry stored first; its answer is this one's too
+        }
+        return response
+    }
+
+    private func answer(
+        task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl, idempotencyKey: String?, started: Double
+    ) async -> TaskResponse {
         let scope = task.policy.scope == .tenant ? "tenant:\(caller.tenant)" : "shared"
 
         // 1. The content key: from the memo for a byte-identical repeat, else by canonicalising.
@@ -138,7 +158,8 @@ public final class Gateway: Sendable {
             // since both ask for the model's own answer.
             do {
                 let entry = try await callModel(task: task, tenant: caller.tenant, keyID: caller.id, key: key, forward: forward,
-                                                outcome: .bypass, billed: true, store: !cacheControl.noStore, started: started)
+                                                outcome: .bypass, billed: true, store: !cacheControl.noStore, started: started,
+                                                idempotencyKey: idempotencyKey)
                 return answerFresh(entry, outcome: .bypass, key: key)
             } catch {
                 return failure(task: task, caller: caller, key: key, started: started, error: error)
@@ -173,7 +194,8 @@ public final class Gateway: Sendable {
                 }
                 do {
                     return .answered(try await callModel(task: task, tenant: caller.tenant, keyID: caller.id, key: key,
-                                                         forward: forward, outcome: missOutcome, billed: true, store: true, started: started))
+                                                         forward: forward, outcome: missOutcome, billed: true, store: true, started: started,
+                                                         idempotencyKey: idempotencyKey))
                 } catch let error as GatewayError where error.isModelFailure {
                     if let expired, clock.now() < graceEnd { return .stale(expired) }
                     throw error
@@ -237,7 +259,7 @@ public final class Gateway: Sendable {
     /// then stores it. A rejection (the model's 4xx) is remembered for the negative TTL and thrown.
     private func callModel(
         task: TaskRuntime, tenant: String, keyID: String, key: CacheKey, forward: [UInt8],
-        outcome: Outcome, billed: Bool, store: Bool, started: Double
+        outcome: Outcome, billed: Bool, store: Bool, started: Double, idempotencyKey: String? = nil
     ) async throws(GatewayError) -> CacheEntry {
         // A billed call first reserves its tokens against the caller's budgets: a request the budget
         // cannot cover never reaches the model. The reservation is settled with the billed record, or
@@ -249,7 +271,7 @@ public final class Gateway: Sendable {
         do {
             return try await callModelReserved(task: task, tenant: tenant, keyID: keyID, key: key, forward: forward,
                                                outcome: outcome, billed: billed, store: store, started: started,
-                                               reservation: reservation)
+                                               reservation: reservation, idempotencyKey: idempotencyKey)
         } catch {
             if let reservation { await recorder.release(reservation) }
             throw error
@@ -272,7 +294,7 @@ public final class Gateway: Sendable {
 
     private func callModelReserved(
         task: TaskRuntime, tenant: String, keyID: String, key: CacheKey, forward: [UInt8],
-        outcome: Outcome, billed: Bool, store: Bool, started: Double, reservation: Reservation?
+        outcome: Outcome, billed: Bool, store: Bool, started: Double, reservation: Reservation?, idempotencyKey: String?
     ) async throws(GatewayError) -> CacheEntry {
         do {
             try await task.limiter.acquire()
@@ -331,7 +353,20 @@ public final class Gateway: Sendable {
             status: 200, modelSeconds: reply.seconds
         )
         do {
-            try await recorder.recordNow(record, settling: reservation.map { [$0] } ?? [])
+            if let idempotencyKey, billed {
+                let stored = IdempotentResponse(
+                    status: 200,
+                    headers: ["x-deja-cache": outcome.rawValue, "x-deja-key": key.hex, "x-deja-tokens": String(tokens),
+                              "x-deja-model-version": entry.modelVersion, "content-type": entry.contentType],
+                    body: Array(buffer: entry.body), createdAt: now
+                )
+                try await recorder.recordIdempotent(stored, tenant: tenant, key: idempotencyKey, record: record,
+                                                    settling: reservation.map { [$0] } ?? [])
+            } else {
+                try await recorder.recordNow(record, settling: reservation.map { [$0] } ?? [])
+            }
+        } catch let error as LedgerError where error.code == .idempotencyConflict {
+            throw GatewayError(.idempotencyConflict, "another request with this Idempotency-Key was answered first; retry to get its answer")
         } catch {
             logger.error("ledger write failed; answer withheld", metadata: ["error": "\(error)"])
             throw GatewayError(.ledgerUnavailable, "the usage ledger is unavailable, so the answer could not be billed; retry shortly", underlying: error)
@@ -339,6 +374,33 @@ public final class Gateway: Sendable {
         metrics.record(task: task.policy.task, outcome: outcome, seconds: now - started, tokens: tokens, billed: record.billedTokens)
         if store { await put(key, entry) }
         return entry
+    }
+
+    /// The stored answer to an earlier request with this `Idempotency-Key`, billed nothing; `nil` when none.
+    private func replay(task: TaskRuntime, caller: APIKeyInfo, key idempotencyKey: String, started: Double) async -> TaskResponse? {
+        let stored: IdempotentResponse?
+        do {
+            stored = try await recorder.idempotentResponse(tenant: caller.tenant, key: idempotencyKey)
+        } catch {
+            logger.warning("reading an idempotent response failed; answering afresh", metadata: ["error": "\(error)"])
+            return nil
+        }
+        guard let stored else { return nil }
+        let tokens = stored.headers["x-deja-tokens"].flatMap { Int64($0) } ?? 0
+        let now = clock.now()
+        recorder.enqueue(UsageRecord(
+            time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: .hit,
+            meteredTokens: tokens, billedTokens: 0, latencyMicros: Int64((now - started) * 1e6), status: stored.status, modelSeconds: 0
+        ))
+        var response = TaskResponse(
+            status: stored.status, outcome: stored.headers["x-deja-cache"].flatMap(Outcome.init(rawValue:)),
+            key: stored.headers["x-deja-key"].flatMap { CacheKey(hex: $0) }, tokens: tokens, billed: 0,
+            modelVersion: stored.headers["x-deja-model-version"], age: max(0, Int(now - stored.createdAt)),
+            contentType: stored.headers["content-type"] ?? "application/json",
+            body: PaddleXProtocol.render(stored: ByteBuffer(bytes: stored.body), logId: PaddleXProtocol.newLogId())
+        )
+        response.replayed = true
+        return response
     }
 
     /// Waits for another instance's answer to `key`; the fresh entry (also put in L1), or `nil` when

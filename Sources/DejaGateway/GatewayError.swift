@@ -16,6 +16,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case overloaded
             case rateLimited = "rate_limited"
             case quotaExceeded = "quota_exceeded"
+            case idempotencyConflict = "idempotency_conflict"
             case requestTimeout = "request_timeout"
             case ledgerUnavailable = "ledger_unavailable"
             case internalError = "internal_error"
@@ -45,6 +46,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         public static let rateLimited = Code(.rateLimited)
         /// The caller's token budget cannot cover this request.
         public static let quotaExceeded = Code(.quotaExceeded)
+        /// Another request with the same `Idempotency-Key` stored its answer first.
+        public static let idempotencyConflict = Code(.idempotencyConflict)
         /// The client sent its body too slowly.
         public static let requestTimeout = Code(.requestTimeout)
         /// The ledger could not record a billed answer, so the answer was withheld.
@@ -94,6 +97,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .overloaded: 503
         case .rateLimited: 429
         case .quotaExceeded: 429
+        case .idempotencyConflict: 409
         case .requestTimeout: 408
         case .ledgerUnavailable: 503
         case .internalError: 500

@@ -20,6 +20,8 @@ public struct TaskResponse: Sendable {
     public var age: Int?
     /// Seconds to wait before retrying (`Retry-After`), on overload.
     public var retryAfter: Int?
+    /// True when this is the stored answer to an earlier request with the same `Idempotency-Key`.
+    public var replayed = false
     /// Media type of the body.
     public var contentType: String
     /// The body, as buffers written in order.

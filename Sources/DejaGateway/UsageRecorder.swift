@@ -46,6 +46,17 @@ public final class UsageRecorder: Service, Sendable {
         try await ledger.reserve(tenant: tenant, keyID: keyID, tokens: tokens, at: time)
     }
 
+    /// The response first stored under a client's `Idempotency-Key`, if any.
+    public func idempotentResponse(tenant: String, key: String) async throws -> IdempotentResponse? {
+        try await ledger.idempotentResponse(tenant: tenant, key: key)
+    }
+
+    /// Stores a billed answer under its `Idempotency-Key` and writes its record, in one transaction.
+    public func recordIdempotent(_ response: IdempotentResponse, tenant: String, key: String, record: UsageRecord,
+                                 settling reservations: [Reservation]) async throws {
+        try await ledger.storeIdempotentResponse(response, tenant: tenant, key: key, records: [record], settling: reservations)
+    }
+
     /// Gives reserved tokens back after a failed model call. Best effort: an unreleased reservation
     /// expires by itself.
     public func release(_ reservation: Reservation) async {

@@ -11,6 +11,8 @@ extension HTTPField.Name {
     public static let dejaBilledTokens = Self("x-deja-billed-tokens")!
     /// The model version that produced the answer.
     public static let dejaModelVersion = Self("x-deja-model-version")!
+    /// Set on the stored answer to an earlier request with the same `Idempotency-Key`.
+    public static let dejaIdempotentReplay = Self("x-deja-idempotent-replay")!
     /// A client's key for retries that must not be billed twice.
     public static let idempotencyKey = Self("Idempotency-Key")!
 }

@@ -58,9 +58,14 @@ struct TaskController<Context: RequestContext>: Sendable {
             return Self.error(400, "empty request body: send a JSON object such as {\"file\": \"<base64>\", \"fileType\": 1}")
         }
 
+        let idempotencyKey = request.headers[.idempotencyKey]
+        if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 255
+            || !idempotencyKey.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) {
+            return Self.error(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+        }
         let answer = await gateway.handle(
             task: task, caller: caller, body: body,
-            cacheControl: CacheControl(header: request.headers[.cacheControl])
+            cacheControl: CacheControl(header: request.headers[.cacheControl]), idempotencyKey: idempotencyKey
         )
         return Self.response(answer)
     }
@@ -96,6 +101,7 @@ struct TaskController<Context: RequestContext>: Sendable {
         if let version = answer.modelVersion { headers[.dejaModelVersion] = version }
         if let age = answer.age { headers[.age] = String(age) }
         if let retryAfter = answer.retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if answer.replayed { headers[.dejaIdempotentReplay] = "true" }
         return Response(status: HTTPResponse.Status(code: answer.status), headers: headers, body: Self.body(answer.body))
     }
 

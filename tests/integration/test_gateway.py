@@ -315,3 +315,25 @@ def test_a_hundred_concurrent_misses_against_a_budget_for_ten_bill_exactly_ten(g
     assert sum(int(h["x-deja-billed-tokens"]) for _, h, _ in results) == 100
     assert worker.ocr_requests() == calls + 10
     assert usage(gateway, "race")["totals"]["billedTokens"] == 100
+
+
+def test_a_retry_with_the_same_idempotency_key_is_never_billed_twice(gateway, worker, invoices):
+    body = ocr_body(invoices("20261129-9911"))
+    gateway.key("retry")
+    first = gateway.post(body, tenant="retry", headers={"Idempotency-Key": "order-9911"})
+    assert first[0] == 200 and first[1]["x-deja-cache"] == "miss" and first[1]["x-deja-billed-tokens"] == "10"
+    calls = worker.ocr_requests()
+    # The retry asks for a fresh answer (no-cache) — without the key it would be billed again.
+    status, headers, again = gateway.post(body, tenant="retry", headers={"Idempotency-Key": "order-9911", "Cache-Control": "no-cache"})
+    assert status == 200
+    assert headers["x-deja-idempotent-replay"] == "true"
+    assert headers["x-deja-billed-tokens"] == "0"
+    assert headers["x-deja-key"] == first[1]["x-deja-key"]
+    assert json.loads(again)["result"] == json.loads(first[2])["result"]
+    assert worker.ocr_requests() == calls
+    # Another key is another request.
+    status, headers, _ = gateway.post(body, tenant="retry", headers={"Idempotency-Key": "order-9912", "Cache-Control": "no-cache"})
+    assert headers["x-deja-billed-tokens"] == "10" and "x-deja-idempotent-replay" not in headers
+    assert usage(gateway, "retry")["totals"]["billedTokens"] == 20
+    status, _, answer = gateway.post(body, tenant="retry", headers={"Idempotency-Key": "bad key with spaces"})
+    assert status == 400 and "Idempotency-Key" in json.loads(answer)["errorMsg"]
