@@ -54,14 +54,10 @@ struct UsageController<Context: RequestContext>: Sendable {
     static func time(_ text: String?, name: String, endOfDay: Bool) throws -> Double? {
         guard let text, !text.isEmpty else { return nil }
         if let seconds = Double(text) { return seconds }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        guard let date = formatter.date(from: text) else {
+        guard let seconds = UsageDay.seconds(text, endOfDay: endOfDay) else {
             throw GatewayError(.badRequest, "query parameter '\(name)' must be a date YYYY-MM-DD or seconds since 1970, not '\(text)'")
         }
-        return date.timeIntervalSince1970 + (endOfDay ? 86_400 : 0)
+        return seconds
     }
 }
 

@@ -51,11 +51,9 @@ struct Usage: AsyncParsableCommand {
 
     static func day(_ text: String?, name: String, endOfDay: Bool) throws -> Double? {
         guard let text else { return nil }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        formatter.dateFormat = "yyyy-MM-dd"
-        guard let date = formatter.date(from: text) else { throw ValidationError("\(name) must be a date YYYY-MM-DD, not '\(text)'") }
-        return date.timeIntervalSince1970 + (endOfDay ? 86_400 : 0)
+        guard let seconds = UsageDay.seconds(text, endOfDay: endOfDay) else {
+            throw ValidationError("\(name) must be a date YYYY-MM-DD, not '\(text)'")
+        }
+        return seconds
     }
 }
