@@ -41,6 +41,14 @@ public final class Authenticator: Sendable {
         return info
     }
 
+    /// The info of a valid key remembered from an earlier request, without touching the ledger; `nil`
+    /// when the secret is not remembered (or remembered as unknown), so the caller asks ``authenticate(secret:)``.
+    public func remembered(secret: String) -> APIKeyInfo? {
+        let now = clock.now()
+        guard let remembered = memory.withLock({ $0[secret] }), remembered.until > now else { return nil }
+        return remembered.info
+    }
+
     /// Forgets every remembered answer, e.g. after a revocation through the admin API.
     public func forgetAll() {
         memory.withLock { $0.removeAll() }

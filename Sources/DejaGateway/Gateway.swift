@@ -102,10 +102,8 @@ public final class Gateway: Sendable {
     private func answer(
         task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl, idempotencyKey: String?, started: Double
     ) async -> TaskResponse {
-        let scope = task.policy.scope == .tenant ? "tenant:\(caller.tenant)" : "shared"
-
         // 1. The content key: from the memo for a byte-identical repeat, else by canonicalising.
-        let bodyDigest = KeyMemo.bodyDigest(task: task.policy.task, scope: scope, body: body)
+        let bodyDigest = KeyMemo.bodyDigest(task: task.policy.task, scope: task.memoScope(tenant: caller.tenant), body: body)
         var canonical: CanonicalRequest?
         let key: CacheKey
         if let remembered = memo.key(for: bodyDigest) {
@@ -217,6 +215,52 @@ public final class Gateway: Sendable {
         } catch {
             return failure(task: task, caller: caller, key: key, started: started, error: error)
         }
+    }
+
+    // MARK: - Hits without suspending
+
+    /// A fresh answer found in the memory tier for a byte-identical repeat; see ``cachedAnswer(task:caller:bodyDigest:cacheControl:)``.
+    public struct MemoryHit: Sendable {
+        fileprivate let key: CacheKey
+        fileprivate let entry: CacheEntry
+        fileprivate let started: Double
+    }
+
+    /// The memory tier's fresh answer to a body seen before (by its ``KeyMemo`` digest), or `nil` when
+    /// answering needs anything that may suspend: a memo or memory miss, an expired entry, a priced hit
+    /// (billed durably), a request that refuses cached answers. Has no side effects, so a caller may
+    /// still turn the request away (e.g. rate limit) before ``answer(_:task:caller:)`` records it.
+    ///
+    /// This is how the server answers hits on the event loop, before a request enters Swift concurrency.
+    /// The answer is the one ``handle(task:caller:body:cacheControl:idempotencyKey:)`` would give.
+    public func cachedAnswer(task: TaskRuntime, caller: APIKeyInfo, bodyDigest: CacheKey, cacheControl: CacheControl) -> MemoryHit? {
+        guard cacheControl.allowsCachedAnswer, let fastCache, let key = memo.key(for: bodyDigest),
+              let entry = fastCache.entry(for: key)
+        else { return nil }
+        let now = clock.now()
+        guard entry.isFresh(at: now) else { return nil }
+        if let maxAge = cacheControl.maxAge, entry.age(at: now) > maxAge { return nil }
+        if entry.status == 200, task.hitBill(metered: entry.meteredTokens) > 0 { return nil }
+        return MemoryHit(key: key, entry: entry, started: now)
+    }
+
+    /// Records a hit found by ``cachedAnswer(task:caller:bodyDigest:cacheControl:)`` (queued, billed 0)
+    /// and renders its response.
+    public func answer(_ hit: MemoryHit, task: TaskRuntime, caller: APIKeyInfo) -> TaskResponse {
+        let entry = hit.entry
+        let outcome: Outcome = entry.status == 200 ? .hit : .negative
+        let now = clock.now()
+        recorder.enqueue(UsageRecord(
+            time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: outcome,
+            meteredTokens: entry.meteredTokens, billedTokens: 0, latencyMicros: Int64((now - hit.started) * 1e6),
+            status: entry.status, modelSeconds: entry.upstreamSeconds
+        ))
+        metrics.record(task: task.policy.task, outcome: outcome, seconds: now - hit.started, tokens: entry.meteredTokens, billed: 0)
+        return TaskResponse(
+            status: entry.status, outcome: outcome, key: hit.key, tokens: entry.meteredTokens, billed: 0,
+            modelVersion: entry.modelVersion, age: entry.age(at: now), contentType: entry.contentType,
+            body: PaddleXProtocol.render(stored: entry.body, logId: PaddleXProtocol.newLogId())
+        )
     }
 
     /// The client's error for a request that cannot be canonicalised; the message names the field.

@@ -24,10 +24,36 @@ public final class KeyMemo: Sendable {
 
     /// The digest that names a raw body within a task and scope.
     public static func bodyDigest(task: String, scope: String, body: ByteBuffer) -> CacheKey {
-        var hasher = SHA256()
-        hasher.update(data: Array("deja-memo-v1\u{0}\(task)\u{0}\(scope)\u{0}".utf8))
-        body.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
-        return CacheKey(digest: hasher.finalize())
+        var hasher = BodyHasher(task: task, scope: scope)
+        hasher.update(body)
+        return hasher.finalize()
+    }
+
+    /// Computes ``bodyDigest(task:scope:body:)`` over a body that arrives in parts, without joining them.
+    public struct BodyHasher {
+        private var hasher = SHA256()
+
+        public init(task: String, scope: String) {
+            self.init(prefix: Self.prefix(task: task, scope: scope))
+        }
+
+        /// Starts from a prefix made once by ``prefix(task:scope:)``, for a caller hashing many bodies.
+        public init(prefix: [UInt8]) {
+            hasher.update(data: prefix)
+        }
+
+        /// The bytes every body digest of `task` and `scope` starts with.
+        public static func prefix(task: String, scope: String) -> [UInt8] {
+            Array("deja-memo-v1\u{0}\(task)\u{0}\(scope)\u{0}".utf8)
+        }
+
+        public mutating func update(_ part: ByteBuffer) {
+            part.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
+        }
+
+        public func finalize() -> CacheKey {
+            CacheKey(digest: hasher.finalize())
+        }
     }
 
     /// The content key remembered for a body digest, if any.

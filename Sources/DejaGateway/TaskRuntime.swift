@@ -76,6 +76,11 @@ public struct TaskRuntime: Sendable {
     /// Seconds an answer is worth keeping fresh; kept for source compatibility.
     public var ttl: Double { freshness.ttl }
 
+    /// The scope a body is remembered under (``KeyMemo``): per tenant for a `tenant`-scoped task.
+    public func memoScope(tenant: String) -> String {
+        policy.scope == .tenant ? "tenant:\(tenant)" : "shared"
+    }
+
     /// Tokens billed for a cached answer worth `metered` tokens.
     public func hitBill(metered: Int64) -> Int64 {
         guard hitPrice > 0 else { return 0 }

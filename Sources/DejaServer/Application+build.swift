@@ -5,7 +5,9 @@ import DejaLedger
 import DejaRedis
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 
@@ -39,9 +41,10 @@ public func buildApplication(
             clock: clock)
         : nil
     let authenticator = Authenticator(ledger: parts.ledger, clock: clock)
+    let bodyTimeout = Duration.milliseconds(Int64(configuration.server.bodyTimeoutSeconds * 1000))
     TaskController(
         tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
-        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: .milliseconds(Int64(configuration.server.bodyTimeoutSeconds * 1000))
+        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout
     ).addRoutes(to: router)
     UsageController(ledger: parts.ledger, authenticator: authenticator, recorder: parts.recorder, adminToken: configuration.adminToken)
         .addRoutes(to: router)
@@ -52,13 +55,29 @@ public func buildApplication(
     MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder, redis: parts.redis)
         .addRoutes(to: router)
 
-    var app = Application(
+    let serverName = "deja"
+    let server: HTTPServerBuilder
+    if configuration.server.fastPath {
+        let fastPath = HitFastPath(
+            tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
+            maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, serverName: serverName
+        )
+        server = HTTPServerBuilder { responder in FastPathHTTP1Channel(responder: responder, fastPath: fastPath) }
+    } else {
+        server = .http1()
+    }
+    let app = Application(
         router: router,
+        server: server,
         configuration: ApplicationConfiguration(
             address: .hostname(configuration.server.host, port: configuration.server.port),
-            serverName: "deja"
+            serverName: serverName
         ),
         services: parts.services,
+        // A configured thread count gets its own group, which lives as long as the process.
+        eventLoopGroupProvider: configuration.server.eventLoopThreads.map {
+            .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0))
+        } ?? .singleton,
         logger: logger
     )
     app.logger.info("deja configured", metadata: [

@@ -41,7 +41,7 @@ extension DejaConfiguration {
 extension DejaConfiguration.Server {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        try c.rejectUnknown(["host", "port", "maxBodyBytes", "bodyTimeoutSeconds", "rateLimitPerSecond", "rateLimitBurst"])
+        try c.rejectUnknown(["host", "port", "maxBodyBytes", "bodyTimeoutSeconds", "rateLimitPerSecond", "rateLimitBurst", "fastPath", "eventLoopThreads"])
         self.init()
         host = try c.value("host", default: host)
         port = try c.value("port", default: port)
@@ -49,6 +49,8 @@ extension DejaConfiguration.Server {
         bodyTimeoutSeconds = try c.value("bodyTimeoutSeconds", default: bodyTimeoutSeconds)
         rateLimitPerSecond = try c.value("rateLimitPerSecond", default: rateLimitPerSecond)
         rateLimitBurst = try c.optional("rateLimitBurst")
+        fastPath = try c.value("fastPath", default: fastPath)
+        eventLoopThreads = try c.optional("eventLoopThreads")
     }
 }
 

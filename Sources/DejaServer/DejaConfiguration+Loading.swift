@@ -44,6 +44,8 @@ extension DejaConfiguration {
         if let value = try int("DEJA_PORT") { server.port = value }
         if let value = try int("DEJA_MAX_BODY_BYTES") { server.maxBodyBytes = value }
         if let value = try double("DEJA_RATE_LIMIT_PER_SECOND") { server.rateLimitPerSecond = value }
+        if let value = try int("DEJA_EVENT_LOOP_THREADS") { server.eventLoopThreads = value }
+        if let value = environment["DEJA_FAST_PATH"] { server.fastPath = !["0", "false", "no", "off"].contains(value.lowercased()) }
         if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
         if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
         if let value = environment["DEJA_PERSISTENT"] { storage.persistent = !["0", "false", "no", "off"].contains(value.lowercased()) }
@@ -73,6 +75,9 @@ extension DejaConfiguration {
             throw ConfigurationError("server.port \(server.port) is not a port number (1-65535)")
         }
         guard server.maxBodyBytes > 0 else { throw ConfigurationError("server.maxBodyBytes must be positive") }
+        if let threads = server.eventLoopThreads, !(1...1024).contains(threads) {
+            throw ConfigurationError("server.eventLoopThreads must be between 1 and 1024")
+        }
         guard server.bodyTimeoutSeconds > 0 else { throw ConfigurationError("server.bodyTimeoutSeconds must be positive") }
         guard server.rateLimitPerSecond >= 0 else { throw ConfigurationError("server.rateLimitPerSecond must not be negative") }
         guard storage.memoryBytes >= 0 else { throw ConfigurationError("storage.memoryBytes must not be negative") }

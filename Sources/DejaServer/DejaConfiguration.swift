@@ -19,6 +19,11 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var rateLimitPerSecond: Double = 0
         /// Requests an API key may make at once before the rate applies (default: 2 × the rate).
         public var rateLimitBurst: Double?
+        /// Answer memory-cache hits on the event loop, before the router (default on). Off sends every
+        /// request through the router; the answers are the same, only slower (for comparison).
+        public var fastPath: Bool = true
+        /// Threads that run connections (NIO event loops); default: one per core.
+        public var eventLoopThreads: Int?
 
         public init() {}
     }

@@ -1,6 +1,7 @@
 import DejaCore
 import DejaGateway
 import DejaLedger
+import HTTPTypes
 import Hummingbird
 
 /// The drop-in task routes: one `POST` per configured task, speaking the upstream's own protocol.
@@ -36,10 +37,7 @@ struct TaskController<Context: RequestContext>: Sendable {
         }
 
         if let rateLimiter, let wait = rateLimiter.take(caller.id) {
-            let seconds = max(1, Int(wait.rounded(.up)))
-            var response = Self.error(429, "too many requests for this API key (limit \(rateLimiter.perSecond) per second); retry after \(seconds) s")
-            response.headers[.retryAfter] = String(seconds)
-            return response
+            return Self.response(Self.rateLimited(wait: wait, limiter: rateLimiter))
         }
 
         // What they sent, within the limits of size and time.
@@ -50,7 +48,7 @@ struct TaskController<Context: RequestContext>: Sendable {
         do {
             body = try await Self.collect(request, upTo: maxBodyBytes, within: bodyTimeout)
         } catch is BodyTimeout {
-            return Self.error(408, "the request body did not arrive within \(bodyTimeout.components.seconds) s (server.bodyTimeoutSeconds)")
+            return Self.response(Self.bodyTimedOut(bodyTimeout))
         } catch {
             return Self.error(413, "request body is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)")
         }
@@ -91,18 +89,42 @@ struct TaskController<Context: RequestContext>: Sendable {
 
     /// The HTTP form of a gateway answer, with Deja's headers.
     static func response(_ answer: TaskResponse) -> Response {
+        Response(status: HTTPResponse.Status(code: answer.status), headers: fields(answer), body: Self.body(answer.body))
+    }
+
+    /// Deja's headers for an answer.
+    static func fields(_ answer: TaskResponse) -> HTTPFields {
         var headers = HTTPFields()
         headers.reserveCapacity(8)
-        headers[.contentType] = answer.contentType
-        if let outcome = answer.outcome { headers[.dejaCache] = outcome.rawValue }
-        if let key = answer.key { headers[.dejaKey] = key.hex }
-        headers[.dejaTokens] = String(answer.tokens)
-        headers[.dejaBilledTokens] = String(answer.billed)
-        if let version = answer.modelVersion { headers[.dejaModelVersion] = version }
-        if let age = answer.age { headers[.age] = String(age) }
-        if let retryAfter = answer.retryAfter { headers[.retryAfter] = String(retryAfter) }
-        if answer.replayed { headers[.dejaIdempotentReplay] = "true" }
-        return Response(status: HTTPResponse.Status(code: answer.status), headers: headers, body: Self.body(answer.body))
+        forEachField(of: answer) { headers.append(HTTPField(name: $0, value: $1)) }
+        return headers
+    }
+
+    /// Deja's headers for an answer, in order; the router and the event-loop hit path (``HitFastPath``)
+    /// both write these.
+    static func forEachField(of answer: TaskResponse, _ body: (HTTPField.Name, String) -> Void) {
+        body(.contentType, answer.contentType)
+        if let outcome = answer.outcome { body(.dejaCache, outcome.rawValue) }
+        if let key = answer.key { body(.dejaKey, key.hex) }
+        body(.dejaTokens, String(answer.tokens))
+        body(.dejaBilledTokens, String(answer.billed))
+        if let version = answer.modelVersion { body(.dejaModelVersion, version) }
+        if let age = answer.age { body(.age, String(age)) }
+        if let retryAfter = answer.retryAfter { body(.retryAfter, String(retryAfter)) }
+        if answer.replayed { body(.dejaIdempotentReplay, "true") }
+    }
+
+    /// 429 for a key over its request rate.
+    static func rateLimited(wait: Double, limiter: RateLimiter) -> TaskResponse {
+        let seconds = max(1, Int(wait.rounded(.up)))
+        var answer = errorAnswer(429, "too many requests for this API key (limit \(limiter.perSecond) per second); retry after \(seconds) s")
+        answer.retryAfter = seconds
+        return answer
+    }
+
+    /// 408 for a body slower than `server.bodyTimeoutSeconds`.
+    static func bodyTimedOut(_ timeout: Duration) -> TaskResponse {
+        errorAnswer(408, "the request body did not arrive within \(timeout.components.seconds) s (server.bodyTimeoutSeconds)")
     }
 
     /// Small answers go out as one buffer (one write); large ones as their parts, never copied.
@@ -117,19 +139,35 @@ struct TaskController<Context: RequestContext>: Sendable {
     }
 
     static func error(_ status: Int, _ message: String) -> Response {
-        response(TaskResponse(
+        response(errorAnswer(status, message))
+    }
+
+    /// An error in the task protocol's envelope, billed nothing.
+    static func errorAnswer(_ status: Int, _ message: String) -> TaskResponse {
+        TaskResponse(
             status: status, outcome: nil, key: nil,
             body: [PaddleXProtocol.renderError(status: status, message: message, logId: PaddleXProtocol.newLogId())]
-        ))
+        )
     }
 
+    /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, blanks around
+    /// the token ignored); `nil` for any other header.
     static func bearerToken(_ header: String?) -> String? {
         guard let header else { return nil }
-        let parts = header.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        let token = parts[1].trimmingCharacters(in: .whitespaces)
-        return token.isEmpty ? nil : token
+        let bytes = header.utf8
+        func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || byte == 0x09 }
+        var start = bytes.startIndex
+        while start != bytes.endIndex, isBlank(bytes[start]) { start = bytes.index(after: start) }
+        var schemeEnd = start
+        while schemeEnd != bytes.endIndex, !isBlank(bytes[schemeEnd]) { schemeEnd = bytes.index(after: schemeEnd) }
+        guard bytes.distance(from: start, to: schemeEnd) == 6,
+              zip(bytes[start..<schemeEnd], "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 })
+        else { return nil }
+        var tokenStart = schemeEnd
+        while tokenStart != bytes.endIndex, isBlank(bytes[tokenStart]) { tokenStart = bytes.index(after: tokenStart) }
+        var tokenEnd = bytes.endIndex
+        while tokenEnd != tokenStart, isBlank(bytes[bytes.index(before: tokenEnd)]) { tokenEnd = bytes.index(before: tokenEnd) }
+        guard tokenStart != tokenEnd else { return nil }
+        return String(header[tokenStart..<tokenEnd])
     }
 }
-
-import Foundation

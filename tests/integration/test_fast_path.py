@@ -1,0 +1,156 @@
+"""The event-loop hit path (`server.fastPath`, on by default): memory hits are answered before the router.
+
+It is only a shortcut: every answer must be the one the router gives (same status, headers and body,
+billed and recorded alike), requests it declines must reach the router unchanged, and HTTP/1.1
+pipelining must keep answering in order when the router and the fast path share a connection.
+"""
+import json
+import re
+import socket
+import time
+
+from conftest import Gateway, http, ocr_body
+
+
+def metric(gw: Gateway, name: str, task: str = "ocr") -> float | None:
+    status, _, body = http("GET", gw.url + "/metrics", headers={"Authorization": "Bearer test-admin-token"})
+    assert status == 200
+    match = re.search(rf'^{name}\{{task="{task}"\}} (\S+)$', body.decode(), re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def fast_hits(gw: Gateway) -> float:
+    return metric(gw, "deja_fast_path_hits_total") or 0
+
+
+def request_bytes(gw: Gateway, body: bytes, headers: dict | None = None, tenant: str = "acme") -> bytes:
+    lines = [f"POST /ocr HTTP/1.1", "Host: 127.0.0.1", f"Authorization: Bearer {gw.key(tenant)}",
+             "Content-Type: application/json", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def read_responses(sock: socket.socket, count: int, timeout: float = 120) -> list[tuple[int, dict, bytes]]:
+    """Reads `count` HTTP/1.1 responses (Content-Length framed) from one connection, in order."""
+    sock.settimeout(timeout)
+    data = b""
+    answers = []
+    while len(answers) < count:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            assert chunk, f"connection closed after {len(answers)} responses"
+            data += chunk
+        head, data = data.split(b"\r\n\r\n", 1)
+        lines = head.decode().split("\r\n")
+        status = int(lines[0].split(" ")[1])
+        headers = {}
+        for line in lines[1:]:
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+        length = int(headers["content-length"])
+        while len(data) < length:
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed inside a body"
+            data += chunk
+        answers.append((status, headers, data[:length]))
+        data = data[length:]
+    return answers
+
+
+def without_log_id(body: bytes) -> dict:
+    value = json.loads(body)
+    value.pop("logId")
+    return value
+
+
+# Headers whose value differs per response by design.
+PER_RESPONSE = {"date", "age"}
+
+
+def test_fast_path_hits_are_the_routers_answers(worker, invoices, tmp_path):
+    body = ocr_body(invoices("20261129-7001"))
+    fast = Gateway(worker.url, tmp_path / "fast")
+    slow = Gateway(worker.url, tmp_path / "slow", server={"fastPath": False})
+    fast.start()
+    slow.start()
+    try:
+        answers = {}
+        for gw in (fast, slow):
+            status, headers, _ = gw.post(body)
+            assert status == 200 and headers["x-deja-cache"] == "miss"
+            answers[gw] = [gw.post(body) for _ in range(3)]
+        # The fast gateway answered its three hits on the event loop; the other one never does.
+        assert fast_hits(fast) == 3
+        assert fast_hits(slow) == 0
+        for (f_status, f_headers, f_body), (s_status, s_headers, s_body) in zip(answers[fast], answers[slow]):
+            assert f_status == s_status == 200
+            assert f_headers["x-deja-cache"] == "hit" and f_headers["x-deja-billed-tokens"] == "0"
+            assert set(f_headers) == set(s_headers), (f_headers, s_headers)
+            for name in set(f_headers) - PER_RESPONSE:
+                assert f_headers[name] == s_headers[name], name
+            assert without_log_id(f_body) == without_log_id(s_body)
+            assert json.loads(f_body)["logId"] != json.loads(s_body)["logId"]
+        # Recorded alike: one miss billed, three hits billed 0, on both.
+        time.sleep(0.5)  # hit records are written in batches every 200 ms
+        for gw in (fast, slow):
+            totals = json.loads(gw.cli("usage", "--json"))["totals"]
+            assert (totals["requests"], totals["hits"], totals["misses"]) == (4, 3, 1), totals
+            assert totals["billedTokens"] == int(answers[gw][0][1]["x-deja-tokens"]), totals
+    finally:
+        fast.stop()
+        slow.stop()
+
+
+def test_requests_the_fast_path_declines_reach_the_router(gateway, invoices):
+    body = ocr_body(invoices("20261129-7002"))
+    assert gateway.post(body)[1]["x-deja-cache"] == "miss"
+    before = fast_hits(gateway)
+    # An Idempotency-Key, a max-age the entry passes, a chunked body: all answered by the router.
+    status, headers, _ = gateway.post(body, headers={"Idempotency-Key": "fast-path-declines-1"})
+    assert status == 200 and headers["x-deja-cache"] == "hit"
+    with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
+        head = (f"POST /ocr HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {gateway.key('acme')}\r\n"
+                f"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n").encode()
+        sock.sendall(head + f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n")
+        [(status, headers, _)] = read_responses(sock, 1)
+        assert status == 200 and headers["x-deja-cache"] == "hit"
+    assert fast_hits(gateway) == before
+    # A plain repeat is a fast hit; an unknown key never is (401 from the router).
+    assert gateway.post(body)[1]["x-deja-cache"] == "hit"
+    assert fast_hits(gateway) == before + 1
+    status, _, _ = http("POST", gateway.url + "/ocr", body, {"Authorization": "Bearer not-a-key"})
+    assert status == 401
+
+
+def test_pipelined_requests_are_answered_in_order(gateway, invoices):
+    hit_body = ocr_body(invoices("20261129-7003"))
+    miss_body = ocr_body(invoices("20261129-7004"))
+    assert gateway.post(hit_body)[1]["x-deja-cache"] == "miss"
+    with socket.create_connection(("127.0.0.1", gateway.port)) as sock:
+        # The router takes the miss (the model takes a while); the hits behind it must wait their turn.
+        sock.sendall(request_bytes(gateway, miss_body) + request_bytes(gateway, hit_body)
+                     + request_bytes(gateway, hit_body) + request_bytes(gateway, miss_body))
+        answers = read_responses(sock, 4)
+    assert [a[1]["x-deja-cache"] for a in answers] == ["miss", "hit", "hit", "hit"]
+    assert answers[0][1]["x-deja-key"] == answers[3][1]["x-deja-key"] != answers[1][1]["x-deja-key"]
+    assert "20261129-7004" in json.dumps(json.loads(answers[0][2]), ensure_ascii=False)
+    assert "20261129-7003" in json.dumps(json.loads(answers[1][2]), ensure_ascii=False)
+
+
+def test_a_slow_body_held_by_the_fast_path_times_out(worker, tmp_path, invoices):
+    gw = Gateway(worker.url, tmp_path, server={"bodyTimeoutSeconds": 1})
+    gw.start()
+    try:
+        body = ocr_body(invoices("20261129-7001"))
+        assert gw.post(body)[0] == 200  # the key is now remembered: the next request is held
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+            sock.sendall(request_bytes(gw, body)[: -len(body) + 10])
+            started = time.monotonic()
+            [(status, headers, answer)] = read_responses(sock, 1, timeout=10)
+            assert time.monotonic() - started < 5
+            assert status == 408 and "bodyTimeoutSeconds" in answer.decode()
+            assert headers.get("connection") == "close"
+            assert sock.recv(1) == b""  # closed
+        assert gw.post(body)[1]["x-deja-cache"] == "hit"
+    finally:
+        gw.stop()
