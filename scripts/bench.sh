@@ -15,6 +15,9 @@ WORK=$(mktemp -d /tmp/deja-bench.XXXXXX)
 mkdir -p "$OUT"
 
 command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }
+# nginx's proxy_cache is the yardstick: a mature cache answering the same POSTs in the same run.
+command -v nginx > /dev/null || { apt-get update -qq || true; apt-get install -y -qq nginx-light > /dev/null; }
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 bash worker/install.sh > /dev/null
 SCRATCH=${DEJA_SCRATCH_PATH:-$REPO/.build}
 swift build -c release --product deja --scratch-path "$SCRATCH" > /dev/null
@@ -24,9 +27,15 @@ WORKER_PORT=18866
 GATEWAY_PORT=18080
 "$VENV/bin/python" worker/server.py --host 127.0.0.1 --port $WORKER_PORT > "$WORK/worker.log" 2>&1 &
 WORKER_PID=$!
+ROUTER_PORT=18081
+NGINX_PORT=18090
 GATEWAY_PID=
+ROUTER_PID=
+NGINX_PID=
 cleanup() {
   [ -n "$GATEWAY_PID" ] && kill "$GATEWAY_PID" 2>/dev/null && wait "$GATEWAY_PID" 2>/dev/null
+  [ -n "$ROUTER_PID" ] && kill "$ROUTER_PID" 2>/dev/null && wait "$ROUTER_PID" 2>/dev/null
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   kill $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null
   rm -rf "$WORK"
 }
@@ -47,7 +56,48 @@ YAML
 KEY=$("$DEJA" keys create --config "$WORK/deja.yaml" --tenant bench --quiet)
 "$DEJA" serve --config "$WORK/deja.yaml" > "$WORK/gateway.log" 2>&1 &
 GATEWAY_PID=$!
-for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:$GATEWAY_PORT/healthz > /dev/null 2>&1 && break; sleep 0.2; done
+# The same gateway with server.fastPath off: every hit goes through the router (own storage and key).
+sed -e "s/port: $GATEWAY_PORT/port: $ROUTER_PORT/" -e "s#path: $WORK/data#path: $WORK/router-data#" \
+  "$WORK/deja.yaml" > "$WORK/router.yaml"
+ROUTER_KEY=$("$DEJA" keys create --config "$WORK/router.yaml" --tenant bench --quiet)
+DEJA_FAST_PATH=0 "$DEJA" serve --config "$WORK/router.yaml" > "$WORK/router.log" 2>&1 &
+ROUTER_PID=$!
+mkdir -p "$WORK/nginx"
+cat > "$WORK/nginx.conf" <<NGINX
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+worker_processes auto;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  proxy_temp_path $WORK/nginx/proxy;
+  fastcgi_temp_path $WORK/nginx/fastcgi;
+  uwsgi_temp_path $WORK/nginx/uwsgi;
+  scgi_temp_path $WORK/nginx/scgi;
+  proxy_cache_path $WORK/nginx/cache keys_zone=deja:10m max_size=256m;
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    location /ocr {
+      client_max_body_size 20m;
+      client_body_buffer_size 4m;
+      proxy_pass http://127.0.0.1:$WORKER_PORT;
+      proxy_cache deja;
+      proxy_cache_methods POST;
+      proxy_cache_key "\$request_uri|\$request_body";
+      proxy_cache_valid 200 1h;
+      proxy_cache_lock on;
+    }
+  }
+}
+NGINX
+"$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" > "$WORK/nginx/stdout.log" 2>&1 &
+NGINX_PID=$!
+for port in $GATEWAY_PORT $ROUTER_PORT; do
+  for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:$port/healthz > /dev/null 2>&1 && break; sleep 0.2; done
+done
 
 # Three bodies: a small image (gateway overhead), the invoice (a realistic OCR request) and a ~1 MiB
 # PNG (a byte-identical repeat of a large image).
@@ -82,7 +132,13 @@ LUA
 for body in small invoice large; do
   curl -fsS -o /dev/null -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
        --data-binary @"$WORK/$body.json" http://127.0.0.1:$GATEWAY_PORT/ocr
+  curl -fsS -o /dev/null -H "Authorization: Bearer $ROUTER_KEY" -H 'Content-Type: application/json' \
+       --data-binary @"$WORK/$body.json" http://127.0.0.1:$ROUTER_PORT/ocr
+  curl -fsS -o /dev/null -H 'Content-Type: application/json' --data-binary @"$WORK/$body.json" http://127.0.0.1:$NGINX_PORT/ocr
+  curl -fsS -o /dev/null -H 'Content-Type: application/json' --data-binary @"$WORK/$body.json" http://127.0.0.1:$NGINX_PORT/ocr
 done
+# nginx must answer from its cache, not from the model: the worker's count stays put from here on.
+worker_ocr_before=$(curl -fsS http://127.0.0.1:$WORKER_PORT/stats | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["ocrRequests"])')
 
 # Runs wrk; prints "rps p50_ms p99_ms non2xx".
 run_wrk() {
@@ -123,11 +179,20 @@ hits_before=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1
   for conns in 16 64; do
     read -r rps p50 p99 non < <(run_wrk "$conns" "http://127.0.0.1:$WORKER_PORT/health")
     echo "| worker GET /health (baseline) | $conns | $rps | $p50 | $p99 | $non |"
+    size=$(stat -c %s "$WORK/small.json")
+    read -r rps p50 p99 non < <(DEJA_KEY=none DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$NGINX_PORT/ocr")
+    echo "| nginx proxy_cache POST /ocr hit, small body ($size B) (yardstick) | $conns | $rps | $p50 | $p99 | $non |"
+    eval "nginx_small_${conns}=$rps"
     for body in small invoice large; do
       size=$(stat -c %s "$WORK/$body.json")
       read -r rps p50 p99 non < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/$body.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
-      echo "| deja POST /ocr hit, $body body ($size B) | $conns | $rps | $p50 | $p99 | $non |"
+      echo "| **deja POST /ocr hit, $body body ($size B)** | $conns | $rps | $p50 | $p99 | $non |"
+      eval "deja_${body}_${conns}=$rps"
     done
+    size=$(stat -c %s "$WORK/small.json")
+    read -r rps p50 p99 non < <(DEJA_KEY=$ROUTER_KEY DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$ROUTER_PORT/ocr")
+    echo "| deja with fastPath off (every hit through the router), small body ($size B) | $conns | $rps | $p50 | $p99 | $non |"
+    eval "router_small_${conns}=$rps"
   done
   size=$(stat -c %s "$WORK/large.json")
   read -r rps p50 p99 non < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/large.json" run_wrk 1 -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
@@ -140,7 +205,17 @@ metrics=$(curl -fsS http://127.0.0.1:$GATEWAY_PORT/metrics)
 mem_used=$(echo "$metrics" | awk '$1=="deja_cache_memory_bytes" {print $2}')
 mem_budget=$(echo "$metrics" | awk '$1=="deja_cache_memory_budget_bytes" {print $2}')
 rss=$(ps -o rss= -p "$GATEWAY_PID" | tr -d ' ')
+worker_ocr_after=$(curl -fsS http://127.0.0.1:$WORKER_PORT/stats | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["ocrRequests"])')
+fast_hits=$(echo "$(curl -fsS http://127.0.0.1:$GATEWAY_PORT/metrics)" | awk -F' ' '/^deja_fast_path_hits_total/ {print $2}')
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
 {
+  echo
+  echo "Ratios in this run (requests/s), small body: deja ÷ nginx proxy_cache $(ratio "$deja_small_16" "$nginx_small_16") at 16"
+  echo "connections, $(ratio "$deja_small_64" "$nginx_small_64") at 64; deja ÷ deja with fastPath off $(ratio "$deja_small_16" "$router_small_16") at 16,"
+  echo "$(ratio "$deja_small_64" "$router_small_64") at 64. (nginx keyed on \$request_body did not cache the invoice or large"
+  echo "bodies here — every such request reached the model — so it is compared on the small body only.)"
+  echo "Hits answered on the event loop (deja_fast_path_hits_total): $fast_hits. Worker /ocr calls during the runs:"
+  echo "$((worker_ocr_after - worker_ocr_before)) (nginx and deja answered every measured request from their caches)."
   echo
   echo "Ledger after the runs: hits, misses, billed tokens = $hits_after (hits before the runs: $hits_before)."
   echo "Memory L1: $mem_used bytes used of a $mem_budget byte budget; gateway RSS ${rss} KiB."

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a usage report groups its rows by.
 public enum UsageDimension: String, Sendable, Codable, CaseIterable {
     /// One row per tenant.
@@ -8,4 +10,18 @@ public enum UsageDimension: String, Sendable, Codable, CaseIterable {
     case day
     /// One row per API key.
     case key
+}
+
+extension UsageDimension {
+    /// Parses a comma-separated list such as `task,day`; `nil` if any name is unknown or the list is empty.
+    public static func list(_ text: String) -> [UsageDimension]? {
+        let names = text.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        guard !names.isEmpty else { return nil }
+        var dimensions: [UsageDimension] = []
+        for name in names {
+            guard let dimension = UsageDimension(rawValue: name) else { return nil }
+            if !dimensions.contains(dimension) { dimensions.append(dimension) }
+        }
+        return dimensions
+    }
 }

@@ -108,6 +108,7 @@ public struct DejaComponents: Sendable {
         var closers: [@Sendable () async throws -> Void] = [{ try await ledger.close() }]
         var clientServices: [any Service] = []
         var redis: RedisStore?
+        var sqliteCache: SQLiteStore?
         if let url = configuration.storage.cache {
             let executor: any RedisCommandExecutor & Service
             do {
@@ -129,6 +130,7 @@ public struct DejaComponents: Sendable {
                 path: configuration.storage.path + "/cache.sqlite", clock: clock, logger: logger
             )
             closers.append { try await sqlite.close() }
+            sqliteCache = sqlite
             cache = TieredStore(l1: memory, l2: sqlite)
         } else {
             cache = memory
@@ -139,7 +141,8 @@ public struct DejaComponents: Sendable {
         return DejaComponents(
             memory: memory, cache: cache, ledger: ledger, recorder: recorder, upstream: upstream, refresher: refresher,
             redis: redis,
-            services: [ClosingService(closers: closers, logger: logger)] + clientServices + [upstream, recorder, refresher]
+            services: [ClosingService(closers: closers, logger: logger)] + clientServices + [upstream, recorder, refresher,
+                Janitor(memory: memory, sqlite: sqliteCache, ledger: ledger, interval: .seconds(60), logger: logger)]
         )
     }
 

@@ -6,7 +6,8 @@ import Hummingbird
 /// `GET /v1/usage`: the caller's own usage by task and day; with the admin token, any tenant's.
 ///
 /// Query: `tenant` (admin only; omitted = every tenant), `from` and `to` as `YYYY-MM-DD` (UTC, inclusive)
-/// or seconds since 1970.
+/// or seconds since 1970, `groupBy` (comma-separated tenant, task, day, key; default tenant,task,day),
+/// `format` (`json`, the default, or `csv`: the records themselves, one line per request).
 struct UsageController<Context: RequestContext>: Sendable {
     let ledger: any Ledger
     let authenticator: Authenticator
@@ -37,9 +38,28 @@ struct UsageController<Context: RequestContext>: Sendable {
         }
         let from = try Self.time(request.uri.queryParameters["from"].map(String.init), name: "from", endOfDay: false)
         let to = try Self.time(request.uri.queryParameters["to"].map(String.init), name: "to", endOfDay: true)
+        var groupBy = UsageQuery.defaultGroupBy
+        if let text = request.uri.queryParameters["groupBy"].map(String.init), !text.isEmpty {
+            guard let dimensions = UsageDimension.list(text) else {
+                throw GatewayError(.badRequest, "query parameter 'groupBy' takes a comma-separated list of tenant, task, day, key; not '\(text)'")
+            }
+            groupBy = dimensions
+        }
+        let format = request.uri.queryParameters["format"].map(String.init) ?? "json"
+        guard format == "json" || format == "csv" else {
+            throw GatewayError(.badRequest, "query parameter 'format' is json (a report, the default) or csv (the records); not '\(format)'")
+        }
         // Records of hits wait in a batch for a moment; a report includes them.
         await recorder.flush()
-        let rows = try await ledger.usage(UsageQuery(tenant: tenant, from: from, to: to))
+        let query = UsageQuery(tenant: tenant, from: from, to: to, groupBy: groupBy)
+        if format == "csv" {
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/csv; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: UsageCSV.render(try await ledger.records(query))))
+            )
+        }
+        let rows = try await ledger.usage(query)
         let report = UsageReport(tenant: tenant, rows: rows)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]

@@ -19,14 +19,33 @@ struct Usage: AsyncParsableCommand {
     @Option(help: "Last day, YYYY-MM-DD (UTC), inclusive.")
     var to: String?
 
+    @Option(name: .customLong("group-by"), help: "Rows per these, comma-separated: tenant, task, day, key (default: tenant,task,day).")
+    var groupBy: String?
+
     @Flag(help: "Print JSON instead of a table.")
     var json = false
+
+    @Flag(help: "Export the records themselves as CSV, one line per request (for an invoice).")
+    var csv = false
+
+    func validate() throws {
+        if json && csv { throw ValidationError("--json and --csv cannot be combined") }
+        if let groupBy, UsageDimension.list(groupBy) == nil {
+            throw ValidationError("--group-by takes a comma-separated list of tenant, task, day, key; not '\(groupBy)'")
+        }
+    }
 
     func run() async throws {
         let fromTime = try Self.day(from, name: "--from", endOfDay: false)
         let toTime = try Self.day(to, name: "--to", endOfDay: true)
+        let dimensions = groupBy.flatMap(UsageDimension.list) ?? UsageQuery.defaultGroupBy
+        let query = UsageQuery(tenant: tenant, from: fromTime, to: toTime, groupBy: dimensions)
         try await withLedger(options) { ledger in
-            let rows = try await ledger.usage(UsageQuery(tenant: tenant, from: fromTime, to: toTime))
+            if csv {
+                print(UsageCSV.render(try await ledger.records(query)), terminator: "")
+                return
+            }
+            let rows = try await ledger.usage(query)
             let report = UsageReport(tenant: tenant, rows: rows)
             if json {
                 let encoder = JSONEncoder()
@@ -34,15 +53,28 @@ struct Usage: AsyncParsableCommand {
                 print(String(decoding: try encoder.encode(report), as: UTF8.self))
                 return
             }
-            let header = ["TENANT", "TASK", "DAY", "REQUESTS", "HITS", "COALESCED", "MISSES", "ERRORS", "HIT RATIO", "BILLED", "SAVED", "MODEL S SAVED"]
+            // One column per grouping dimension, in the order asked for, then the counts.
+            let names: [UsageDimension: String] = [.tenant: "TENANT", .task: "TASK", .day: "DAY", .key: "KEY"]
+            let header = dimensions.map { names[$0]! }
+                + ["REQUESTS", "HITS", "COALESCED", "MISSES", "ERRORS", "HIT RATIO", "BILLED", "SAVED", "MODEL S SAVED"]
             var lines = rows.map { row in
-                [row.tenant ?? tenant ?? "-", row.task, row.day, "\(row.requests)", "\(row.hits)", "\(row.coalesced)",
-                 "\(row.misses)", "\(row.errors)", Self.percent(row.hitRatio), "\(row.billedTokens)", "\(row.savedTokens)",
-                 String(format: "%.1f", row.modelSecondsSaved)]
+                dimensions.map { dimension -> String in
+                    switch dimension {
+                    case .tenant: row.tenant ?? tenant ?? "-"
+                    case .task: row.task
+                    case .day: row.day
+                    case .key: row.keyID ?? "-"
+                    }
+                } + [
+                    "\(row.requests)", "\(row.hits)", "\(row.coalesced)", "\(row.misses)", "\(row.errors)",
+                    Self.percent(row.hitRatio), "\(row.billedTokens)", "\(row.savedTokens)", String(format: "%.1f", row.modelSecondsSaved),
+                ]
             }
             let t = report.totals
-            lines.append(["TOTAL", "", "", "\(t.requests)", "\(t.hits)", "\(t.coalesced)", "\(t.misses)", "\(t.errors)",
-                          Self.percent(t.hitRatio), "\(t.billedTokens)", "\(t.savedTokens)", String(format: "%.1f", t.modelSecondsSaved)])
+            lines.append(["TOTAL"] + Array(repeating: "", count: dimensions.count - 1) + [
+                "\(t.requests)", "\(t.hits)", "\(t.coalesced)", "\(t.misses)", "\(t.errors)",
+                Self.percent(t.hitRatio), "\(t.billedTokens)", "\(t.savedTokens)", String(format: "%.1f", t.modelSecondsSaved),
+            ])
             print(Table.render(header: header, rows: lines))
         }
     }

@@ -156,6 +156,30 @@ def test_usage_report_equals_the_billed_headers(gateway, invoices):
     table = gateway.cli("usage", "--tenant", "audit")
     assert "TOTAL" in table and "50.0%" in table
 
+    # Grouped by key: one row for the tenant's one key, the same totals; the table shows a KEY column.
+    by_key = json.loads(gateway.cli("usage", "--tenant", "audit", "--group-by", "key", "--json"))
+    assert len(by_key["rows"]) == 1 and by_key["rows"][0]["keyID"].startswith("key_")
+    assert by_key["totals"] == cli["totals"]
+    assert gateway.cli("usage", "--tenant", "audit", "--group-by", "key,task").splitlines()[0].split()[:2] == ["KEY", "TASK"]
+    status, _, body = http("GET", gateway.url + "/v1/usage?tenant=audit&groupBy=day,key",
+                           headers={"Authorization": "Bearer test-admin-token"})
+    assert status == 200 and json.loads(body)["totals"] == report["totals"]
+    assert json.loads(body)["rows"][0].get("tenant") is None  # not grouped by tenant
+    status, _, body = http("GET", gateway.url + "/v1/usage?groupBy=week", headers={"Authorization": "Bearer test-admin-token"})
+    assert status == 400 and b"groupBy" in body
+
+    # The records themselves, for an invoice: one CSV line per request, adding up to the report.
+    for export in (gateway.cli("usage", "--tenant", "audit", "--csv"),
+                   http("GET", gateway.url + "/v1/usage?tenant=audit&format=csv",
+                        headers={"Authorization": "Bearer test-admin-token"})[2].decode()):
+        lines = export.strip().splitlines()
+        assert lines[0].startswith("time,tenant,key_id,task,outcome,status,metered_tokens,billed_tokens,saved_tokens")
+        records = [line.split(",") for line in lines[1:]]
+        assert len(records) == requests
+        assert sum(int(r[7]) for r in records) == seen
+        assert sum(int(r[8]) for r in records) == report["totals"]["savedTokens"]
+        assert sorted(r[4] for r in records) == ["error"] + ["hit"] * 3 + ["miss"] * 3
+
 
 def test_cache_control_no_cache_and_no_store(gateway, worker, invoices):
     body = ocr_body(invoices("20261129-3000"))

@@ -1,0 +1,50 @@
+import DejaCache
+import DejaCore
+import DejaLedger
+@testable import DejaServer
+import Foundation
+import Logging
+import NIOCore
+import Testing
+
+/// The janitor deletes expired cache entries (memory and SQLite), and reservations nobody settled.
+@Suite struct JanitorTests {
+    @Test func aSweepDeletesWhatExpiredAndKeepsWhatDidNot() async throws {
+        let folder = NSTemporaryDirectory() + "deja-janitor-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let clock = ManualClock()
+        let t = clock.now
+        let memory = MemoryStore(budget: 1 << 20, clock: clock.wallClock)
+        let sqlite = try await SQLiteStore.open(path: folder + "/cache.sqlite", clock: clock.wallClock)
+        let ledger = try await SQLiteLedger.open(path: folder + "/ledger.sqlite", clock: clock.wallClock)
+
+        func entry(retainedFor seconds: Double) -> CacheEntry {
+            CacheEntry(body: ByteBuffer(string: "{}"), modelVersion: "v", meteredTokens: 1, createdAt: t,
+                       expiresAt: t + seconds, retainUntil: t + seconds)
+        }
+        let short = try #require(CacheKey(hex: String(repeating: "1", count: 64)))
+        let long = try #require(CacheKey(hex: String(repeating: "2", count: 64)))
+        for store in [memory as any CacheStore, sqlite] {
+            try await store.put(short, entry(retainedFor: 10))
+            try await store.put(long, entry(retainedFor: 1_000))
+        }
+        _ = try await ledger.reserve(tenant: "acme", keyID: "key_a", tokens: 5, at: t)  // expires after 600 s
+
+        let janitor = Janitor(memory: memory, sqlite: sqlite, ledger: ledger, interval: .seconds(60), logger: Logger(label: "test"))
+        await janitor.sweep()
+        #expect(memory.count == 2)
+        #expect(try await sqlite.count() == 2)
+        #expect(try await ledger.purgeExpired().reservations == 0)  // nothing had expired yet
+
+        clock.advance(by: 700)
+        await janitor.sweep()
+        #expect(memory.count == 1 && memory.entry(for: long) != nil)
+        #expect(try await sqlite.purgeExpired() == 0)  // the sweep deleted the expired row already
+        #expect(try await sqlite.get(long) != nil)
+        #expect(try await ledger.purgeExpired().reservations == 0)  // the sweep took it already
+
+        try await sqlite.close()
+        try await ledger.close()
+    }
+}
