@@ -3,9 +3,12 @@ import Synchronization
 
 /// Stops sending requests to a model server that keeps failing, and probes it until it recovers.
 ///
-/// Closed: requests flow; `failureThreshold` consecutive failures open the breaker. Open: requests
-/// are refused at once for `openSeconds`. Half-open: one probe is let through; its success closes
-/// the breaker, its failure opens it again. Time comes from an injected clock, so tests never sleep.
+/// Closed: requests flow; `failureThreshold` consecutive failures open the breaker, and so does an
+/// error rate of at least `errorRate` over the last `window` calls (once `minimumCalls` of them are
+/// known) — a server failing every other call never strings failures together, yet is sick. Open:
+/// requests are refused at once for `openSeconds`. Half-open: one probe is let through; its success
+/// closes the breaker (and forgets the window), its failure opens it again. Time comes from an
+/// injected clock, so tests never sleep.
 public final class CircuitBreaker: Sendable {
     /// The breaker's state, as reported to metrics and `/readyz`.
     public enum State: String, Sendable, Equatable {
@@ -27,6 +30,16 @@ public final class CircuitBreaker: Sendable {
         var consecutiveFailures = 0
         var openedAt = 0.0
         var probeInFlight = false
+        /// Outcomes of the last calls (true = failure), oldest first; at most `window` of them.
+        var recent: [Bool] = []
+        var recentFailures = 0
+
+        mutating func remember(failure: Bool, window: Int) {
+            guard window > 0 else { return }
+            recent.append(failure)
+            if failure { recentFailures += 1 }
+            if recent.count > window, recent.removeFirst() { recentFailures -= 1 }
+        }
     }
 
     private let machine = Mutex(Machine())
@@ -35,10 +48,22 @@ public final class CircuitBreaker: Sendable {
     public let failureThreshold: Int
     /// Seconds the breaker stays open before it lets a probe through.
     public let openSeconds: Double
+    /// Fraction of failed calls in the window that opens the breaker; above 1 turns this off.
+    public let errorRate: Double
+    /// How many recent calls the error rate is taken over.
+    public let window: Int
+    /// Calls the window must hold before its error rate counts.
+    public let minimumCalls: Int
 
-    public init(failureThreshold: Int = 5, openSeconds: Double = 10, clock: WallClock = .system) {
+    public init(
+        failureThreshold: Int = 5, openSeconds: Double = 10, errorRate: Double = 0.5, window: Int = 20,
+        minimumCalls: Int = 10, clock: WallClock = .system
+    ) {
         self.failureThreshold = max(1, failureThreshold)
         self.openSeconds = max(0, openSeconds)
+        self.errorRate = errorRate
+        self.window = max(0, window)
+        self.minimumCalls = max(1, min(minimumCalls, max(1, window)))
         self.clock = clock
     }
 
@@ -75,9 +100,15 @@ public final class CircuitBreaker: Sendable {
     /// Reports how an allowed request ended. Only server-side failures (unreachable, timeout, 5xx) count.
     public func record(success: Bool) {
         let now = clock.now()
+        let window = self.window, errorRate = self.errorRate, minimumCalls = self.minimumCalls
         machine.withLock { machine in
             if success {
-                machine = Machine()
+                if machine.state == .closed {
+                    machine.consecutiveFailures = 0
+                    machine.remember(failure: false, window: window)
+                } else {
+                    machine = Machine()  // a successful probe: closed, with a clean slate
+                }
                 return
             }
             machine.consecutiveFailures += 1
@@ -86,10 +117,15 @@ public final class CircuitBreaker: Sendable {
                 machine.state = .open
                 machine.openedAt = now
                 machine.probeInFlight = false
-            case .closed where machine.consecutiveFailures >= failureThreshold:
-                machine.state = .open
-                machine.openedAt = now
-            case .closed, .open:
+            case .closed:
+                machine.remember(failure: true, window: window)
+                let rateTripped = machine.recent.count >= minimumCalls
+                    && Double(machine.recentFailures) >= errorRate * Double(machine.recent.count)
+                if machine.consecutiveFailures >= failureThreshold || rateTripped {
+                    machine.state = .open
+                    machine.openedAt = now
+                }
+            case .open:
                 break
             }
         }

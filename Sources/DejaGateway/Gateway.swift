@@ -346,22 +346,7 @@ public final class Gateway: Sendable {
             throw GatewayError(.overloaded, "too many requests are waiting for the model server; retry shortly", retryAfter: 1)
         }
         defer { task.limiter.release() }
-        if case .reject(let wait) = task.breaker.decide() {
-            let seconds = max(1, Int(wait.rounded(.up)))
-            throw GatewayError(
-                .upstreamUnavailable,
-                "the model server is failing, so Deja stopped sending it requests for a while (circuit open); retry after \(seconds) s",
-                retryAfter: seconds
-            )
-        }
-        let reply: UpstreamReply
-        do {
-            reply = try await upstream.postJSON(url: task.upstreamURL, body: forward, timeout: task.timeout)
-        } catch {
-            task.breaker.record(success: false)
-            throw error
-        }
-        task.breaker.record(success: reply.status < 500)
+        let reply = try await postToModel(task: task, forward: forward)
         let now = clock.now()
         guard reply.status == 200 else {
             let message = PaddleXProtocol.errorMessage(in: reply.body) ?? "no message"
@@ -418,6 +403,41 @@ public final class Gateway: Sendable {
         metrics.record(task: task.policy.task, outcome: outcome, seconds: now - started, tokens: tokens, billed: record.billedTokens)
         if store { await put(key, entry) }
         return entry
+    }
+
+    /// Posts a request to one of the task's model servers: the first whose breaker lets it through,
+    /// in balancing order. A server that cannot be reached is skipped for the next (the request never
+    /// reached it, so trying another is safe); a timeout or a server error is the answer. All
+    /// breakers open: 503 with the shortest wait.
+    private func postToModel(task: TaskRuntime, forward: [UInt8]) async throws(GatewayError) -> UpstreamReply {
+        var shortestWait: Double?
+        var unreachable: GatewayError?
+        for server in task.upstreams.candidates() {
+            if case .reject(let wait) = server.breaker.decide() {
+                shortestWait = min(shortestWait ?? wait, wait)
+                continue
+            }
+            let reply: UpstreamReply
+            do {
+                reply = try await upstream.postJSON(url: server.url, body: forward, timeout: task.timeout)
+            } catch {
+                server.breaker.record(success: false)
+                if error.isConnectionFailure {
+                    unreachable = error
+                    continue
+                }
+                throw error
+            }
+            server.breaker.record(success: reply.status < 500)
+            return reply
+        }
+        if let unreachable { throw unreachable }
+        let seconds = max(1, Int((shortestWait ?? 1).rounded(.up)))
+        throw GatewayError(
+            .upstreamUnavailable,
+            "the model server is failing, so Deja stopped sending it requests for a while (circuit open); retry after \(seconds) s",
+            retryAfter: seconds
+        )
     }
 
     /// The stored answer to an earlier request with this `Idempotency-Key`, billed nothing; `nil` when none.

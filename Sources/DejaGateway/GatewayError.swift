@@ -66,6 +66,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     public var underlying: (any Error)?
     /// Seconds after which a retry may succeed (`Retry-After`), for overload and rate limits.
     public var retryAfter: Int?
+    /// The model server could not be connected to: the request never reached it, so another server
+    /// may take it.
+    public var isConnectionFailure = false
 
     public init(_ code: Code, _ message: String, status: Int? = nil, retryAfter: Int? = nil, underlying: (any Error)? = nil) {
         self.code = code

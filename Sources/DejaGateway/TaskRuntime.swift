@@ -27,10 +27,8 @@ public struct TaskRuntime: Sendable {
     public var policy: TaskPolicy
     /// The route clients POST to, e.g. `/ocr`.
     public var route: String
-    /// The model server's URL for this task, e.g. `http://127.0.0.1:8866/ocr`.
-    public var upstreamURL: String
-    /// A URL answering 200 when the model server is up, for `/readyz`.
-    public var healthURL: String?
+    /// The model servers of this task, each with its own breaker; calls are balanced over them.
+    public let upstreams: UpstreamPool
     /// How long one upstream call may take.
     public var timeout: TimeAmount
     public var freshness: Freshness
@@ -38,11 +36,10 @@ public struct TaskRuntime: Sendable {
     public var meter: Meter
     /// Fraction of the metered tokens billed for an answer served from cache (0 by default).
     public var hitPrice: Double
-    /// Stops calls to a failing model server.
-    public let breaker: CircuitBreaker
     /// Bounds concurrent calls to the model server, with a bounded queue.
     public let limiter: ConcurrencyLimiter
 
+    /// A task with one model server.
     public init(
         policy: TaskPolicy,
         route: String,
@@ -55,17 +52,38 @@ public struct TaskRuntime: Sendable {
         breaker: CircuitBreaker = CircuitBreaker(),
         limiter: ConcurrencyLimiter = ConcurrencyLimiter(limit: 4, maxQueue: 256)
     ) {
+        self.init(
+            policy: policy, route: route, upstreams: UpstreamPool([Upstream(url: upstreamURL, healthURL: healthURL, breaker: breaker)]),
+            timeout: timeout, freshness: freshness, meter: meter, hitPrice: hitPrice, limiter: limiter
+        )
+    }
+
+    /// A task with one or more model servers.
+    public init(
+        policy: TaskPolicy,
+        route: String,
+        upstreams: UpstreamPool,
+        timeout: TimeAmount = .seconds(60),
+        freshness: Freshness = Freshness(),
+        meter: Meter,
+        hitPrice: Double = 0,
+        limiter: ConcurrencyLimiter = ConcurrencyLimiter(limit: 4, maxQueue: 256)
+    ) {
         self.policy = policy
         self.route = route
-        self.upstreamURL = upstreamURL
-        self.healthURL = healthURL
+        self.upstreams = upstreams
         self.timeout = timeout
         self.freshness = freshness
         self.meter = meter
         self.hitPrice = hitPrice
-        self.breaker = breaker
         self.limiter = limiter
     }
+
+    /// The first model server's URL (the only one, for most tasks).
+    public var upstreamURL: String { upstreams.members[0].url }
+
+    /// The first model server's breaker (the only one, for most tasks).
+    public var breaker: CircuitBreaker { upstreams.members[0].breaker }
 
     /// Seconds a cross-instance lock on a miss lives: one model call plus a margin, so a dead owner
     /// never makes the others wait longer than that.

@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import ServiceLifecycle
 
 /// What a model server answered: status and body, nothing interpreted yet.
@@ -68,8 +69,21 @@ public final class UpstreamClient: Service, Sendable {
         } catch let error as HTTPClientError where error == .bodyLengthMismatch {
             throw GatewayError(.upstreamFailed, "the model server's answer was larger than \(maxAnswerBytes) bytes or malformed", underlying: error)
         } catch {
-            throw GatewayError(.upstreamUnavailable, "the model server could not be reached", underlying: error)
+            var failure = GatewayError(.upstreamUnavailable, "the model server could not be reached", underlying: error)
+            failure.isConnectionFailure = Self.isConnectionFailure(error)
+            throw failure
         }
+    }
+
+    /// Whether `error` happened while connecting, before any byte of the request was sent.
+    static func isConnectionFailure(_ error: any Error) -> Bool {
+        if error is NIOConnectionError { return true }
+        if let error = error as? HTTPClientError, error == .connectTimeout { return true }
+        if let error = error as? ChannelError, case .connectTimeout = error { return true }
+        if let error = error as? IOError {
+            return [ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EADDRNOTAVAIL].contains(error.errnoCode)
+        }
+        return false
     }
 
     public func run() async throws {

@@ -66,6 +66,13 @@ public func buildApplication(
     } else {
         server = .http1()
     }
+    // Health checks per task interval; tasks sharing an interval share a monitor.
+    var monitors: [any Service] = []
+    for interval in Set(configuration.tasks.map(\.healthCheckSeconds)).sorted() where interval > 0 {
+        let pools = zip(configuration.tasks, tasks).filter { $0.0.healthCheckSeconds == interval }.map(\.1.upstreams)
+        monitors.append(UpstreamHealthMonitor(
+            pools: pools, client: parts.upstream, interval: .milliseconds(Int64(interval * 1000)), logger: logger))
+    }
     let app = Application(
         router: router,
         server: server,
@@ -73,7 +80,7 @@ public func buildApplication(
             address: .hostname(configuration.server.host, port: configuration.server.port),
             serverName: serverName
         ),
-        services: parts.services,
+        services: parts.services + monitors,
         // A configured thread count gets its own group, which lives as long as the process.
         eventLoopGroupProvider: configuration.server.eventLoopThreads.map {
             .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0))
@@ -81,7 +88,7 @@ public func buildApplication(
         logger: logger
     )
     app.logger.info("deja configured", metadata: [
-        "deja.tasks": "\(tasks.map { "\($0.route) -> \($0.upstreamURL)" }.joined(separator: ", "))",
+        "deja.tasks": "\(tasks.map { "\($0.route) -> \($0.upstreams.members.map(\.url).joined(separator: " | "))" }.joined(separator: ", "))",
         "deja.storage": "\(configuration.storage.path)",
     ])
     return app

@@ -100,8 +100,23 @@ extension DejaConfiguration.Task {
             "volatileFields", "defaults", "binaryFields", "requiredFields", "textNormalization", "meter",
             "hitPrice", "scope", "ttlJitter", "negativeTTLSeconds", "staleWhileRevalidateSeconds", "staleIfErrorSeconds",
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
+            "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow",
         ])
-        self.init(name: try c.required("name"), upstream: try c.required("upstream"), model: try c.required("model"))
+        // `upstream` names the first model server; with only `upstreams`, the first of those is it.
+        var more: [String] = try c.value("upstreams", default: [])
+        let first: String
+        if let upstream: String = try c.optional("upstream") {
+            first = upstream
+        } else if !more.isEmpty {
+            first = more.removeFirst()
+        } else {
+            first = try c.required("upstream")  // the usual "missing setting" error
+        }
+        self.init(name: try c.required("name"), upstream: first, model: try c.required("model"))
+        upstreams = more
+        healthCheckSeconds = try c.value("healthCheckSeconds", default: healthCheckSeconds)
+        breakerErrorRate = try c.value("breakerErrorRate", default: breakerErrorRate)
+        breakerWindow = try c.value("breakerWindow", default: breakerWindow)
         route = try c.optional("route")
         `protocol` = try c.value("protocol", default: `protocol`)
         health = try c.optional("health")

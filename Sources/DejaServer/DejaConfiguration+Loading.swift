@@ -56,6 +56,9 @@ extension DejaConfiguration {
         for index in tasks.indices {
             let prefix = "DEJA_TASK_\(tasks[index].name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }.map(String.init).joined())_"
             if let value = environment[prefix + "UPSTREAM"] { tasks[index].upstream = value }
+            if let value = environment[prefix + "UPSTREAMS"] {
+                tasks[index].upstreams = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            }
             if let value = environment[prefix + "HEALTH"] { tasks[index].health = value }
             if let value = environment[prefix + "MODEL_NAME"] { tasks[index].model.name = value }
             if let value = environment[prefix + "MODEL_VERSION"] { tasks[index].model.version = value }
@@ -108,7 +111,13 @@ extension DejaConfiguration {
             guard task.protocol == PaddleXProtocol.name else {
                 throw ConfigurationError("\(where_).protocol '\(task.protocol)' is not supported; supported: \(PaddleXProtocol.name)")
             }
-            for url in [task.upstream, task.health].compactMap({ $0 }) {
+            if let health = task.health, !health.hasPrefix("/"), !task.upstreams.isEmpty {
+                throw ConfigurationError("\(where_).health must be a path such as /health when the task has several upstreams")
+            }
+            guard task.healthCheckSeconds >= 0 else { throw ConfigurationError("\(where_).healthCheckSeconds must not be negative") }
+            guard (0...1).contains(task.breakerErrorRate) else { throw ConfigurationError("\(where_).breakerErrorRate must be between 0 and 1") }
+            guard task.breakerWindow >= 1 else { throw ConfigurationError("\(where_).breakerWindow must be at least 1") }
+            for url in [task.upstream] + task.upstreams + [task.health].compactMap({ $0 }).filter({ !$0.hasPrefix("/") }) {
                 guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
                     throw ConfigurationError("\(where_): '\(url)' is not an http(s) URL")
                 }
@@ -173,13 +182,16 @@ extension DejaConfiguration {
             return TaskRuntime(
                 policy: policy,
                 route: task.effectiveRoute,
-                upstreamURL: task.upstream,
-                healthURL: task.effectiveHealthURL,
+                upstreams: UpstreamPool(([task.upstream] + task.upstreams).map { url in
+                    Upstream(url: url, healthURL: task.healthURL(for: url), breaker: CircuitBreaker(
+                        failureThreshold: task.breakerFailures, openSeconds: task.breakerOpenSeconds,
+                        errorRate: task.breakerErrorRate > 0 ? task.breakerErrorRate : .infinity,
+                        window: task.breakerWindow, minimumCalls: min(10, task.breakerWindow), clock: clock))
+                }),
                 timeout: .milliseconds(Int64(task.timeoutSeconds * 1000)),
                 freshness: task.freshness,
                 meter: meter,
                 hitPrice: task.hitPrice,
-                breaker: CircuitBreaker(failureThreshold: task.breakerFailures, openSeconds: task.breakerOpenSeconds, clock: clock),
                 limiter: ConcurrencyLimiter(limit: task.maxConcurrency, maxQueue: task.maxQueue)
             )
         }
@@ -217,11 +229,15 @@ extension DejaConfiguration.Task {
     /// The route, defaulting to `/<name>`.
     public var effectiveRoute: String { route ?? "/\(name)" }
 
-    /// The health URL, defaulting to `/health` on the upstream's scheme, host and port.
-    public var effectiveHealthURL: String? {
-        if let health { return health }
-        guard var components = URLComponents(string: upstream) else { return nil }
-        components.path = "/health"
+    /// The health URL of the first upstream.
+    public var effectiveHealthURL: String? { healthURL(for: upstream) }
+
+    /// The health URL of one of the task's upstreams: `health` if it is a URL, else that path (default
+    /// `/health`) on the upstream's scheme, host and port.
+    public func healthURL(for upstreamURL: String) -> String? {
+        if let health, !health.hasPrefix("/") { return health }
+        guard var components = URLComponents(string: upstreamURL) else { return nil }
+        components.path = health ?? "/health"
         components.query = nil
         return components.string
     }

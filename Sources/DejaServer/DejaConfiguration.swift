@@ -99,8 +99,14 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var `protocol`: String = "paddlex-ocr"
         /// The model server URL requests are forwarded to.
         public var upstream: String
-        /// URL answering 200 when the model is up (default: `/health` on the upstream's host).
+        /// More model servers for the same task; calls are balanced over `upstream` and these, skipping
+        /// servers whose health check or breaker says they are down.
+        public var upstreams: [String] = []
+        /// URL answering 200 when the model is up (default: `/health` on each upstream's host); a path
+        /// such as `/health` applies to every upstream's host.
         public var health: String?
+        /// Seconds between health checks of each model server (default 5; 0 = off).
+        public var healthCheckSeconds: Double = 5
         /// Seconds one upstream call may take (default 60).
         public var timeoutSeconds: Double = 60
         /// The model's name and version.
@@ -140,6 +146,11 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var breakerFailures: Int = 5
         /// Seconds the breaker stays open before probing the model again (default 10).
         public var breakerOpenSeconds: Double = 10
+        /// Fraction of failed calls among the last `breakerWindow` that opens the breaker (default 0.5;
+        /// 0 = off, only consecutive failures count).
+        public var breakerErrorRate: Double = 0.5
+        /// How many recent calls the error rate is taken over (default 20; it counts from 10 on).
+        public var breakerWindow: Int = 20
         /// `shared` (one cache for every tenant, the default) or `tenant` (each tenant its own).
         public var scope: String = "shared"
 

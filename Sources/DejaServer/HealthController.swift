@@ -44,13 +44,18 @@ struct HealthController<Context: RequestContext>: Sendable {
         }
         await withTaskGroup(of: (String, String).self) { group in
             for task in tasks {
-                guard let url = task.healthURL else { continue }
-                group.addTask {
-                    do {
-                        let reply = try await upstream.get(url: url, timeout: .seconds(2))
-                        return ("upstream.\(task.policy.task)", reply.status == 200 ? "ok" : "status \(reply.status)")
-                    } catch {
-                        return ("upstream.\(task.policy.task)", "unreachable")
+                let members = task.upstreams.members
+                for (index, server) in members.enumerated() {
+                    guard let url = server.healthURL else { continue }
+                    // One model server: `upstream.<task>`; several: `upstream.<task>.<n>`, counted from 1.
+                    let name = members.count == 1 ? "upstream.\(task.policy.task)" : "upstream.\(task.policy.task).\(index + 1)"
+                    group.addTask {
+                        do {
+                            let reply = try await upstream.get(url: url, timeout: .seconds(2))
+                            return (name, reply.status == 200 ? "ok" : "status \(reply.status)")
+                        } catch {
+                            return (name, "unreachable")
+                        }
                     }
                 }
             }

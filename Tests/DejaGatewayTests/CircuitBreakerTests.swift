@@ -56,4 +56,72 @@ import Testing
         clock.advance(by: 5)
         #expect(breaker.decide() == .allow)
     }
+
+    @Test func anErrorRateOpensTheBreakerWithoutConsecutiveFailures() {
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(failureThreshold: 5, openSeconds: 10, errorRate: 0.5, window: 10, minimumCalls: 10,
+                                     clock: clock.wallClock)
+        // Every other call fails: never two failures in a row, yet half of all calls fail.
+        for call in 0..<9 {
+            breaker.record(success: call % 2 == 0)
+            #expect(breaker.state == .closed, "call \(call): the window is not full enough to judge yet")
+        }
+        breaker.record(success: false)  // the 10th call: 5 failures out of 10
+        #expect(breaker.state == .open)
+        #expect(breaker.decide() == .reject(retryAfter: 10))
+    }
+
+    @Test func anErrorRateBelowTheThresholdKeepsTheBreakerClosed() {
+        let breaker = CircuitBreaker(failureThreshold: 5, errorRate: 0.5, window: 10, minimumCalls: 10, clock: ManualClock().wallClock)
+        // One failure in three, for long: the window always holds fewer than half failures.
+        for call in 0..<60 {
+            breaker.record(success: call % 3 != 0)
+        }
+        #expect(breaker.state == .closed)
+    }
+
+    @Test func theWindowForgetsOldFailuresAndASuccessfulProbeClearsIt() {
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(failureThreshold: 100, openSeconds: 5, errorRate: 0.5, window: 10, minimumCalls: 10,
+                                     clock: clock.wallClock)
+        for _ in 0..<4 { breaker.record(success: false) }
+        for _ in 0..<10 { breaker.record(success: true) }  // the four failures slide out of the window
+        for _ in 0..<4 { breaker.record(success: false) }
+        #expect(breaker.state == .closed)  // 4 of the last 10
+        breaker.record(success: false)
+        #expect(breaker.state == .open)  // 5 of the last 10
+        clock.advance(by: 5)
+        #expect(breaker.decide() == .allow)
+        breaker.record(success: true)
+        #expect(breaker.state == .closed)
+        breaker.record(success: false)  // a clean window: 1 failure out of 1 call is not enough to judge
+        #expect(breaker.state == .closed)
+    }
+
+    @Test func anInfiniteErrorRateTurnsTheRateOff() {
+        let breaker = CircuitBreaker(failureThreshold: 3, errorRate: .infinity, window: 10, minimumCalls: 10, clock: ManualClock().wallClock)
+        for call in 0..<50 { breaker.record(success: call % 2 == 0) }
+        #expect(breaker.state == .closed)
+    }
+}
+
+@Suite struct UpstreamPoolTests {
+    @Test func callsRotateOverTheServersThatAreUpAndTryTheOthersLast() {
+        let servers = (1...3).map { Upstream(url: "http://10.0.0.\($0):8866/ocr") }
+        let pool = UpstreamPool(servers)
+        let firsts = (0..<6).map { _ in pool.candidates()[0].url }
+        #expect(Set(firsts).count == 3)  // round robin reaches every server
+        #expect(firsts[0] != firsts[1])
+        servers[1].recordHealth(ok: false)
+        #expect(servers[1].isUp)  // one failed check is not enough
+        servers[1].recordHealth(ok: false)
+        #expect(!servers[1].isUp)
+        for _ in 0..<6 {
+            let order = pool.candidates()
+            #expect(order.count == 3)
+            #expect(order.last === servers[1])  // a server that is down is the last resort, not gone
+        }
+        servers[1].recordHealth(ok: true)
+        #expect(servers[1].isUp)
+    }
 }

@@ -70,6 +70,11 @@ import Testing
             ("tasks: [{name: ocr, upstream: 'http://h/ocr', model: {name: m, version: v}, route: /metrics}]\n", "collides"),
             ("tasks: [{name: ocr, upstream: 'http://h/ocr', model: {name: m, version: v}, hitPrice: 2}]\n", "hitPrice"),
             ("tasks: [{name: ocr, upstream: 'http://h/ocr'}]\n", "model"),
+            ("tasks: [{name: ocr, upstreams: ['http://a/ocr', 'http://b/ocr'], health: 'http://a/health', model: {name: m, version: v}}]\n",
+             "health"),
+            ("tasks: [{name: ocr, upstreams: ['http://a/ocr', 'b'], model: {name: m, version: v}}]\n", "http(s) URL"),
+            ("tasks: [{name: ocr, upstream: 'http://h/ocr', model: {name: m, version: v}, breakerErrorRate: 1.5}]\n", "breakerErrorRate"),
+            ("tasks: [{name: ocr, model: {name: m, version: v}}]\n", "upstream"),
         ]
         for (yaml, expected) in cases {
             let path = try write(yaml)
@@ -81,5 +86,24 @@ import Testing
             }
         }
         #expect(throws: (any Error).self) { try DejaConfiguration.load(path: nil, environment: ["DEJA_PORT": "http"]) }
+    }
+
+    @Test func severalUpstreamsAreBalancedEachWithItsHealthURL() throws {
+        let path = try write("""
+            tasks:
+              - name: ocr
+                upstreams: ['http://10.0.0.1:8866/ocr', 'http://10.0.0.2:9000/ocr']
+                health: /ready
+                model: {name: m, version: v}
+            """)
+        let configuration = try DejaConfiguration.load(path: path, environment: [:])
+        #expect(configuration.tasks[0].upstream == "http://10.0.0.1:8866/ocr")
+        let servers = try configuration.taskRuntimes()[0].upstreams.members
+        #expect(servers.map(\.url) == ["http://10.0.0.1:8866/ocr", "http://10.0.0.2:9000/ocr"])
+        #expect(servers.map(\.healthURL) == ["http://10.0.0.1:8866/ready", "http://10.0.0.2:9000/ready"])
+        #expect(servers[0].breaker !== servers[1].breaker)  // one breaker per server
+        // The environment can name them too.
+        let overridden = try DejaConfiguration.load(path: nil, environment: ["DEJA_TASK_OCR_UPSTREAMS": "http://a:1/ocr, http://b:2/ocr"])
+        #expect(try overridden.taskRuntimes()[0].upstreams.members.map(\.url) == ["http://127.0.0.1:8866/ocr", "http://a:1/ocr", "http://b:2/ocr"])
     }
 }

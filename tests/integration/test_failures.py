@@ -132,3 +132,30 @@ def test_a_slow_body_times_out_and_the_server_keeps_serving(worker, tmp_path):
         assert http("GET", gw.url + "/healthz")[0] == 200
     finally:
         gw.stop()
+
+
+def test_a_dead_model_server_among_several_is_skipped(worker, invoices, tmp_path):
+    """Two upstreams, one dead: every miss is answered (by the live one), the dead one's health check and
+    breaker take it out of rotation, and /readyz names it."""
+    dead = f"http://127.0.0.1:{free_port()}/ocr"  # nothing listens there: connection refused
+    gw = Gateway(worker.url, tmp_path, task={"upstream": dead, "upstreams": [f"{worker.url}/ocr"], "healthCheckSeconds": 0.5})
+    gw.start()
+    try:
+        image = invoices("20261129-8100")
+        calls = worker.ocr_requests()
+        answers = [gw.post(ocr_body(image, textDetLimitSideLen=800 + n)) for n in range(12)]
+        assert [a[0] for a in answers] == [200] * 12, [a[2][:200] for a in answers if a[0] != 200]
+        assert all(a[1]["x-deja-cache"] == "miss" for a in answers)
+        assert worker.ocr_requests() == calls + 12  # each miss reached the live server exactly once
+        status, _, body = http("GET", gw.url + "/readyz")
+        report = json.loads(body)
+        assert status == 200 and report["status"] == "degraded", report
+        assert report["checks"]["upstream.ocr.1"] == "unreachable" and report["checks"]["upstream.ocr.2"] == "ok"
+        # Nothing was billed for the dead server's refusals: 12 misses, 12 bills.
+        time.sleep(1.2)  # two health checks: the dead server is now down and tried last
+        status, headers, _ = gw.post(ocr_body(image, textDetLimitSideLen=900))
+        assert status == 200 and headers["x-deja-cache"] == "miss"
+        totals = json.loads(gw.cli("usage", "--json"))["totals"]
+        assert totals["misses"] == 13 and totals["errors"] == 0 and totals["billedTokens"] == 13 * int(headers["x-deja-tokens"])
+    finally:
+        gw.stop()
