@@ -88,6 +88,30 @@ public final class RedisStore: CacheStore {
     func entryKey(_ key: CacheKey) -> RedisKey { RedisKey(configuration.keyPrefix + "e:" + key.hex) }
     func lockKey(_ key: CacheKey) -> RedisKey { RedisKey(configuration.keyPrefix + "l:" + key.hex) }
     func channel(_ key: CacheKey) -> String { configuration.keyPrefix + "c:" + key.hex }
+    func aliasKey(_ name: CacheKey) -> RedisKey { RedisKey(configuration.keyPrefix + "a:" + name.hex) }
+
+    // MARK: Aliases
+
+    /// The content key an alias names (e.g. a raw request body's digest, resolved once by some
+    /// instance), or `nil` when none is stored.
+    public func alias(_ name: CacheKey) async throws(CacheStoreError) -> CacheKey? {
+        let stored: ByteBuffer?
+        do { stored = try await redis.execute(GET(aliasKey(name))) } catch {
+            throw .storage("could not read an alias from Redis", error)
+        }
+        guard let stored else { return nil }
+        return CacheKey(hex: String(buffer: stored))
+    }
+
+    /// Stores that `name` resolves to `key`, for `ttl`.
+    public func setAlias(_ name: CacheKey, to key: CacheKey, ttl: Duration) async throws(CacheStoreError) {
+        let milliseconds = max(1, ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+        do {
+            _ = try await redis.execute(SET(aliasKey(name), value: ByteBuffer(string: key.hex), milliseconds: milliseconds))
+        } catch {
+            throw .storage("could not write an alias to Redis", error)
+        }
+    }
 
     // MARK: CacheStore
 

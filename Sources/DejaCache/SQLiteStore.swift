@@ -43,6 +43,9 @@ public final class SQLiteStore: CacheStore {
         do {
             _ = try await connection.query("PRAGMA journal_mode=WAL")
             _ = try await connection.query("PRAGMA synchronous=NORMAL")
+            // Another process holding the write lock (a backup, an operator's shell) makes a write fail
+            // after 2 s — logged, the answer still sent — instead of retrying forever.
+            _ = try await connection.query("PRAGMA busy_timeout=2000")
             _ = try await connection.query(
                 """
                 CREATE TABLE IF NOT EXISTS cache_entries (

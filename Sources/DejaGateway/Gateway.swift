@@ -108,12 +108,16 @@ public final class Gateway: Sendable {
         let key: CacheKey
         if let remembered = memo.key(for: bodyDigest) {
             key = remembered
+        } else if let shared = await sharedAlias(task: task, bodyDigest: bodyDigest) {
+            key = shared  // another instance canonicalised this very body
+            memo.remember(bodyDigest, resolvesTo: key)
         } else {
             do {
-                let request = try canonicalizer.canonicalize(body: body, policy: task.policy, scope: caller.tenant)
+                let request = try canonicalize(body: body, task: task, tenant: caller.tenant)
                 canonical = request
                 key = request.key
                 memo.remember(bodyDigest, resolvesTo: key)
+                shareAlias(task: task, bodyDigest: bodyDigest, key: key)
             } catch {
                 return failure(task: task, caller: caller, key: nil, started: started, error: Self.badRequest(error))
             }
@@ -145,7 +149,7 @@ public final class Gateway: Sendable {
             forward = canonical.forwardBody
         } else {
             do {
-                forward = try canonicalizer.canonicalize(body: body, policy: task.policy, scope: caller.tenant).forwardBody
+                forward = try canonicalize(body: body, task: task, tenant: caller.tenant).forwardBody
             } catch {
                 return failure(task: task, caller: caller, key: key, started: started, error: Self.badRequest(error))
             }
@@ -261,6 +265,49 @@ public final class Gateway: Sendable {
             modelVersion: entry.modelVersion, age: entry.age(at: now), contentType: entry.contentType,
             body: PaddleXProtocol.render(stored: entry.body, logId: PaddleXProtocol.newLogId())
         )
+    }
+
+    // MARK: - Canonical form
+
+    private func canonicalize(body: ByteBuffer, task: TaskRuntime, tenant: String) throws(CanonicalError) -> CanonicalRequest {
+        metrics.countCanonicalization(task: task.policy.task)
+        return try canonicalizer.canonicalize(body: body, policy: task.policy, scope: tenant)
+    }
+
+    /// The name under which instances share what a raw body resolved to: the memo digest (task, scope,
+    /// body) bound to everything else the key depends on (scheme, model name and version, config), so
+    /// a new model version or configuration never reads an old alias.
+    private static func aliasName(task: TaskRuntime, bodyDigest: CacheKey) -> CacheKey {
+        let policy = task.policy
+        return CacheKey(digest: KeyEncoding.digest(fields: [
+            Array("deja-alias-v1".utf8), Array(CanonicalScheme.policyTag.utf8), Array(policy.modelName.utf8),
+            Array(policy.modelVersion.utf8), Array(policy.configHash.utf8), bodyDigest.bytes,
+        ]))
+    }
+
+    /// The content key another instance stored for this body, if the cache is shared and has one.
+    private func sharedAlias(task: TaskRuntime, bodyDigest: CacheKey) async -> CacheKey? {
+        guard let coordinator else { return nil }
+        do {
+            return try await coordinator.alias(Self.aliasName(task: task, bodyDigest: bodyDigest))
+        } catch {
+            return nil  // the store is down: canonicalise here
+        }
+    }
+
+    /// Shares what a body resolved to, for as long as an answer to it may be kept; off the request path.
+    private func shareAlias(task: TaskRuntime, bodyDigest: CacheKey, key: CacheKey) {
+        guard let coordinator else { return }
+        let name = Self.aliasName(task: task, bodyDigest: bodyDigest)
+        let seconds = task.freshness.ttl * (1 + task.freshness.ttlJitter) + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate)
+        let logger = self.logger
+        Task {
+            do {
+                try await coordinator.setAlias(name, to: key, ttl: .milliseconds(Int64(seconds * 1000)))
+            } catch {
+                logger.debug("could not share a body alias", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     /// The client's error for a request that cannot be canonicalised; the message names the field.
@@ -456,8 +503,10 @@ public final class Gateway: Sendable {
             time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: .hit,
             meteredTokens: tokens, billedTokens: 0, latencyMicros: Int64((now - started) * 1e6), status: stored.status, modelSeconds: 0
         ))
+        // Answered from the stored response: a hit, as the ledger records it (the first answer's own
+        // outcome was the miss that billed it).
         var response = TaskResponse(
-            status: stored.status, outcome: stored.headers["x-deja-cache"].flatMap(Outcome.init(rawValue:)),
+            status: stored.status, outcome: .hit,
             key: stored.headers["x-deja-key"].flatMap { CacheKey(hex: $0) }, tokens: tokens, billed: 0,
             modelVersion: stored.headers["x-deja-model-version"], age: max(0, Int(now - stored.createdAt)),
             contentType: stored.headers["content-type"] ?? "application/json",
@@ -493,7 +542,7 @@ public final class Gateway: Sendable {
     /// Recorded under ``refreshTenant``, billed to nobody: no client asked for it.
     private func refresh(task: TaskRuntime, key: CacheKey, body: ByteBuffer, tenant: String) async {
         do {
-            let request = try canonicalizer.canonicalize(body: body, policy: task.policy, scope: tenant)
+            let request = try canonicalize(body: body, task: task, tenant: tenant)
             _ = try await callModel(task: task, tenant: Self.refreshTenant, keyID: "-", key: key, forward: request.forwardBody,
                                     outcome: .miss, billed: false, store: true, started: clock.now())
         } catch {

@@ -14,6 +14,7 @@ public struct GatewayMetrics: Sendable {
     }
 
     private let series: [String: [Outcome: Series]]
+    private let canonicalizations: [String: Counter]
 
     /// Creates the series for `tasks` through the bootstrapped metrics backend.
     public init(tasks: [String]) {
@@ -32,6 +33,14 @@ public struct GatewayMetrics: Sendable {
             series[task] = byOutcome
         }
         self.series = series
+        self.canonicalizations = Dictionary(
+            tasks.map { ($0, Counter(label: "deja_canonical_forms_total", dimensions: [("task", $0)])) },
+            uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Counts one canonical form built (a body not answered by the memo or a shared alias).
+    public func countCanonicalization(task: String) {
+        canonicalizations[task]?.increment()
     }
 
     /// Counts one request.

@@ -115,6 +115,19 @@ struct RedisStoreTests {
     }
 
     @Test(arguments: RedisBackend.available)
+    func aliasesAreSharedWithTheirTTL(_ backend: RedisBackend) async throws {
+        let store = RedisStore(redis: try backend.makeClient())
+        let name = RedisBackend.freshKey(), key = RedisBackend.freshKey()
+        #expect(try await store.alias(name) == nil)
+        try await store.setAlias(name, to: key, ttl: .seconds(90))
+        #expect(try await store.alias(name) == key)
+        let ttl = try await store.redis.execute(PTTL(store.aliasKey(name)))
+        #expect(ttl > 85_000 && ttl <= 90_000)
+        try await store.redis.execute(SET(store.aliasKey(name), value: ByteBuffer(string: "not a key"), milliseconds: 1000))
+        #expect(try await store.alias(name) == nil)  // a damaged alias is no alias
+    }
+
+    @Test(arguments: RedisBackend.available)
     func entriesExpire(_ backend: RedisBackend) async throws {
         let store = RedisStore(redis: try backend.makeClient())
         let key = RedisBackend.freshKey()

@@ -51,8 +51,8 @@ def test_killing_the_worker_under_load(invoices, tmp_path):
     own = Worker(f"http://127.0.0.1:{port}")
     gw = Gateway(own.url, tmp_path, task={"ttlSeconds": 3, "ttlJitter": 0, "staleIfErrorSeconds": 600,
                                           "breakerFailures": 3, "breakerOpenSeconds": 1})
-    gw.start()
     try:
+        gw.start()
         hot = ocr_body(invoices("20261129-1111"))
         ageing = ocr_body(invoices("20261129-2222"))
         _, first_headers, first_ageing = gw.post(ageing)

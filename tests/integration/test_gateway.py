@@ -350,7 +350,7 @@ def test_a_retry_with_the_same_idempotency_key_is_never_billed_twice(gateway, wo
     # The retry asks for a fresh answer (no-cache) — without the key it would be billed again.
     status, headers, again = gateway.post(body, tenant="retry", headers={"Idempotency-Key": "order-9911", "Cache-Control": "no-cache"})
     assert status == 200
-    assert headers["x-deja-idempotent-replay"] == "true"
+    assert headers["x-deja-idempotent-replay"] == "true" and headers["x-deja-cache"] == "hit"
     assert headers["x-deja-billed-tokens"] == "0"
     assert headers["x-deja-key"] == first[1]["x-deja-key"]
     assert json.loads(again)["result"] == json.loads(first[2])["result"]

@@ -17,6 +17,14 @@ BACKENDS = [pytest.param(REDIS, id="redis")] if REDIS else []
 BACKENDS += [pytest.param(f"redis-cluster://{CLUSTER}", id="redis-cluster")] if CLUSTER else []
 
 
+def canonical_forms(gw: Gateway) -> int:
+    """How many canonical forms the instance built (`deja_canonical_forms_total`)."""
+    status, _, body = http("GET", gw.url + "/metrics", headers={"Authorization": "Bearer test-admin-token"})
+    assert status == 200
+    values = [line.split()[-1] for line in body.decode().splitlines() if line.startswith("deja_canonical_forms_total{")]
+    return int(float(values[0])) if values else 0
+
+
 def pair(worker, tmp_path, cache: str, version: str):
     """Two instances sharing the cache and the ledger; the second reuses the first's key."""
     storage = {"cache": cache}
@@ -49,6 +57,8 @@ def test_a_miss_on_one_instance_is_a_hit_on_the_other(worker, invoices, tmp_path
         assert worker.ocr_requests() == calls
         first, second = json.loads(first), json.loads(second)
         assert first["result"] == second["result"]
+        # The second instance never decoded the image: the first one shared what this body resolves to.
+        assert canonical_forms(a) == 1 and canonical_forms(b) == 0
 
         # 50 concurrent identical requests spread over both instances: one model call.
         fresh = ocr_body(invoices("20261129-4343"))
