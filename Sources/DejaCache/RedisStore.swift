@@ -59,6 +59,10 @@ public final class RedisStore: CacheStore {
     public let redis: any RedisCommandExecutor
     /// The configuration the store was made with.
     public let configuration: Configuration
+    /// Stops requests from waiting on a Redis that keeps failing (lost connections, timeouts): while
+    /// open, every call fails at once, so the gateway answers from the model (`bypass`) without delay;
+    /// after its open period one call probes Redis again. Redis's own error replies do not count.
+    public let breaker: CircuitBreaker
     private let clock: WallClock
     private let logger: Logger
 
@@ -75,10 +79,12 @@ public final class RedisStore: CacheStore {
         redis: any RedisCommandExecutor,
         configuration: Configuration = .init(),
         clock: WallClock = .system,
+        breaker: CircuitBreaker? = nil,
         logger: Logger = Logger(label: "deja.cache.redis")
     ) {
         self.redis = redis
         self.configuration = configuration
+        self.breaker = breaker ?? CircuitBreaker(failureThreshold: 3, openSeconds: 2, clock: clock)
         self.clock = clock
         self.logger = logger
     }
@@ -95,10 +101,8 @@ public final class RedisStore: CacheStore {
     /// The content key an alias names (e.g. a raw request body's digest, resolved once by some
     /// instance), or `nil` when none is stored.
     public func alias(_ name: CacheKey) async throws(CacheStoreError) -> CacheKey? {
-        let stored: ByteBuffer?
-        do { stored = try await redis.execute(GET(aliasKey(name))) } catch {
-            throw .storage("could not read an alias from Redis", error)
-        }
+        let aliasKey = aliasKey(name)
+        let stored = try await call("could not read an alias from Redis") { try await self.redis.execute(GET(aliasKey)) }
         guard let stored else { return nil }
         return CacheKey(hex: String(buffer: stored))
     }
@@ -106,10 +110,9 @@ public final class RedisStore: CacheStore {
     /// Stores that `name` resolves to `key`, for `ttl`.
     public func setAlias(_ name: CacheKey, to key: CacheKey, ttl: Duration) async throws(CacheStoreError) {
         let milliseconds = max(1, ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
-        do {
-            _ = try await redis.execute(SET(aliasKey(name), value: ByteBuffer(string: key.hex), milliseconds: milliseconds))
-        } catch {
-            throw .storage("could not write an alias to Redis", error)
+        let aliasKey = aliasKey(name)
+        _ = try await call("could not write an alias to Redis") {
+            try await self.redis.execute(SET(aliasKey, value: ByteBuffer(string: key.hex), milliseconds: milliseconds))
         }
     }
 
@@ -117,10 +120,8 @@ public final class RedisStore: CacheStore {
 
     /// The entry under `key` while retained; `nil` when absent or past `retainUntil`.
     public func get(_ key: CacheKey) async throws(CacheStoreError) -> CacheEntry? {
-        let stored: ByteBuffer?
-        do { stored = try await redis.execute(GET(entryKey(key))) } catch {
-            throw .storage("could not read an entry from Redis", error)
-        }
+        let entryKey = entryKey(key)
+        let stored = try await call("could not read an entry from Redis") { try await self.redis.execute(GET(entryKey)) }
         guard let stored else { return nil }
         let entry = try decode(stored)
         return clock.now() < entry.retainUntil ? entry : nil
@@ -133,10 +134,9 @@ public final class RedisStore: CacheStore {
         let jitter = configuration.ttlJitter > 0 ? Double.random(in: -configuration.ttlJitter...configuration.ttlJitter) : 0
         let milliseconds = max(1, Int64((remaining * (1 + jitter) * 1000).rounded()))
         let value = try encode(entry)
-        do {
-            _ = try await redis.execute(SET(entryKey(key), value: value, milliseconds: milliseconds))
-        } catch {
-            throw .storage("could not write an entry to Redis", error)
+        let entryKey = entryKey(key)
+        _ = try await call("could not write an entry to Redis") {
+            try await self.redis.execute(SET(entryKey, value: value, milliseconds: milliseconds))
         }
         if configuration.publishOnPut {
             do { _ = try await redis.execute(PUBLISH(channel: channel(key), message: ByteBuffer(string: "1"))) } catch {
@@ -177,10 +177,9 @@ public final class RedisStore: CacheStore {
     /// The lock expires by itself after `ttl`, so a crashed owner never blocks others for longer.
     public func tryLock(key: CacheKey, owner: String, ttl: Duration) async throws(CacheStoreError) -> Bool {
         let milliseconds = max(1, Int64(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000))
-        do {
-            return try await redis.execute(SET(lockKey(key), value: ByteBuffer(string: owner), condition: .ifNotExists, milliseconds: milliseconds))
-        } catch {
-            throw .storage("could not take a lock in Redis", error)
+        let lockKey = lockKey(key)
+        return try await call("could not take a lock in Redis") {
+            try await self.redis.execute(SET(lockKey, value: ByteBuffer(string: owner), condition: .ifNotExists, milliseconds: milliseconds))
         }
     }
 
@@ -249,6 +248,10 @@ public final class RedisStore: CacheStore {
 
     /// `used_memory` and `maxmemory` (`INFO memory`) and `evicted_keys` (`INFO stats`), summed over primaries.
     public func capacity() async throws(CacheStoreError) -> Capacity {
+        try await call("could not read Redis memory figures") { try await self.readCapacity() }
+    }
+
+    private func readCapacity() async throws -> Capacity {
         var capacity = Capacity(usedMemory: 0, maxMemory: 0, evictedKeys: 0)
         var unlimited = false
         do {
@@ -261,11 +264,33 @@ public final class RedisStore: CacheStore {
                 capacity.maxMemory += max
                 capacity.evictedKeys += Int64(stats["evicted_keys"] ?? "") ?? 0
             }
-        } catch {
-            throw .storage("could not read Redis memory figures", error)
         }
         if unlimited { capacity.maxMemory = 0 }
         return capacity
+    }
+
+    // MARK: Breaker
+
+    /// Runs one Redis call through the breaker.
+    private func call<T: Sendable>(_ message: String, _ body: () async throws -> T) async throws(CacheStoreError) -> T {
+        if case .reject = breaker.decide() {
+            throw .storage(message, RedisError(
+                code: .unavailable, message: "Redis keeps failing, so calls stop waiting on it for a while (circuit open)"))
+        }
+        do {
+            let value = try await body()
+            breaker.record(success: true)
+            return value
+        } catch {
+            breaker.record(success: !Self.isOutage(error))
+            throw .storage(message, error)
+        }
+    }
+
+    /// Whether `error` says Redis is unreachable or too slow, as opposed to an error reply.
+    static func isOutage(_ error: any Error) -> Bool {
+        guard let error = error as? RedisError else { return true }
+        return [.connectionFailed, .connectionClosed, .timeout, .unavailable, .clusterUnavailable].contains(error.code)
     }
 
     // MARK: Values

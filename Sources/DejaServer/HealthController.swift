@@ -38,7 +38,7 @@ struct HealthController<Context: RequestContext>: Sendable {
                 _ = try await redis.capacity()
                 checks["cache"] = "ok"
             } catch {
-                checks["cache"] = "unavailable"
+                checks["cache"] = redis.breaker.state == .open ? "circuit open" : "unavailable"
                 degraded = true
             }
         }

@@ -13,6 +13,7 @@ struct MetricsController<Context: RequestContext>: Sendable {
     let redis: RedisStore?
     private let memoryBytes: Gauge
     private let redisUp: Gauge
+    private let redisBreaker: Gauge
     private let redisUsed: Gauge
     private let redisMax: Gauge
     private let redisEvicted: Gauge
@@ -26,6 +27,8 @@ struct MetricsController<Context: RequestContext>: Sendable {
         self.recorder = recorder
         self.redis = redis
         self.redisUp = registry.makeGauge(name: "deja_cache_redis_up", help: "1 when the shared Redis cache answers")
+        self.redisBreaker = registry.makeGauge(
+            name: "deja_cache_redis_circuit_open", help: "1 while the Redis breaker stops calls to a failing Redis (requests go to the model)")
         self.redisUsed = registry.makeGauge(name: "deja_cache_redis_used_memory_bytes", help: "Redis used_memory")
         self.redisMax = registry.makeGauge(name: "deja_cache_redis_maxmemory_bytes", help: "Redis maxmemory (0 = unlimited)")
         self.redisEvicted = registry.makeGauge(name: "deja_cache_redis_evicted_keys", help: "Redis evicted_keys")
@@ -43,6 +46,7 @@ struct MetricsController<Context: RequestContext>: Sendable {
 
     func scrape() async -> Response {
         if let redis {
+            redisBreaker.set(Double(redis.breaker.state == .closed ? 0 : 1))
             if let capacity = try? await redis.capacity() {
                 redisUp.set(Double(1))
                 redisUsed.set(Double(capacity.usedMemory))

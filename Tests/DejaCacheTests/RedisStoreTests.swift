@@ -2,6 +2,7 @@ import DejaCore
 import DejaRedis
 import Foundation
 import NIOCore
+import Synchronization
 import Testing
 
 @testable import DejaCache
@@ -15,6 +16,50 @@ private struct NoRedis: RedisCommandExecutor {
         throw RedisError(code: .unavailable, message: "no Redis in this test")
     }
     func primaries() async throws(RedisError) -> [any RedisCommandExecutor] { [] }
+}
+
+/// An executor that fails every command with `code` and counts the calls that reached it.
+private final class FailingRedis: RedisCommandExecutor {
+    let code: RedisError.Code
+    let calls = Mutex(0)
+    init(_ code: RedisError.Code) { self.code = code }
+    func execute<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
+        calls.withLock { $0 += 1 }
+        throw RedisError(code: code, message: "failing on purpose")
+    }
+    func subscribe(to channels: [String]) async throws(RedisError) -> RedisSubscription {
+        throw RedisError(code: code, message: "failing on purpose")
+    }
+    func primaries() async throws(RedisError) -> [any RedisCommandExecutor] { [self] }
+}
+
+@Suite("RedisStore breaker")
+struct RedisStoreBreakerTests {
+    @Test func aFailingRedisIsNotWaitedOnOnceTheBreakerOpens() async throws {
+        let clock = ManualClock()
+        let redis = FailingRedis(.timeout)
+        let store = RedisStore(redis: redis, clock: clock.wallClock,
+                               breaker: CircuitBreaker(failureThreshold: 3, openSeconds: 2, clock: clock.wallClock))
+        for _ in 0..<10 {
+            await #expect(throws: CacheStoreError.self) { try await store.get(Fixture.key(1)) }
+        }
+        #expect(redis.calls.withLock { $0 } == 3)  // the other seven failed at once, without a call
+        #expect(store.breaker.state == .open)
+        clock.advance(by: 2)
+        await #expect(throws: CacheStoreError.self) { try await store.capacity() }  // one probe
+        #expect(redis.calls.withLock { $0 } == 4)
+        #expect(store.breaker.state == .open)
+    }
+
+    @Test func errorRepliesDoNotOpenTheBreaker() async throws {
+        let redis = FailingRedis(.serverError)
+        let store = RedisStore(redis: redis, breaker: CircuitBreaker(failureThreshold: 3, openSeconds: 2, clock: ManualClock().wallClock))
+        for _ in 0..<10 {
+            await #expect(throws: CacheStoreError.self) { try await store.get(Fixture.key(1)) }
+        }
+        #expect(redis.calls.withLock { $0 } == 10)
+        #expect(store.breaker.state == .closed)
+    }
 }
 
 @Suite("RedisStore values")

@@ -1,6 +1,7 @@
 """Two stateless gateway instances on one shared Redis (standalone and cluster) and one PostgreSQL ledger."""
 import json
 import os
+import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -110,7 +111,7 @@ def test_redis_dying_under_load_fails_open_and_caching_resumes(worker, invoices,
         assert statuses == [200] * 96, "a dead Redis must not fail client requests"
         assert set(outcomes) <= {"hit", "miss", "bypass", "coalesced"}, outcomes
         status, _, ready = http("GET", gw.url + "/readyz")
-        assert status == 200 and json.loads(ready)["checks"]["cache"] == "unavailable"
+        assert status == 200 and json.loads(ready)["checks"]["cache"] in ("unavailable", "circuit open")
 
         subprocess.run(["bash", os.path.join(repo, "scripts", "redis.sh"), "start"], capture_output=True, timeout=120, check=True)
         deadline = time.monotonic() + 30
@@ -128,3 +129,46 @@ def test_redis_dying_under_load_fails_open_and_caching_resumes(worker, invoices,
     finally:
         gw.stop()
         subprocess.run(["bash", os.path.join(repo, "scripts", "redis.sh"), "start"], capture_output=True, timeout=120)
+
+
+@pytest.mark.skipif(not REDIS, reason="needs DEJA_REDIS_URL (scripts/test.sh starts it)")
+def test_a_hung_redis_opens_the_breaker_and_requests_stop_waiting_on_it(worker, invoices, tmp_path):
+    """Redis stops answering (SIGSTOP: connections stay open, replies never come). The first calls wait
+    for the command timeout; then the breaker opens and every request goes straight to the model."""
+    port = int(REDIS.rsplit(":", 1)[1].split("/")[0])
+    info = subprocess.run(["redis-cli", "-p", str(port), "info", "server"], capture_output=True, text=True, timeout=30).stdout
+    pid = int(next(line.split(":")[1] for line in info.splitlines() if line.startswith("process_id:")))
+    version = f"hung-{int(time.time() * 1000)}"
+    # No memory L1: every lookup is a Redis call.
+    gw = Gateway(worker.url, tmp_path / "g", task={"model": {"name": "PP-OCRv4", "version": version}},
+                 stores={"cache": REDIS, "memoryBytes": 0})
+    gw.start()
+    stopped = False
+    try:
+        body = ocr_body(invoices("20261129-7300"))
+        assert gw.post(body)[1]["x-deja-cache"] == "miss"
+        assert gw.post(body)[1]["x-deja-cache"] == "hit"  # from Redis
+        os.kill(pid, signal.SIGSTOP)
+        stopped = True
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda i: gw.post(body), range(24)))
+        assert [s for s, _, _ in results] == [200] * 24, "a hung Redis must not fail client requests"
+        assert {h["x-deja-cache"] for _, h, _ in results} <= {"bypass", "miss", "coalesced"}
+        status, _, ready = http("GET", gw.url + "/readyz")
+        assert status == 200 and json.loads(ready)["checks"]["cache"] == "circuit open", ready
+        _, _, metrics = http("GET", gw.url + "/metrics", headers={"Authorization": "Bearer test-admin-token"})
+        assert "deja_cache_redis_circuit_open 1" in metrics.decode()
+        os.kill(pid, signal.SIGCONT)
+        stopped = False
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # the breaker probes again after its open period
+            if json.loads(http("GET", gw.url + "/readyz")[2])["checks"]["cache"] == "ok":
+                break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the breaker did not close after Redis came back")
+        assert gw.post(body)[1]["x-deja-cache"] == "hit"
+    finally:
+        if stopped:
+            os.kill(pid, signal.SIGCONT)
+        gw.stop()

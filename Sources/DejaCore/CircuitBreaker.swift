@@ -1,4 +1,3 @@
-import DejaCore
 import Synchronization
 
 /// Stops sending requests to a model server that keeps failing, and probes it until it recovers.
