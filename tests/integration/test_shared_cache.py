@@ -172,3 +172,69 @@ def test_a_hung_redis_opens_the_breaker_and_requests_stop_waiting_on_it(worker, 
         if stopped:
             os.kill(pid, signal.SIGCONT)
         gw.stop()
+
+
+CLUSTER_PORTS = [17000, 17001, 17002, 17003, 17004, 17005]
+
+
+def redis_cli(port: int, *args: str) -> str:
+    return subprocess.run(["redis-cli", "-p", str(port), *args], capture_output=True, text=True, timeout=30).stdout.strip()
+
+
+def wait_until(predicate, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.skipif(not CLUSTER, reason="needs DEJA_REDIS_CLUSTER (scripts/test.sh starts it)")
+def test_killing_a_cluster_primary_the_gateways_follow_the_promoted_replica(worker, invoices, tmp_path):
+    """Kept last in this file: it kills a primary, then restores the cluster's roles for whoever comes next."""
+    version = f"failover-{int(time.time() * 1000)}"
+    cache = f"redis-cluster://{CLUSTER}"
+    a, b, tenant = pair(worker, tmp_path, cache, version)
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    victim = None
+    try:
+        body = ocr_body(invoices("20261129-7400"))
+        status, headers, _ = a.post(body, tenant=tenant)
+        assert status == 200 and headers["x-deja-cache"] == "miss"
+        entry = f"deja:e:{headers['x-deja-key']}"
+        victim = next(p for p in CLUSTER_PORTS
+                      if redis_cli(p, "role").startswith("master") and redis_cli(p, "exists", entry) == "1")
+        assert redis_cli(victim, "wait", "1", "2000") == "1"  # the entry is on the replica too
+        redis_cli(victim, "shutdown", "nosave")
+
+        # Instance b has never seen this body: its only way to a hit is the entry in Redis, on the replica
+        # about to be promoted. Until then every answer is still a 200 (from the model, `bypass`).
+        seen = []
+
+        def b_hits() -> bool:
+            status, headers, _ = b.post(body, tenant=tenant)
+            assert status == 200, "a cluster failover must not fail client requests"
+            seen.append(headers["x-deja-cache"])
+            return headers["x-deja-cache"] == "hit"
+
+        wait_until(b_hits, 60, "instance b to read the entry from the promoted replica")
+        assert set(seen) <= {"bypass", "miss", "hit", "coalesced"}, seen
+        fresh = ocr_body(invoices("20261129-7401"))
+        assert a.post(fresh, tenant=tenant)[1]["x-deja-cache"] == "miss"
+        assert b.post(fresh, tenant=tenant)[1]["x-deja-cache"] == "hit"  # stored and read through the new topology
+        assert json.loads(http("GET", b.url + "/readyz")[2])["checks"]["cache"] == "ok"
+    finally:
+        a.stop()
+        b.stop()
+        if victim is not None:
+            # Restore: the old primary rejoins as a replica and takes its role back.
+            directory = os.environ.get("DEJA_REDIS_DIR", "/tmp/deja-redis")
+            if redis_cli(victim, "ping") != "PONG":
+                subprocess.run(["redis-server", f"{directory}/cluster-{victim}/redis.conf"], capture_output=True, timeout=30)
+            wait_until(lambda: "master_link_status:up" in redis_cli(victim, "info", "replication")
+                       or redis_cli(victim, "role").startswith("master"), 60, "the old primary to rejoin")
+            if not redis_cli(victim, "role").startswith("master"):
+                redis_cli(victim, "cluster", "failover")
+                wait_until(lambda: redis_cli(victim, "role").startswith("master"), 60, "the old primary to take its role back")
+            wait_until(lambda: "cluster_state:ok" in redis_cli(victim, "cluster", "info"), 60, "the cluster to be ok")
