@@ -7,6 +7,7 @@ set -euo pipefail
 
 DIR="${DEJA_REDIS_DIR:-/tmp/deja-redis}"
 STANDALONE_PORT="${DEJA_REDIS_PORT:-16379}"
+TLS_PORT="${DEJA_REDIS_TLS_PORT:-16390}"
 CLUSTER_PORTS=(17000 17001 17002 17003 17004 17005)
 HOST=127.0.0.1
 
@@ -64,6 +65,44 @@ start_server() { # port dir cluster
     exit 1
 }
 
+# A standalone server speaking only TLS, with a test CA made here (openssl), for rediss:// tests.
+tls_cli() { redis-cli --tls --cacert "$DIR/tls/ca.crt" -h "$HOST" -p "$TLS_PORT" "$@"; }
+
+start_tls_server() {
+    local dir="$DIR/tls"
+    mkdir -p "$dir"
+    if [[ ! -f $dir/server.crt ]]; then
+        command -v openssl >/dev/null || apt-get install -y -q openssl >/dev/null
+        openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/ca.key" -out "$dir/ca.crt" -days 30 \
+            -subj "/CN=deja-test-ca" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -keyout "$dir/server.key" -out "$dir/server.csr" -subj "/CN=localhost" 2>/dev/null
+        printf "subjectAltName=DNS:localhost,IP:127.0.0.1\n" >"$dir/ext.cnf"
+        openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+            -out "$dir/server.crt" -days 30 -extfile "$dir/ext.cnf" 2>/dev/null
+    fi
+    if tls_cli PING 2>/dev/null | grep -q PONG; then return; fi
+    {
+        echo "bind $HOST"
+        echo "port 0"
+        echo "tls-port $TLS_PORT"
+        echo "tls-cert-file $dir/server.crt"
+        echo "tls-key-file $dir/server.key"
+        echo "tls-ca-cert-file $dir/ca.crt"
+        echo "tls-auth-clients no"
+        echo "protected-mode no"
+        echo "daemonize yes"
+        echo "dir $dir"
+        echo "pidfile $dir/redis.pid"
+        echo "logfile $dir/redis.log"
+        echo 'save ""'
+        echo "appendonly no"
+    } >"$dir/redis.conf"
+    redis-server "$dir/redis.conf"
+    for _ in $(seq 1 100); do tls_cli PING 2>/dev/null | grep -q PONG && return; sleep 0.1; done
+    log "TLS server on port $TLS_PORT did not start; see $dir/redis.log"
+    exit 1
+}
+
 cluster_ok() { cli "${CLUSTER_PORTS[0]}" CLUSTER INFO 2>/dev/null | grep -q 'cluster_state:ok'; }
 
 cluster_known_nodes() { cli "${CLUSTER_PORTS[0]}" CLUSTER INFO 2>/dev/null | tr -d '\r' | sed -n 's/^cluster_known_nodes://p'; }
@@ -72,6 +111,7 @@ start() {
     ensure_installed
     mkdir -p "$DIR"
     start_server "$STANDALONE_PORT" "$DIR/standalone" no
+    start_tls_server
     for port in "${CLUSTER_PORTS[@]}"; do start_server "$port" "$DIR/cluster-$port" yes; done
     if [[ "$(cluster_known_nodes)" != "6" ]]; then
         local nodes=()
@@ -122,6 +162,7 @@ status() {
 
 print_env() {
     echo "export DEJA_REDIS_URL=redis://$HOST:$STANDALONE_PORT"
+    echo "export DEJA_REDIS_TLS_URL=rediss://localhost:$TLS_PORT?ca=$DIR/tls/ca.crt"
     echo "export DEJA_REDIS_CLUSTER=$HOST:${CLUSTER_PORTS[0]},$HOST:${CLUSTER_PORTS[1]},$HOST:${CLUSTER_PORTS[2]}"
 }
 

@@ -18,10 +18,11 @@ trap cleanup EXIT
 step "installing the worker's environment (apt fonts, Python venv with paddlepaddle + rapidocr_paddle)"
 bash worker/install.sh
 
-step "starting Redis (standalone + 6-node cluster) and PostgreSQL on 127.0.0.1"
+step "starting Redis (standalone, TLS, 6-node cluster) and PostgreSQL on 127.0.0.1"
 bash scripts/redis.sh start
 bash scripts/postgres.sh start
 export DEJA_REDIS_URL=redis://127.0.0.1:16379
+export DEJA_REDIS_TLS_URL="rediss://localhost:16390?ca=${DEJA_REDIS_DIR:-/tmp/deja-redis}/tls/ca.crt"
 export DEJA_REDIS_CLUSTER=127.0.0.1:17000,127.0.0.1:17001,127.0.0.1:17002
 export DEJA_POSTGRES_URL=postgres://deja:deja@127.0.0.1:15432/deja
 

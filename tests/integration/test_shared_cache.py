@@ -12,10 +12,12 @@ from conftest import Gateway, http, ocr_body
 
 REDIS = os.environ.get("DEJA_REDIS_URL")
 CLUSTER = os.environ.get("DEJA_REDIS_CLUSTER")
+TLS = os.environ.get("DEJA_REDIS_TLS_URL")  # rediss://…?ca=<private CA>
 POSTGRES = os.environ.get("DEJA_POSTGRES_URL")
 
 BACKENDS = [pytest.param(REDIS, id="redis")] if REDIS else []
 BACKENDS += [pytest.param(f"redis-cluster://{CLUSTER}", id="redis-cluster")] if CLUSTER else []
+BACKENDS += [pytest.param(TLS, id="redis-tls")] if TLS else []
 
 
 def canonical_forms(gw: Gateway) -> int:

@@ -25,7 +25,8 @@ public struct RedisClientConfiguration: Sendable {
         self.reconnectBackoff = reconnectBackoff
     }
 
-    /// Reads `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS, certificates verified).
+    /// Reads `redis://[user:password@]host[:port][/db]` or `rediss://…[?ca=/path/ca.pem]` (TLS, certificates
+    /// verified against the system's roots, or only the PEM CA named by `ca`).
     ///
     /// The port defaults to 6379; a user without a password is taken as a password (`redis://:pw@host` is
     /// the usual spelling). Throws ``RedisError`` with code `invalidConfiguration`; the message never
@@ -54,7 +55,20 @@ public struct RedisClientConfiguration: Sendable {
             }
             connection.database = database
         }
-        if scheme == "rediss" { connection.tls = .makeClientConfiguration() }
+        if scheme == "rediss" {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            // `?ca=/path/ca.pem`: trust this CA (PEM) instead of the system's, e.g. a private CA.
+            if let ca = components.queryItems?.first(where: { $0.name == "ca" })?.value, !ca.isEmpty {
+                do {
+                    tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(ca))
+                } catch {
+                    throw RedisError(code: .invalidConfiguration, message: "the CA file named by ?ca= in the Redis URL cannot be read as PEM: \(error)")
+                }
+            }
+            connection.tls = tls
+        } else if components.queryItems?.contains(where: { $0.name == "ca" }) == true {
+            throw RedisError(code: .invalidConfiguration, message: "?ca= applies to rediss:// URLs only")
+        }
         let cleanHost = host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host
         self.init(address: RedisAddress(host: cleanHost, port: port), connection: connection)
     }
