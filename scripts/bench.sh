@@ -12,6 +12,7 @@ VENV=${DEJA_WORKER_VENV:-$REPO/.venv-worker}
 DURATION=${DURATION:-10s}
 OUT=$REPO/bench-results
 WORK=$(mktemp -d /tmp/deja-bench.XXXXXX)
+source "$REPO/scripts/lib/bench-common.sh"
 mkdir -p "$OUT"
 
 command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }
@@ -101,32 +102,7 @@ done
 
 # Three bodies: a small image (gateway overhead), the invoice (a realistic OCR request) and a ~1 MiB
 # PNG (a byte-identical repeat of a large image).
-"$VENV/bin/python" worker/make_invoice.py --out "$WORK/invoice.png"
-"$VENV/bin/python" - "$WORK" <<'PY'
-import base64, io, json, sys
-from PIL import Image, ImageDraw
-work = sys.argv[1]
-img = Image.new("RGB", (160, 40), "white")
-ImageDraw.Draw(img).text((8, 12), "DEJA 42", fill="black")
-buf = io.BytesIO(); img.save(buf, "PNG")
-open(f"{work}/small.json", "w").write(json.dumps({"file": base64.b64encode(buf.getvalue()).decode(), "fileType": 1}))
-import os, random
-random.seed(7)
-noise = Image.frombytes("RGB", (600, 600), bytes(random.getrandbits(8) for _ in range(600 * 600 * 3)))
-buf = io.BytesIO(); noise.save(buf, "PNG")
-open(f"{work}/large.json", "w").write(json.dumps({"file": base64.b64encode(buf.getvalue()).decode(), "fileType": 1}))
-inv = open(f"{work}/invoice.png", "rb").read()
-open(f"{work}/invoice.json", "w").write(json.dumps({"file": base64.b64encode(inv).decode(), "fileType": 1}))
-PY
-
-cat > "$WORK/post.lua" <<'LUA'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("DEJA_KEY")
-local f = assert(io.open(os.getenv("DEJA_BODY"), "rb"))
-wrk.body = f:read("*a")
-f:close()
-LUA
+make_bodies large
 
 # Prime: the first request of each body is the one miss; everything wrk sends after is a hit.
 for body in small invoice large; do
@@ -140,29 +116,6 @@ done
 # nginx must answer from its cache, not from the model: the worker's count stays put from here on.
 worker_ocr_before=$(curl -fsS http://127.0.0.1:$WORKER_PORT/stats | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["ocrRequests"])')
 
-# Runs wrk; prints "rps p50_ms p99_ms non2xx".
-run_wrk() {
-  local conns=$1; shift
-  local out
-  local threads=2; [ "$conns" -lt 2 ] && threads=1
-  out=$(wrk -t$threads -c"$conns" -d"$DURATION" --latency "$@")
-  echo "$out" > "$WORK/last-wrk.txt"
-  local rps p50 p99 non
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  non=$(echo "$out" | awk '/Non-2xx/ {print $5}')
-  echo "$rps $(to_ms "$p50") $(to_ms "$p99") ${non:-0}"
-}
-to_ms() {  # wrk prints 512.00us, 1.20ms or 2.00s
-  local v=$1
-  case "$v" in
-    *us) echo "${v%us}" | awk '{printf "%.3f", $1/1000}' ;;
-    *ms) echo "${v%ms}" | awk '{printf "%.3f", $1}' ;;
-    *s)  echo "${v%s}"  | awk '{printf "%.3f", $1*1000}' ;;
-    *)   echo "?" ;;
-  esac
-}
 
 hits_before=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1:$GATEWAY_PORT/v1/usage?tenant=bench" \
   | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["totals"]["hits"])')
@@ -177,25 +130,25 @@ hits_before=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1
   echo "| target | connections | requests/s | p50 ms | p99 ms | non-2xx |"
   echo "|---|---|---|---|---|---|"
   for conns in 16 64; do
-    read -r rps p50 p99 non < <(run_wrk "$conns" "http://127.0.0.1:$WORKER_PORT/health")
+    read -r rps p50 p99 non _ < <(run_wrk "$conns" "http://127.0.0.1:$WORKER_PORT/health")
     echo "| worker GET /health (baseline) | $conns | $rps | $p50 | $p99 | $non |"
     size=$(stat -c %s "$WORK/small.json")
-    read -r rps p50 p99 non < <(DEJA_KEY=none DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$NGINX_PORT/ocr")
+    read -r rps p50 p99 non _ < <(DEJA_KEY=none DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$NGINX_PORT/ocr")
     echo "| nginx proxy_cache POST /ocr hit, small body ($size B) (yardstick) | $conns | $rps | $p50 | $p99 | $non |"
     eval "nginx_small_${conns}=$rps"
     for body in small invoice large; do
       size=$(stat -c %s "$WORK/$body.json")
-      read -r rps p50 p99 non < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/$body.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
+      read -r rps p50 p99 non _ < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/$body.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
       echo "| **deja POST /ocr hit, $body body ($size B)** | $conns | $rps | $p50 | $p99 | $non |"
       eval "deja_${body}_${conns}=$rps"
     done
     size=$(stat -c %s "$WORK/small.json")
-    read -r rps p50 p99 non < <(DEJA_KEY=$ROUTER_KEY DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$ROUTER_PORT/ocr")
+    read -r rps p50 p99 non _ < <(DEJA_KEY=$ROUTER_KEY DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$ROUTER_PORT/ocr")
     echo "| deja with fastPath off (every hit through the router), small body ($size B) | $conns | $rps | $p50 | $p99 | $non |"
     eval "router_small_${conns}=$rps"
   done
   size=$(stat -c %s "$WORK/large.json")
-  read -r rps p50 p99 non < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/large.json" run_wrk 1 -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
+  read -r rps p50 p99 non _ < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/large.json" run_wrk 1 -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
   echo "| deja POST /ocr hit, large body ($size B), one request at a time | 1 | $rps | $p50 | $p99 | $non |"
 } > "$OUT/hits.md"
 
