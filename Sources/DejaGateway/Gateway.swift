@@ -244,7 +244,7 @@ public final class Gateway: Sendable {
         let now = clock.now()
         guard entry.isFresh(at: now) else { return nil }
         if let maxAge = cacheControl.maxAge, entry.age(at: now) > maxAge { return nil }
-        if entry.status == 200, task.hitBill(metered: entry.meteredTokens) > 0 { return nil }
+        if entry.status == 200, task.hitBill(metered: entry.meteredTokens) > 0 || !task.hitsPastBudget { return nil }
         return MemoryHit(key: key, entry: entry, started: now)
     }
 
@@ -372,6 +372,10 @@ public final class Gateway: Sendable {
     private func reserve(task: TaskRuntime, tenant: String, keyID: String, forwardBytes: Int) async throws(GatewayError) -> Reservation {
         // The meter needs the answer; reserve what the smallest answer is worth (one page for OCR).
         let estimate = max(1, task.meter.tokens(answer: .object([]), inputBytes: forwardBytes))
+        return try await reserve(tenant: tenant, keyID: keyID, tokens: estimate)
+    }
+
+    private func reserve(tenant: String, keyID: String, tokens estimate: Int64) async throws(GatewayError) -> Reservation {
         let now = clock.now()
         do {
             return try await recorder.reserve(tenant: tenant, keyID: keyID, tokens: estimate, at: now)
@@ -570,16 +574,28 @@ public final class Gateway: Sendable {
             meteredTokens: entry.meteredTokens, billedTokens: billed, latencyMicros: Int64((now - started) * 1e6),
             status: entry.status, modelSeconds: entry.upstreamSeconds
         )
+        // With hitsPastBudget off, a hit needs room in the caller's budgets too: it holds what it bills
+        // (at least one token, so an exhausted budget refuses it) and settles with its record.
+        var reservation: Reservation?
+        if !task.hitsPastBudget, entry.status == 200, caller.tenant != Self.refreshTenant {
+            do {
+                reservation = try await reserve(tenant: caller.tenant, keyID: caller.id, tokens: max(1, billed))
+            } catch {
+                return failure(task: task, caller: caller, key: key, started: started, error: error)
+            }
+        }
         if billed > 0 {
             // A priced hit is a billed answer: in the ledger before the client sees it.
             do {
-                try await recorder.recordNow(record)
+                try await recorder.recordNow(record, settling: reservation.map { [$0] } ?? [])
             } catch {
+                if let reservation { await recorder.release(reservation) }
                 return failure(task: task, caller: caller, key: key, started: started, error: GatewayError(
                     .ledgerUnavailable, "the usage ledger is unavailable, so the answer could not be billed; retry shortly",
                     underlying: error))
             }
         } else {
+            if let reservation { await recorder.release(reservation) }
             recorder.enqueue(record)
         }
         metrics.record(task: task.policy.task, outcome: outcome, seconds: now - started, tokens: entry.meteredTokens, billed: billed)

@@ -36,6 +36,9 @@ public struct TaskRuntime: Sendable {
     public var meter: Meter
     /// Fraction of the metered tokens billed for an answer served from cache (0 by default).
     public var hitPrice: Double
+    /// Whether answers from cache are given past an exhausted budget (the default: they cost nothing,
+    /// or only `hitPrice`). When false, a hit needs room in the caller's budgets like a miss does.
+    public var hitsPastBudget = true
     /// Bounds concurrent calls to the model server, with a bounded queue.
     public let limiter: ConcurrencyLimiter
 

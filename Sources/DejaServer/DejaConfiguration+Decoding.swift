@@ -100,7 +100,7 @@ extension DejaConfiguration.Task {
             "volatileFields", "defaults", "binaryFields", "requiredFields", "textNormalization", "meter",
             "hitPrice", "scope", "ttlJitter", "negativeTTLSeconds", "staleWhileRevalidateSeconds", "staleIfErrorSeconds",
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
-            "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow",
+            "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
         ])
         // `upstream` names the first model server; with only `upstreams`, the first of those is it.
         var more: [String] = try c.value("upstreams", default: [])
@@ -130,6 +130,7 @@ extension DejaConfiguration.Task {
         textRules = try c.value("textRules", default: textRules)
         meter = try c.value("meter", default: meter)
         hitPrice = try c.value("hitPrice", default: hitPrice)
+        hitsPastBudget = try c.value("hitsPastBudget", default: hitsPastBudget)
         scope = try c.value("scope", default: scope)
         ttlJitter = try c.value("ttlJitter", default: ttlJitter)
         negativeTTLSeconds = try c.value("negativeTTLSeconds", default: negativeTTLSeconds)

@@ -179,7 +179,7 @@ extension DejaConfiguration {
             if let n = task.meter.perOutputCharacter { parts.append(.perOutputCharacter(n)) }
             if let n = task.meter.perInputKiB { parts.append(.perInputKiB(n)) }
             let meter: Meter = parts.count == 1 ? parts[0] : .sum(parts)
-            return TaskRuntime(
+            var runtime = TaskRuntime(
                 policy: policy,
                 route: task.effectiveRoute,
                 upstreams: UpstreamPool(([task.upstream] + task.upstreams).map { url in
@@ -194,6 +194,8 @@ extension DejaConfiguration {
                 hitPrice: task.hitPrice,
                 limiter: ConcurrencyLimiter(limit: task.maxConcurrency, maxQueue: task.maxQueue)
             )
+            runtime.hitsPastBudget = task.hitsPastBudget
+            return runtime
         }
     }
 

@@ -130,6 +130,9 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var meter: MeterConfig = MeterConfig(perPage: 10)
         /// Fraction of the meter billed for an answer from cache (default 0).
         public var hitPrice: Double = 0
+        /// Answers from cache are given past an exhausted budget (default true); false: a hit needs room
+        /// in the caller's budgets like a miss (429 otherwise).
+        public var hitsPastBudget: Bool = true
         /// Each entry's TTL is spread by up to ± this fraction (default 0.1), against mass expiry.
         public var ttlJitter: Double = 0.1
         /// Seconds a model's rejection of an input is remembered (default 60; 0 = off).

@@ -317,6 +317,31 @@ def test_a_daily_budget_stops_misses_with_429_but_not_hits(gateway, worker, invo
     assert totals["billedTokens"] == 20 and totals["errors"] == 1
 
 
+def test_with_hits_past_budget_off_an_exhausted_budget_refuses_hits_too(worker, invoices, tmp_path):
+    gw = Gateway(worker.url, tmp_path, task={"hitsPastBudget": False})
+    gw.start()
+    try:
+        gw.key("strict")
+        gw.cli("quota", "set", "--tenant", "strict", "--period", "day", "--limit", "20")
+        first, second = ocr_body(invoices("20261129-5101")), ocr_body(invoices("20261129-5102"))
+        assert gw.post(first, tenant="strict")[1]["x-deja-cache"] == "miss"
+        status, headers, _ = gw.post(first, tenant="strict")  # a hit, while the budget has room
+        assert status == 200 and headers["x-deja-cache"] == "hit" and headers["x-deja-billed-tokens"] == "0"
+        assert gw.post(second, tenant="strict")[1]["x-deja-cache"] == "miss"  # 20 of 20 billed
+        calls = worker.ocr_requests()
+        for body in (first, second):
+            status, headers, answer = gw.post(body, tenant="strict")
+            assert status == 429 and "budget" in json.loads(answer)["errorMsg"], answer
+            assert headers["x-deja-billed-tokens"] == "0"
+        assert worker.ocr_requests() == calls
+        # A tenant without a budget is not affected.
+        assert gw.post(first, tenant="free")[1]["x-deja-cache"] == "hit"
+        totals = usage(gw, "strict")["totals"]
+        assert totals["billedTokens"] == 20 and totals["hits"] == 1 and totals["errors"] == 2
+    finally:
+        gw.stop()
+
+
 def test_a_hundred_concurrent_misses_against_a_budget_for_ten_bill_exactly_ten(gateway, worker):
     import io
     from PIL import Image, ImageDraw
