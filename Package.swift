@@ -135,7 +135,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "DejaGatewayTests", dependencies: ["DejaGateway", "DejaCache", "DejaLedger"], swiftSettings: swiftSettings),
+        .testTarget(name: "DejaGatewayTests", dependencies: ["DejaGateway", "DejaCache", "DejaLedger", "DejaRedis"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DejaRedisTests",
             dependencies: ["DejaRedis", .product(name: "NIOEmbedded", package: "swift-nio")],

@@ -206,7 +206,8 @@ public final class RedisStore: CacheStore {
     /// Listens on the key's channel and also polls every ``Configuration/pollInterval``, so a lost message or
     /// a pub/sub outage only delays the answer. Throws only when reading the entry fails.
     public func waitForEntry(key: CacheKey, timeout: Duration) async throws(CacheStoreError) -> CacheEntry? {
-        let subscription = try? await redis.subscribe(to: [channel(key)])
+        // While the breaker is open, do not wait on a SUBSCRIBE either: the polling reads fail fast.
+        let subscription = breaker.state == .closed ? try? await redis.subscribe(to: [channel(key)]) : nil
         defer { subscription?.cancel() }
         if let entry = try await get(key) { return entry }
         let pollInterval = configuration.pollInterval
@@ -282,7 +283,11 @@ public final class RedisStore: CacheStore {
             breaker.record(success: true)
             return value
         } catch {
-            breaker.record(success: !Self.isOutage(error))
+            if error is CancellationError || (error as? RedisError)?.code == .cancelled {
+                breaker.abandon()  // says nothing about Redis
+            } else {
+                breaker.record(success: !Self.isOutage(error))
+            }
             throw .storage(message, error)
         }
     }

@@ -96,17 +96,28 @@ public final class CircuitBreaker: Sendable {
         }
     }
 
+    /// Reports that an allowed call ended without telling anything about the server (it was cancelled):
+    /// a half-open breaker lets another probe through instead of waiting for this one forever.
+    public func abandon() {
+        machine.withLock { machine in
+            if machine.state == .halfOpen { machine.probeInFlight = false }
+        }
+    }
+
     /// Reports how an allowed request ended. Only server-side failures (unreachable, timeout, 5xx) count.
     public func record(success: Bool) {
         let now = clock.now()
         let window = self.window, errorRate = self.errorRate, minimumCalls = self.minimumCalls
         machine.withLock { machine in
             if success {
-                if machine.state == .closed {
+                switch machine.state {
+                case .closed:
                     machine.consecutiveFailures = 0
                     machine.remember(failure: false, window: window)
-                } else {
+                case .halfOpen:
                     machine = Machine()  // a successful probe: closed, with a clean slate
+                case .open:
+                    break  // a call let through before the breaker opened: no evidence of recovery
                 }
                 return
             }

@@ -179,12 +179,15 @@ public final class Gateway: Sendable {
                 // Across instances: one of them computes, the others wait for its stored answer.
                 var lockOwned = false
                 if let coordinator {
+                    var lockHeldElsewhere = false
                     do {
                         lockOwned = try await coordinator.tryLock(key: key, owner: instanceID, ttl: .seconds(task.lockSeconds))
+                        lockHeldElsewhere = !lockOwned
                     } catch {
-                        lockOwned = false  // store down: fail open, compute here
+                        // The lock could not be taken (store down, or an error reply such as OOM or
+                        // READONLY): nobody is known to compute this answer, so compute it here.
                     }
-                    if !lockOwned, let entry = await awaitOtherInstance(key, coordinator: coordinator, task: task) {
+                    if lockHeldElsewhere, let entry = await awaitOtherInstance(key, coordinator: coordinator, task: task) {
                         return .awaited(entry)
                     }
                 }

@@ -58,14 +58,16 @@ public final class UpstreamPool: Sendable {
     /// The servers to try for one call, in order.
     public func candidates() -> [Upstream] {
         guard members.count > 1 else { return members }
-        let start = cursor.add(1, ordering: .relaxed).oldValue
-        var up: [Upstream] = []
-        var down: [Upstream] = []
-        for offset in 0..<members.count {
-            let member = members[(start &+ offset) % members.count]
-            if member.isUp { up.append(member) } else { down.append(member) }
+        let start = cursor.add(1, ordering: .relaxed).oldValue & Int.max
+        let up = members.filter(\.isUp)
+        let down = members.filter { !$0.isUp }
+        // Rotate within each group, so the servers that are up share the load evenly.
+        func rotated(_ group: [Upstream]) -> [Upstream] {
+            guard !group.isEmpty else { return group }
+            let offset = start % group.count
+            return Array(group[offset...] + group[..<offset])
         }
-        return up + down
+        return rotated(up) + rotated(down)
     }
 }
 

@@ -171,7 +171,11 @@ struct FastPathHTTP1Channel: ServerChildChannel {
 /// The per-connection half of ``HitFastPath``: sits right after HTTP/1 parsing, before the router.
 ///
 /// Order is kept: while a request handed to the router has not finished its response, later requests
-/// on the connection go to the router too (HTTP/1.1 pipelining answers in order).
+/// on the connection go to the router too (HTTP/1.1 pipelining answers in order). The connection's
+/// lifetime stays Hummingbird's: a graceful-shutdown quiesce or a half-closed input waits until the
+/// held request is answered and the fast answers are written, then goes on to Hummingbird's handler.
+/// Reads pause while the socket is not writable, so a client that sends requests without reading the
+/// answers cannot make answers pile up in memory.
 final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -185,6 +189,14 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var passing = false
     /// Requests handed to the router whose response has not ended yet.
     private var routed = 0
+    /// Fast answers whose last write has not completed yet.
+    private var writing = 0
+    /// Connection events held back until the held request is answered and `writing` is 0.
+    private var deferredEvents: [Any] = []
+    /// After an answer that closes the connection, nothing more is read or routed.
+    private var closing = false
+    /// A read asked for while the socket was not writable; issued once it is.
+    private var readPending = false
     private var date = HTTPDate()
 
     init(fastPath: HitFastPath) {
@@ -192,6 +204,7 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if closing { return }  // the connection is closing after an answer: no more requests on it
         let part = unwrapInboundIn(data)
         if passing {
             if case .end = part { passing = false }
@@ -248,9 +261,53 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.write(data, promise: promise)
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        let quiesce = event is ChannelShouldQuiesceEvent
+        let inputClosed = (event as? ChannelEvent) == .inputClosed
+        guard quiesce || inputClosed else {
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        if inputClosed, held != nil {
+            // The held request's body can never complete: drop it; the router sees the input close.
+            held?.timeout?.cancel()
+            held = nil
+        }
+        if held != nil || writing > 0 {
+            deferredEvents.append(event)  // Hummingbird would close the connection under our answer
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            context.read()
+        } else {
+            readPending = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, readPending {
+            readPending = false
+            context.read()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    /// Passes on the connection events held back, once nothing of ours is in flight.
+    private func releaseDeferredEvents(context: ChannelHandlerContext) {
+        guard held == nil, writing == 0, !deferredEvents.isEmpty else { return }
+        let events = deferredEvents
+        deferredEvents.removeAll()
+        for event in events { context.fireUserInboundEventTriggered(event) }
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         held?.timeout?.cancel()
         held = nil
+        deferredEvents.removeAll()
         context.fireChannelInactive()
     }
 
@@ -270,6 +327,8 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         for part in request.parts {
             context.fireChannelRead(wrapInboundOut(.body(part)))
         }
+        // The router has the request now; Hummingbird handles a quiesce around its response.
+        releaseDeferredEvents(context: context)
     }
 
     /// A held body that is too slow: 408, as the router answers it, and the connection closes.
@@ -295,12 +354,15 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
         for part in answer.body {
             context.write(wrapOutboundOut(.body(.byteBuffer(part))), promise: nil)
         }
-        if close {
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { _ in
+        if close { closing = true }
+        writing += 1
+        context.writeAndFlush(wrapOutboundOut(.end(nil))).assumeIsolated().whenComplete { [self] _ in
+            self.writing -= 1
+            if close {
                 context.close(promise: nil)
+            } else {
+                self.releaseDeferredEvents(context: context)
             }
-        } else {
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
 }

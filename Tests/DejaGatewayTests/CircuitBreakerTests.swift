@@ -98,6 +98,32 @@ import Testing
         #expect(breaker.state == .closed)
     }
 
+    @Test func aLateSuccessDoesNotCloseAnOpenBreaker() {
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(failureThreshold: 2, openSeconds: 5, clock: clock.wallClock)
+        #expect(breaker.decide() == .allow)  // a slow call let through before the breaker opens
+        breaker.record(success: false)
+        breaker.record(success: false)
+        #expect(breaker.state == .open)
+        breaker.record(success: true)  // the slow call ends well: says nothing about recovery
+        #expect(breaker.state == .open)
+        #expect(breaker.decide() == .reject(retryAfter: 5))
+    }
+
+    @Test func anAbandonedProbeLetsTheNextOneThrough() {
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(failureThreshold: 1, openSeconds: 5, clock: clock.wallClock)
+        breaker.record(success: false)
+        clock.advance(by: 5)
+        #expect(breaker.decide() == .allow)  // the probe
+        #expect(breaker.decide() == .reject(retryAfter: 1))
+        breaker.abandon()  // cancelled: no verdict
+        #expect(breaker.state == .halfOpen)
+        #expect(breaker.decide() == .allow)  // another probe, not a breaker stuck half-open
+        breaker.record(success: true)
+        #expect(breaker.state == .closed)
+    }
+
     @Test func anInfiniteErrorRateTurnsTheRateOff() {
         let breaker = CircuitBreaker(failureThreshold: 3, errorRate: .infinity, window: 10, minimumCalls: 10, clock: ManualClock().wallClock)
         for call in 0..<50 { breaker.record(success: call % 2 == 0) }
@@ -121,6 +147,10 @@ import Testing
             #expect(order.count == 3)
             #expect(order.last === servers[1])  // a server that is down is the last resort, not gone
         }
+        // The two servers that are up share the calls evenly.
+        let firstsWhileDown = (0..<100).map { _ in pool.candidates()[0] }
+        #expect(firstsWhileDown.filter { $0 === servers[0] }.count == 50)
+        #expect(firstsWhileDown.filter { $0 === servers[2] }.count == 50)
         servers[1].recordHealth(ok: true)
         #expect(servers[1].isUp)
     }

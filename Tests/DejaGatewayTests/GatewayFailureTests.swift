@@ -2,6 +2,8 @@ import DejaCache
 import DejaCore
 import DejaGateway
 import DejaLedger
+import Synchronization
+import DejaRedis
 import Foundation
 import Logging
 import NIOCore
@@ -169,6 +171,37 @@ import Testing
         f.clock.advance(by: 5)
         let tooOld = await f.gateway.handle(task: f.task, caller: f.caller, body: body, cacheControl: CacheControl(maxAge: 2))
         #expect(tooOld.status == 503)
+        try await f.close()
+    }
+
+    /// A Redis that reads fine but answers every write with an error reply (like `OOM` under
+    /// `noeviction`): the lock cannot be taken, and nobody else holds it.
+    final class WritesRefusedRedis: RedisCommandExecutor {
+        let entryReads = Mutex(0)
+        func execute<Command: RedisCommand>(_ command: Command) async throws(RedisError) -> Command.Response {
+            if let get = command as? GET {
+                if String(buffer: get.key.bytes).contains(":e:") { entryReads.withLock { $0 += 1 } }
+                return Optional<ByteBuffer>.none as! Command.Response
+            }
+            throw RedisError(code: .serverError, message: "OOM command not allowed when used memory > 'maxmemory'")
+        }
+        func subscribe(to channels: [String]) async throws(RedisError) -> RedisSubscription {
+            throw RedisError(code: .serverError, message: "no pub/sub here")
+        }
+        func primaries() async throws(RedisError) -> [any RedisCommandExecutor] { [self] }
+    }
+
+    @Test func aLockThatCannotBeTakenIsNotWaitedFor() async throws {
+        let f = try await Fixture()
+        let redis = WritesRefusedRedis()
+        let coordinator = RedisStore(redis: redis, clock: f.clock.wallClock, logger: Logger(label: "test"))
+        let gateway = Gateway(cache: f.memory, fastCache: f.memory, recorder: f.recorder, upstream: f.upstream,
+                              coordinator: coordinator, clock: f.clock.wallClock, logger: Logger(label: "test"))
+        // A miss: the lock fails with an error reply, so this instance computes the answer itself (the
+        // model is down here: a 503) instead of waiting up to the lock's lifetime for another instance.
+        let response = await gateway.handle(task: f.task, caller: f.caller, body: f.body("never seen"), cacheControl: CacheControl())
+        #expect(response.status == 503)
+        #expect(redis.entryReads.withLock { $0 } == 0)  // never polled for another instance's answer
         try await f.close()
     }
 }

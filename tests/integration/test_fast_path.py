@@ -5,6 +5,7 @@ billed and recorded alike), requests it declines must reach the router unchanged
 pipelining must keep answering in order when the router and the fast path share a connection.
 """
 import json
+import signal
 import re
 import socket
 import time
@@ -152,5 +153,28 @@ def test_a_slow_body_held_by_the_fast_path_times_out(worker, tmp_path, invoices)
             assert headers.get("connection") == "close"
             assert sock.recv(1) == b""  # closed
         assert gw.post(body)[1]["x-deja-cache"] == "hit"
+    finally:
+        gw.stop()
+
+
+def test_a_request_held_at_shutdown_is_answered_before_the_connection_closes(worker, tmp_path, invoices):
+    gw = Gateway(worker.url, tmp_path)
+    gw.start()
+    try:
+        body = ocr_body(invoices("20261129-7001"))
+        assert gw.post(body)[1]["x-deja-cache"] == "miss"  # cached, and the key is remembered
+        with socket.create_connection(("127.0.0.1", gw.port), timeout=20) as sock:
+            request = request_bytes(gw, body)
+            sock.sendall(request[:-100])  # held by the fast path: the body is not complete
+            time.sleep(0.3)
+            gw.proc.send_signal(signal.SIGTERM)  # graceful shutdown asks every connection to quiesce
+            time.sleep(0.5)
+            sock.sendall(request[-100:])
+            [(status, headers, answer)] = read_responses(sock, 1)
+            assert status == 200 and headers["x-deja-cache"] == "hit"
+            assert json.loads(answer)["errorCode"] == 0
+        assert gw.proc.wait(timeout=30) == 0
+        gw.proc = None
+        gw.log.close()
     finally:
         gw.stop()
