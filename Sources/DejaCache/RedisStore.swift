@@ -109,7 +109,7 @@ public final class RedisStore: CacheStore {
 
     /// Stores that `name` resolves to `key`, for `ttl`.
     public func setAlias(_ name: CacheKey, to key: CacheKey, ttl: Duration) async throws(CacheStoreError) {
-        let milliseconds = max(1, ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Self.milliseconds(ttl)
         let aliasKey = aliasKey(name)
         _ = try await call("could not write an alias to Redis") {
             try await self.redis.execute(SET(aliasKey, value: ByteBuffer(string: key.hex), milliseconds: milliseconds))
@@ -176,7 +176,7 @@ public final class RedisStore: CacheStore {
     ///
     /// The lock expires by itself after `ttl`, so a crashed owner never blocks others for longer.
     public func tryLock(key: CacheKey, owner: String, ttl: Duration) async throws(CacheStoreError) -> Bool {
-        let milliseconds = max(1, Int64(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000))
+        let milliseconds = Self.milliseconds(ttl)
         let lockKey = lockKey(key)
         return try await call("could not take a lock in Redis") {
             try await self.redis.execute(SET(lockKey, value: ByteBuffer(string: owner), condition: .ifNotExists, milliseconds: milliseconds))
@@ -255,19 +255,22 @@ public final class RedisStore: CacheStore {
     private func readCapacity() async throws -> Capacity {
         var capacity = Capacity(usedMemory: 0, maxMemory: 0, evictedKeys: 0)
         var unlimited = false
-        do {
-            for primary in try await redis.primaries() {
-                let memory = INFO.fields(try await primary.execute(INFO("memory")))
-                let stats = INFO.fields(try await primary.execute(INFO("stats")))
-                capacity.usedMemory += Int64(memory["used_memory"] ?? "") ?? 0
-                let max = Int64(memory["maxmemory"] ?? "") ?? 0
-                if max == 0 { unlimited = true }
-                capacity.maxMemory += max
-                capacity.evictedKeys += Int64(stats["evicted_keys"] ?? "") ?? 0
-            }
+        for primary in try await redis.primaries() {
+            let memory = INFO.fields(try await primary.execute(INFO("memory")))
+            let stats = INFO.fields(try await primary.execute(INFO("stats")))
+            capacity.usedMemory += Int64(memory["used_memory"] ?? "") ?? 0
+            let max = Int64(memory["maxmemory"] ?? "") ?? 0
+            if max == 0 { unlimited = true }
+            capacity.maxMemory += max
+            capacity.evictedKeys += Int64(stats["evicted_keys"] ?? "") ?? 0
         }
         if unlimited { capacity.maxMemory = 0 }
         return capacity
+    }
+
+    /// A TTL for `PX`: whole milliseconds, at least 1.
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        max(1, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
     }
 
     // MARK: Breaker

@@ -254,20 +254,10 @@ public final class Gateway: Sendable {
     /// Records a hit found by ``cachedAnswer(task:caller:bodyDigest:cacheControl:)`` (queued, billed 0)
     /// and renders its response.
     public func answer(_ hit: MemoryHit, task: TaskRuntime, caller: APIKeyInfo) -> TaskResponse {
-        let entry = hit.entry
-        let outcome: Outcome = entry.status == 200 ? .hit : .negative
+        let outcome: Outcome = hit.entry.status == 200 ? .hit : .negative
         let now = clock.now()
-        recorder.enqueue(UsageRecord(
-            time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: outcome,
-            meteredTokens: entry.meteredTokens, billedTokens: 0, latencyMicros: Int64((now - hit.started) * 1e6),
-            status: entry.status, modelSeconds: entry.upstreamSeconds
-        ))
-        metrics.record(task: task.policy.task, outcome: outcome, seconds: now - hit.started, tokens: entry.meteredTokens, billed: 0)
-        return TaskResponse(
-            status: entry.status, outcome: outcome, key: hit.key, tokens: entry.meteredTokens, billed: 0,
-            modelVersion: entry.modelVersion, age: entry.age(at: now), contentType: entry.contentType,
-            body: PaddleXProtocol.render(stored: entry.body, logId: PaddleXProtocol.newLogId())
-        )
+        recorder.enqueue(Self.cachedRecord(hit.entry, outcome: outcome, task: task, caller: caller, billed: 0, started: hit.started, now: now))
+        return cachedResponse(hit.entry, outcome: outcome, task: task, key: hit.key, billed: 0, started: hit.started, now: now)
     }
 
     // MARK: - Canonical form
@@ -572,11 +562,7 @@ public final class Gateway: Sendable {
     ) async -> TaskResponse {
         let now = clock.now()
         let billed = entry.status == 200 ? task.hitBill(metered: entry.meteredTokens) : 0
-        let record = UsageRecord(
-            time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: outcome,
-            meteredTokens: entry.meteredTokens, billedTokens: billed, latencyMicros: Int64((now - started) * 1e6),
-            status: entry.status, modelSeconds: entry.upstreamSeconds
-        )
+        let record = Self.cachedRecord(entry, outcome: outcome, task: task, caller: caller, billed: billed, started: started, now: now)
         // With hitsPastBudget off, a hit needs room in the caller's budgets too: it holds what it bills
         // (at least one token, so an exhausted budget refuses it) and settles with its record.
         var reservation: Reservation?
@@ -601,6 +587,24 @@ public final class Gateway: Sendable {
             if let reservation { await recorder.release(reservation) }
             recorder.enqueue(record)
         }
+        return cachedResponse(entry, outcome: outcome, task: task, key: key, billed: billed, started: started, now: now)
+    }
+
+    /// The usage record of an answer served from a stored entry.
+    private static func cachedRecord(
+        _ entry: CacheEntry, outcome: Outcome, task: TaskRuntime, caller: APIKeyInfo, billed: Int64, started: Double, now: Double
+    ) -> UsageRecord {
+        UsageRecord(
+            time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: outcome,
+            meteredTokens: entry.meteredTokens, billedTokens: billed, latencyMicros: Int64((now - started) * 1e6),
+            status: entry.status, modelSeconds: entry.upstreamSeconds
+        )
+    }
+
+    /// Counts an answer served from a stored entry and renders it behind a fresh `logId`.
+    private func cachedResponse(
+        _ entry: CacheEntry, outcome: Outcome, task: TaskRuntime, key: CacheKey, billed: Int64, started: Double, now: Double
+    ) -> TaskResponse {
         metrics.record(task: task.policy.task, outcome: outcome, seconds: now - started, tokens: entry.meteredTokens, billed: billed)
         return TaskResponse(
             status: entry.status, outcome: outcome, key: key, tokens: entry.meteredTokens, billed: billed,

@@ -74,14 +74,14 @@ public final class UpstreamPool: Sendable {
 /// Checks every model server's health URL every `interval`, so balancing skips servers that are down
 /// before a client's request has to find out.
 public struct UpstreamHealthMonitor: Service {
-    let pools: [UpstreamPool]
+    let pool: UpstreamPool
     let client: UpstreamClient
     let interval: Duration
     let timeout: TimeAmount
     let logger: Logger
 
-    public init(pools: [UpstreamPool], client: UpstreamClient, interval: Duration, timeout: TimeAmount = .seconds(2), logger: Logger) {
-        self.pools = pools
+    public init(pool: UpstreamPool, client: UpstreamClient, interval: Duration, timeout: TimeAmount = .seconds(2), logger: Logger) {
+        self.pool = pool
         self.client = client
         self.interval = interval
         self.timeout = timeout
@@ -89,7 +89,7 @@ public struct UpstreamHealthMonitor: Service {
     }
 
     public func run() async throws {
-        let members = pools.flatMap(\.members).filter { $0.healthURL != nil }
+        let members = pool.members.filter { $0.healthURL != nil }
         guard !members.isEmpty, interval > .zero else { return }
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {

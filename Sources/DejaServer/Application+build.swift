@@ -66,12 +66,10 @@ public func buildApplication(
     } else {
         server = .http1()
     }
-    // Health checks per task interval; tasks sharing an interval share a monitor.
-    var monitors: [any Service] = []
-    for interval in Set(configuration.tasks.map(\.healthCheckSeconds)).sorted() where interval > 0 {
-        let pools = zip(configuration.tasks, tasks).filter { $0.0.healthCheckSeconds == interval }.map(\.1.upstreams)
-        monitors.append(UpstreamHealthMonitor(
-            pools: pools, client: parts.upstream, interval: .milliseconds(Int64(interval * 1000)), logger: logger))
+    // One health monitor per task, at the task's interval.
+    let monitors: [any Service] = zip(configuration.tasks, tasks).filter { $0.0.healthCheckSeconds > 0 }.map { task, runtime in
+        UpstreamHealthMonitor(pool: runtime.upstreams, client: parts.upstream,
+                              interval: .milliseconds(Int64(task.healthCheckSeconds * 1000)), logger: logger)
     }
     let app = Application(
         router: router,

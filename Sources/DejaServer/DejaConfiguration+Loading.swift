@@ -186,7 +186,7 @@ extension DejaConfiguration {
                     Upstream(url: url, healthURL: task.healthURL(for: url), breaker: CircuitBreaker(
                         failureThreshold: task.breakerFailures, openSeconds: task.breakerOpenSeconds,
                         errorRate: task.breakerErrorRate > 0 ? task.breakerErrorRate : .infinity,
-                        window: task.breakerWindow, minimumCalls: min(10, task.breakerWindow), clock: clock))
+                        window: task.breakerWindow, minimumCalls: 10, clock: clock))
                 }),
                 timeout: .milliseconds(Int64(task.timeoutSeconds * 1000)),
                 freshness: task.freshness,

@@ -4,6 +4,7 @@ The worker is started once per session (loading PP-OCRv4 takes seconds); each ga
 own storage folder and port. Everything started here is stopped at the end, even on failure.
 """
 import base64
+import io
 import json
 import os
 import signal
@@ -185,6 +186,17 @@ def invoices(tmp_path_factory):
         return made[number]
 
     return make
+
+
+def text_image(label: str) -> bytes:
+    """A small PNG showing `label`: a distinct image per label, cheap to render and quick to OCR."""
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (220, 40), "white")
+    ImageDraw.Draw(img).text((8, 12), label, fill="black")
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
 
 
 def ocr_body(image: bytes, **extra) -> bytes:

@@ -36,7 +36,6 @@ tenant (one key per tenant) with a body no other request has. The ledger is read
 through the product's report (`GET /v1/usage` with the admin token, per tenant), and record by record from
 `ledger.sqlite` opened read-only, to check key ids and that no request has two records.
 """
-import io
 import json
 import sqlite3
 import threading
@@ -45,9 +44,7 @@ from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageDraw
-
-from conftest import Gateway, http, ocr_body
+from conftest import Gateway, http, ocr_body, text_image
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 # Small images read at a small side: a miss costs the model ~130 ms instead of ~1 s.
@@ -56,14 +53,6 @@ FAST = {"textDetLimitType": "max", "textDetLimitSideLen": 320}
 NOT_SENT = "not sent"        # never reached the gateway: not started before the kill, or refused
 IN_FLIGHT = "in flight"      # sent, and the connection broke before a complete answer
 ANSWERED = "answered"        # a complete HTTP response
-
-
-def text_image(label: str) -> bytes:
-    img = Image.new("RGB", (220, 40), "white")
-    ImageDraw.Draw(img).text((8, 12), label, fill="black")
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    return buf.getvalue()
 
 
 @dataclass

@@ -143,7 +143,8 @@ def test_a_slow_body_held_by_the_fast_path_times_out(worker, tmp_path, invoices)
     gw.start()
     try:
         body = ocr_body(invoices("20261129-7001"))
-        assert gw.post(body)[0] == 200  # the key is now remembered: the next request is held
+        assert gw.post(body)[0] == 200
+        assert gw.post(body)[1]["x-deja-cache"] == "hit"  # the key is remembered (again): the next request is held
         with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
             sock.sendall(request_bytes(gw, body)[: -len(body) + 10])
             started = time.monotonic()
@@ -162,10 +163,15 @@ def test_a_request_held_at_shutdown_is_answered_before_the_connection_closes(wor
     gw.start()
     try:
         body = ocr_body(invoices("20261129-7001"))
-        assert gw.post(body)[1]["x-deja-cache"] == "miss"  # cached, and the key is remembered
+        assert gw.post(body)[1]["x-deja-cache"] == "miss"
+        assert gw.post(body)[1]["x-deja-cache"] == "hit"  # the key is remembered (again) from here on
         with socket.create_connection(("127.0.0.1", gw.port), timeout=20) as sock:
             request = request_bytes(gw, body)
-            sock.sendall(request[:-100])  # held by the fast path: the body is not complete
+            before = fast_hits(gw)
+            sock.sendall(request)
+            assert read_responses(sock, 1)[0][1]["x-deja-cache"] == "hit"
+            assert fast_hits(gw) == before + 1  # this connection's requests are held by the fast path
+            sock.sendall(request[:-100])  # held: the body is not complete
             time.sleep(0.3)
             gw.proc.send_signal(signal.SIGTERM)  # graceful shutdown asks every connection to quiesce
             time.sleep(0.5)

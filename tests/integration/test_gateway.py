@@ -6,7 +6,7 @@ import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import Gateway, http, ocr_body
+from conftest import Gateway, http, ocr_body, text_image
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -343,19 +343,9 @@ def test_with_hits_past_budget_off_an_exhausted_budget_refuses_hits_too(worker, 
 
 
 def test_a_hundred_concurrent_misses_against_a_budget_for_ten_bill_exactly_ten(gateway, worker):
-    import io
-    from PIL import Image, ImageDraw
-
-    def image(n: int) -> bytes:
-        img = Image.new("RGB", (200, 40), "white")
-        ImageDraw.Draw(img).text((8, 12), f"RACE {n:03d}", fill="black")
-        buf = io.BytesIO()
-        img.save(buf, "PNG")
-        return buf.getvalue()
-
     gateway.key("race")
     gateway.cli("quota", "set", "--tenant", "race", "--period", "day", "--limit", "100")
-    bodies = [ocr_body(image(n)) for n in range(100)]
+    bodies = [ocr_body(text_image(f"RACE {n:03d}")) for n in range(100)]
     calls = worker.ocr_requests()
     with ThreadPoolExecutor(max_workers=100) as pool:
         results = list(pool.map(lambda body: gateway.post(body, tenant="race"), bodies))
