@@ -8,6 +8,11 @@ import Synchronization
 /// requests are refused at once for `openSeconds`. Half-open: one probe is let through; its success
 /// closes the breaker (and forgets the window), its failure opens it again. Time comes from an
 /// injected clock, so tests never sleep.
+///
+/// A failure may name its **source** (the tenant whose request failed). Failures that all come from
+/// fewer than `minimumSources` sources never open the breaker: one tenant's inputs that make the model
+/// fail (poison) are that tenant's problem, not a reason to stop serving everyone. A failure without a
+/// source (the server could not be reached) always counts.
 public final class CircuitBreaker: Sendable {
     /// The breaker's state, as reported to metrics and `/readyz`.
     public enum State: String, Sendable, Equatable {
@@ -29,16 +34,24 @@ public final class CircuitBreaker: Sendable {
         var consecutiveFailures = 0
         var openedAt = 0.0
         var probeInFlight = false
-        /// Outcomes of the last calls (true = failure), oldest first; at most `window` of them.
-        var recent: [Bool] = []
+        /// Outcomes of the last calls, oldest first; at most `window` of them.
+        var recent: [Call] = []
         var recentFailures = 0
+        /// The sources of the current run of consecutive failures (`nil` stands for "unattributed").
+        var streakSources: [String?] = []
 
-        mutating func remember(failure: Bool, window: Int) {
+        mutating func remember(_ call: Call, window: Int) {
             guard window > 0 else { return }
-            recent.append(failure)
-            if failure { recentFailures += 1 }
-            if recent.count > window, recent.removeFirst() { recentFailures -= 1 }
+            recent.append(call)
+            if call.failed { recentFailures += 1 }
+            if recent.count > window, recent.removeFirst().failed { recentFailures -= 1 }
         }
+    }
+
+    /// One call's outcome in the error-rate window.
+    private struct Call {
+        var failed: Bool
+        var source: String?
     }
 
     private let machine = Mutex(Machine())
@@ -53,11 +66,14 @@ public final class CircuitBreaker: Sendable {
     public let window: Int
     /// Calls the window must hold before its error rate counts.
     public let minimumCalls: Int
+    /// Distinct sources the failures must come from before they open the breaker (1: any failures).
+    public let minimumSources: Int
 
     public init(
         failureThreshold: Int = 5, openSeconds: Double = 10, errorRate: Double = 0.5, window: Int = 20,
-        minimumCalls: Int = 10, clock: WallClock = .system
+        minimumCalls: Int = 10, minimumSources: Int = 1, clock: WallClock = .system
     ) {
+        self.minimumSources = max(1, minimumSources)
         self.failureThreshold = max(1, failureThreshold)
         self.openSeconds = max(0, openSeconds)
         self.errorRate = errorRate
@@ -105,15 +121,20 @@ public final class CircuitBreaker: Sendable {
     }
 
     /// Reports how an allowed request ended. Only server-side failures (unreachable, timeout, 5xx) count.
-    public func record(success: Bool) {
+    ///
+    /// - Parameter source: who sent the failed request (a tenant), or `nil` when the failure says
+    ///   nothing about the request (the server could not be reached).
+    public func record(success: Bool, source: String? = nil) {
         let now = clock.now()
         let window = self.window, errorRate = self.errorRate, minimumCalls = self.minimumCalls
+        let minimumSources = self.minimumSources
         machine.withLock { machine in
             if success {
                 switch machine.state {
                 case .closed:
                     machine.consecutiveFailures = 0
-                    machine.remember(failure: false, window: window)
+                    machine.streakSources.removeAll()
+                    machine.remember(Call(failed: false), window: window)
                 case .halfOpen:
                     machine = Machine()  // a successful probe: closed, with a clean slate
                 case .open:
@@ -128,10 +149,16 @@ public final class CircuitBreaker: Sendable {
                 machine.openedAt = now
                 machine.probeInFlight = false
             case .closed:
-                machine.remember(failure: true, window: window)
+                machine.remember(Call(failed: true, source: source), window: window)
+                if !machine.streakSources.contains(source), machine.streakSources.count < minimumSources {
+                    machine.streakSources.append(source)
+                }
+                let streakTripped = machine.consecutiveFailures >= failureThreshold
+                    && Self.spread(machine.streakSources, minimum: minimumSources)
                 let rateTripped = machine.recent.count >= minimumCalls
                     && Double(machine.recentFailures) >= errorRate * Double(machine.recent.count)
-                if machine.consecutiveFailures >= failureThreshold || rateTripped {
+                    && Self.spread(machine.recent.lazy.filter(\.failed).map(\.source), minimum: minimumSources)
+                if streakTripped || rateTripped {
                     machine.state = .open
                     machine.openedAt = now
                 }
@@ -139,5 +166,17 @@ public final class CircuitBreaker: Sendable {
                 break
             }
         }
+    }
+
+    /// Whether failures from these sources may open the breaker: an unattributed one, or enough
+    /// distinct sources.
+    private static func spread(_ sources: some Sequence<String?>, minimum: Int) -> Bool {
+        var seen: Set<String> = []
+        for source in sources {
+            guard let source else { return true }
+            seen.insert(source)
+            if seen.count >= minimum { return true }
+        }
+        return false
     }
 }

@@ -1,14 +1,29 @@
+import DejaCore
 import DejaLedger
+import DequeModule
 import Synchronization
 
 /// Resolves API keys through the ledger, remembering answers briefly so the hit path touches no disk.
 ///
-/// A known key is remembered for `ttl` seconds, an unknown one for `negativeTTL`; a revocation takes
-/// effect within `ttl`. The memory is bounded by `capacity` secrets.
+/// A valid key is remembered for `ttl` seconds, an unknown one for `negativeTTL`. The two are kept
+/// apart and bounded separately: valid keys by `capacity` (past it, the longest-remembered goes first),
+/// unknown ones by `unknownCapacity` (past it, the unknown ones alone are forgotten), so a flood of
+/// bogus keys costs ledger reads but never makes the gateway forget the keys its tenants use.
+/// ``forget(keyID:)`` makes a revocation take effect at once: a lookup that started before it cannot
+/// put the revoked key back.
 public final class Authenticator: Sendable {
     private struct Remembered {
-        var info: APIKeyInfo?
+        var info: APIKeyInfo
         var until: Double
+    }
+
+    private struct Memory {
+        var known: [String: Remembered] = [:]
+        /// Secrets of `known` in the order they were remembered, for eviction; may hold forgotten ones.
+        var order: Deque<String> = []
+        var unknown: [String: Double] = [:]
+        /// Bumped by every revocation; a ledger answer read under an older generation is not remembered.
+        var generation: UInt64 = 0
     }
 
     private let ledger: any Ledger
@@ -16,43 +31,89 @@ public final class Authenticator: Sendable {
     private let ttl: Double
     private let negativeTTL: Double
     private let capacity: Int
-    private let memory = Mutex<[String: Remembered]>([:])
+    private let unknownCapacity: Int
+    private let memory = Mutex(Memory())
 
-    public init(ledger: any Ledger, clock: WallClock, ttl: Double = 5, negativeTTL: Double = 1, capacity: Int = 10_000) {
+    public init(
+        ledger: any Ledger, clock: WallClock, ttl: Double = 5, negativeTTL: Double = 1, capacity: Int = 100_000,
+        unknownCapacity: Int = 10_000
+    ) {
         self.ledger = ledger
         self.clock = clock
         self.ttl = ttl
         self.negativeTTL = negativeTTL
-        self.capacity = capacity
+        self.capacity = max(1, capacity)
+        self.unknownCapacity = max(1, unknownCapacity)
     }
 
     /// The key's info, or `nil` when the secret is unknown or revoked.
     public func authenticate(secret: String) async throws -> APIKeyInfo? {
         let now = clock.now()
-        if let remembered = memory.withLock({ $0[secret] }), remembered.until > now {
-            return remembered.info
+        enum Known { case valid(APIKeyInfo), unknown, ask(generation: UInt64) }
+        let known = memory.withLock { memory -> Known in
+            if let remembered = memory.known[secret], remembered.until > now { return .valid(remembered.info) }
+            if let until = memory.unknown[secret], until > now { return .unknown }
+            return .ask(generation: memory.generation)
+        }
+        let generation: UInt64
+        switch known {
+        case .valid(let info): return info
+        case .unknown: return nil
+        case .ask(let current): generation = current
         }
         let info = try await ledger.authenticate(secret: secret)
-        let until = now + (info == nil ? negativeTTL : ttl)
         memory.withLock { memory in
-            if memory.count >= capacity { memory.removeAll(keepingCapacity: true) }
-            memory[secret] = Remembered(info: info, until: until)
+            guard memory.generation == generation else { return }  // a revocation came in meanwhile
+            if let info {
+                remember(info, secret: secret, until: now + ttl, in: &memory)
+            } else {
+                if memory.unknown.count >= unknownCapacity {
+                    memory.unknown = memory.unknown.filter { $0.value > now }
+                    if memory.unknown.count >= unknownCapacity { memory.unknown.removeAll(keepingCapacity: true) }
+                }
+                memory.unknown[secret] = now + negativeTTL
+            }
         }
         return info
+    }
+
+    private func remember(_ info: APIKeyInfo, secret: String, until: Double, in memory: inout Memory) {
+        if memory.known.updateValue(Remembered(info: info, until: until), forKey: secret) == nil {
+            memory.order.append(secret)
+        }
+        while memory.known.count > capacity, let oldest = memory.order.popFirst() {
+            memory.known[oldest] = nil
+        }
+        if memory.order.count > 2 * capacity {
+            memory.order = Deque(memory.order.filter { memory.known[$0] != nil })
+        }
     }
 
     /// The info of a valid key remembered from an earlier request, without touching the ledger; `nil`
     /// when the secret is not remembered (or remembered as unknown), so the caller asks ``authenticate(secret:)``.
     public func remembered(secret: String) -> APIKeyInfo? {
         let now = clock.now()
-        guard let remembered = memory.withLock({ $0[secret] }), remembered.until > now else { return nil }
-        return remembered.info
+        return memory.withLock { memory in
+            guard let remembered = memory.known[secret], remembered.until > now else { return nil }
+            return remembered.info
+        }
     }
 
-    /// Forgets every remembered answer, e.g. after a revocation through the admin API.
+    /// Forgets the key with this id at once (it was revoked, here or on another instance).
+    public func forget(keyID: String) {
+        memory.withLock { memory in
+            memory.generation &+= 1
+            memory.known = memory.known.filter { $0.value.info.id != keyID }
+        }
+    }
+
+    /// Forgets every remembered answer, e.g. when revocations may have been missed.
     public func forgetAll() {
-        memory.withLock { $0.removeAll() }
+        memory.withLock { memory in
+            memory.generation &+= 1
+            memory.known.removeAll()
+            memory.order.removeAll()
+            memory.unknown.removeAll()
+        }
     }
 }
-
-import DejaCore

@@ -3,6 +3,7 @@ import DejaCore
 import DejaLedger
 import Logging
 import NIOCore
+import NIOPosix
 
 /// The request path: canonical key, cache lookup, single flight to the model, billing, storing.
 ///
@@ -32,8 +33,27 @@ public final class Gateway: Sendable {
         var storeFailed = false
     }
 
+    /// Whether and how a fresh answer from the model is stored.
+    enum StoreRule {
+        /// Store it (a miss).
+        case store
+        /// The caller asked for the model's own answer (`no-cache`): store it, but never in place of a
+        /// fresh, different answer that other tenants may rely on (unless the task allows that).
+        case refresh
+        /// Leave the cache alone (`no-store`).
+        case skip
+    }
+
     /// Tenant and key id under which background refreshes are recorded (billed 0).
     public static let refreshTenant = "deja:refresh"
+
+    /// Model statuses that say the input itself is invalid, whoever sends it: remembered for the
+    /// task's negative TTL. Others (408, 409, 429, …) depend on the moment or the caller and are not.
+    static let rememberedRejections: Set<Int> = [400, 413, 415, 422]
+
+    /// Bodies at least this large are canonicalised on `canonicalPool`, off the threads that serve
+    /// hits and health checks.
+    static let inlineCanonicalBytes = 32 << 10
 
     private let cache: any CacheStore
     private let fastCache: MemoryStore?
@@ -48,6 +68,10 @@ public final class Gateway: Sendable {
     private let flights = SingleFlight<CacheKey, FlightResult>()
     /// Decodes each distinct image once: a byte-identical repeat resolves by one SHA-256 pass.
     private let canonicalizer = Canonicalizer(contentDigestCache: InMemoryContentDigestCache(capacity: 100_000))
+    /// Threads for CPU-heavy canonicalisation (large bodies); `nil`: on the calling task.
+    private let canonicalPool: NIOThreadPool?
+    /// Inputs the model failed on (5xx), not sent again for the task's failure TTL.
+    private let failures = FailureMemory()
     private let metrics: GatewayMetrics
     private let logger: Logger
 
@@ -64,9 +88,11 @@ public final class Gateway: Sendable {
         coordinator: RedisStore? = nil,
         clock: WallClock = .system,
         memo: KeyMemo = KeyMemo(),
+        canonicalPool: NIOThreadPool? = nil,
         metrics: GatewayMetrics = GatewayMetrics(tasks: []),
         logger: Logger
     ) {
+        self.canonicalPool = canonicalPool
         self.cache = cache
         self.fastCache = fastCache
         self.recorder = recorder
@@ -113,7 +139,7 @@ public final class Gateway: Sendable {
             memo.remember(bodyDigest, resolvesTo: key)
         } else {
             do {
-                let request = try canonicalize(body: body, task: task, tenant: caller.tenant)
+                let request = try await canonicalize(body: body, task: task, tenant: caller.tenant)
                 canonical = request
                 key = request.key
                 memo.remember(bodyDigest, resolvesTo: key)
@@ -149,7 +175,7 @@ public final class Gateway: Sendable {
             forward = canonical.forwardBody
         } else {
             do {
-                forward = try canonicalize(body: body, task: task, tenant: caller.tenant).forwardBody
+                forward = try await canonicalize(body: body, task: task, tenant: caller.tenant).forwardBody
             } catch {
                 return failure(task: task, caller: caller, key: key, started: started, error: Self.badRequest(error))
             }
@@ -160,8 +186,8 @@ public final class Gateway: Sendable {
             // since both ask for the model's own answer.
             do {
                 let entry = try await callModel(task: task, tenant: caller.tenant, keyID: caller.id, key: key, forward: forward,
-                                                outcome: .bypass, billed: true, store: !cacheControl.noStore, started: started,
-                                                idempotencyKey: idempotencyKey)
+                                                outcome: .bypass, billed: true, store: cacheControl.noStore ? .skip : .refresh,
+                                                started: started, idempotencyKey: idempotencyKey)
                 return answerFresh(entry, outcome: .bypass, key: key)
             } catch {
                 return failure(task: task, caller: caller, key: key, started: started, error: error)
@@ -199,7 +225,7 @@ public final class Gateway: Sendable {
                 }
                 do {
                     return .answered(try await callModel(task: task, tenant: caller.tenant, keyID: caller.id, key: key,
-                                                         forward: forward, outcome: missOutcome, billed: true, store: true, started: started,
+                                                         forward: forward, outcome: missOutcome, billed: true, store: .store, started: started,
                                                          idempotencyKey: idempotencyKey))
                 } catch let error as GatewayError where error.isModelFailure {
                     if let expired, clock.now() < graceEnd { return .stale(expired) }
@@ -262,9 +288,24 @@ public final class Gateway: Sendable {
 
     // MARK: - Canonical form
 
-    private func canonicalize(body: ByteBuffer, task: TaskRuntime, tenant: String) throws(CanonicalError) -> CanonicalRequest {
+    /// The canonical form of a body. A large one is worked on in `canonicalPool`, so that however long
+    /// it takes, the threads that answer hits and health checks are not the ones doing it.
+    private func canonicalize(body: ByteBuffer, task: TaskRuntime, tenant: String) async throws(CanonicalError) -> CanonicalRequest {
         metrics.countCanonicalization(task: task.policy.task)
-        return try canonicalizer.canonicalize(body: body, policy: task.policy, scope: tenant)
+        let canonicalizer = self.canonicalizer, policy = task.policy
+        guard let canonicalPool, body.readableBytes >= Self.inlineCanonicalBytes else {
+            return try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant)
+        }
+        let result: Result<CanonicalRequest, CanonicalError>
+        do {
+            result = try await canonicalPool.runIfActive {
+                Result { () throws(CanonicalError) in try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant) }
+            }
+        } catch {
+            // The pool is shutting down: the process is stopping; do it here.
+            return try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant)
+        }
+        return try result.get()
     }
 
     /// The name under which instances share what a raw body resolved to: the memo digest (task, scope,
@@ -343,8 +384,17 @@ public final class Gateway: Sendable {
     /// then stores it. A rejection (the model's 4xx) is remembered for the negative TTL and thrown.
     private func callModel(
         task: TaskRuntime, tenant: String, keyID: String, key: CacheKey, forward: [UInt8],
-        outcome: Outcome, billed: Bool, store: Bool, started: Double, idempotencyKey: String? = nil
+        outcome: Outcome, billed: Bool, store: StoreRule, started: Double, idempotencyKey: String? = nil
     ) async throws(GatewayError) -> CacheEntry {
+        // An input the model just failed on is not sent again: its repeats cost nobody anything.
+        let now = clock.now()
+        if let failed = failures.failure(for: key, at: now) {
+            let wait = max(1, Int((failed.until - now).rounded(.up)))
+            throw GatewayError(
+                .upstreamFailed,
+                "the model server failed on this very input a moment ago (status \(failed.status)); it is not sent again for \(wait) s",
+                status: 502, retryAfter: wait)
+        }
         // A billed call first reserves its tokens against the caller's budgets: a request the budget
         // cannot cover never reaches the model. The reservation is settled with the billed record, or
         // given back if the call fails.
@@ -382,20 +432,21 @@ public final class Gateway: Sendable {
 
     private func callModelReserved(
         task: TaskRuntime, tenant: String, keyID: String, key: CacheKey, forward: [UInt8],
-        outcome: Outcome, billed: Bool, store: Bool, started: Double, reservation: Reservation?, idempotencyKey: String?
+        outcome: Outcome, billed: Bool, store: StoreRule, started: Double, reservation: Reservation?, idempotencyKey: String?
     ) async throws(GatewayError) -> CacheEntry {
         do {
-            try await task.limiter.acquire()
+            try await task.limiter.acquire(tenant: tenant)
         } catch {
             throw GatewayError(.overloaded, "too many requests are waiting for the model server; retry shortly", retryAfter: 1)
         }
-        defer { task.limiter.release() }
-        let reply = try await postToModel(task: task, forward: forward)
+        defer { task.limiter.release(tenant: tenant) }
+        let reply = try await postToModel(task: task, forward: forward, tenant: tenant)
         let now = clock.now()
         guard reply.status == 200 else {
             let message = PaddleXProtocol.errorMessage(in: reply.body) ?? "no message"
             if (400..<500).contains(reply.status) {
-                if store, task.freshness.negativeTTL > 0, let stored = PaddleXProtocol.storedError(reply.body) {
+                if store != .skip, task.freshness.negativeTTL > 0, Self.rememberedRejections.contains(reply.status),
+                   let stored = PaddleXProtocol.storedError(reply.body) {
                     let rejection = CacheEntry(
                         body: stored, status: reply.status, modelVersion: task.policy.modelVersion, meteredTokens: 0,
                         upstreamSeconds: reply.seconds, createdAt: now, expiresAt: now + task.freshness.negativeTTL
@@ -404,6 +455,9 @@ public final class Gateway: Sendable {
                 }
                 // The model's own words, as a drop-in client expects them.
                 throw GatewayError(.upstreamRejected, message, status: reply.status)
+            }
+            if task.freshness.failureTTL > 0 {
+                failures.remember(key, status: reply.status, until: now + task.freshness.failureTTL)
             }
             throw GatewayError(.upstreamFailed, "the model server failed with status \(reply.status): \(message)", status: 502)
         }
@@ -445,15 +499,48 @@ public final class Gateway: Sendable {
             throw GatewayError(.ledgerUnavailable, "the usage ledger is unavailable, so the answer could not be billed; retry shortly", underlying: error)
         }
         metrics.record(task: task.policy.task, outcome: outcome, seconds: now - started, tokens: tokens, billed: record.billedTokens)
-        if store { await put(key, entry) }
+        switch store {
+        case .store:
+            await put(key, entry)
+        case .refresh:
+            if await mayReplace(key, with: entry, task: task, now: now) {
+                await put(key, entry)
+            } else {
+                metrics.countKeptEntry(task: task.policy.task)
+                logger.info("a no-cache answer differs from the stored one; the stored answer is kept for the other tenants", metadata: [
+                    "deja.task": "\(task.policy.task)", "deja.tenant": "\(tenant)", "deja.key_id": "\(keyID)",
+                ])
+            }
+        case .skip:
+            break
+        }
         return entry
+    }
+
+    /// Whether a `no-cache` answer may take the place of what the cache holds for `key`: always in a
+    /// tenant's own scope or when the task allows it; in a shared scope only when nothing fresh is
+    /// stored or the stored answer is the same. One tenant's refresh never changes the answer other
+    /// tenants are served.
+    private func mayReplace(_ key: CacheKey, with entry: CacheEntry, task: TaskRuntime, now: Double) async -> Bool {
+        guard task.policy.scope == .shared, !task.noCacheReplacesShared else { return true }
+        let current: CacheEntry?
+        if let cached = fastCache?.entry(for: key) {
+            current = cached
+        } else {
+            current = try? await cache.get(key)
+        }
+        guard let current, current.status == 200, current.isFresh(at: now) else { return true }
+        return current.body == entry.body
     }
 
     /// Posts a request to one of the task's model servers: the first whose breaker lets it through,
     /// in balancing order. A server that cannot be reached is skipped for the next (the request never
     /// reached it, so trying another is safe); a timeout or a server error is the answer. All
     /// breakers open: 503 with the shortest wait.
-    private func postToModel(task: TaskRuntime, forward: [UInt8]) async throws(GatewayError) -> UpstreamReply {
+    ///
+    /// A timeout or a 5xx is charged to `tenant` in the breaker: failures from one tenant alone do not
+    /// open it (see ``CircuitBreaker``). An unreachable server is nobody's doing and always counts.
+    private func postToModel(task: TaskRuntime, forward: [UInt8], tenant: String) async throws(GatewayError) -> UpstreamReply {
         var shortestWait: Double?
         var unreachable: GatewayError?
         for server in task.upstreams.candidates() {
@@ -465,14 +552,15 @@ public final class Gateway: Sendable {
             do {
                 reply = try await upstream.postJSON(url: server.url, body: forward, timeout: task.timeout)
             } catch {
-                server.breaker.record(success: false)
                 if error.isConnectionFailure {
+                    server.breaker.record(success: false)
                     unreachable = error
                     continue
                 }
+                server.breaker.record(success: false, source: tenant)
                 throw error
             }
-            server.breaker.record(success: reply.status < 500)
+            server.breaker.record(success: reply.status < 500, source: tenant)
             return reply
         }
         if let unreachable { throw unreachable }
@@ -539,9 +627,9 @@ public final class Gateway: Sendable {
     /// Recorded under ``refreshTenant``, billed to nobody: no client asked for it.
     private func refresh(task: TaskRuntime, key: CacheKey, body: ByteBuffer, tenant: String) async {
         do {
-            let request = try canonicalize(body: body, task: task, tenant: tenant)
+            let request = try await canonicalize(body: body, task: task, tenant: tenant)
             _ = try await callModel(task: task, tenant: Self.refreshTenant, keyID: "-", key: key, forward: request.forwardBody,
-                                    outcome: .miss, billed: false, store: true, started: clock.now())
+                                    outcome: .miss, billed: false, store: .store, started: clock.now())
         } catch {
             logger.debug("background refresh failed", metadata: ["deja.task": "\(task.policy.task)", "error": "\(error)"])
         }
@@ -623,8 +711,15 @@ public final class Gateway: Sendable {
             status: gatewayError.status, modelSeconds: 0
         ))
         metrics.record(task: task.policy.task, outcome: .error, seconds: now - started, tokens: 0, billed: 0)
+        // Who caused it, so an operator can tell one tenant's poison from a sick model.
+        let metadata: Logger.Metadata = [
+            "deja.task": "\(task.policy.task)", "deja.tenant": "\(caller.tenant)", "deja.key_id": "\(caller.id)",
+            "deja.status": "\(gatewayError.status)", "error": "\(gatewayError)",
+        ]
         if gatewayError.status >= 500 {
-            logger.warning("task request failed", metadata: ["deja.task": "\(task.policy.task)", "error": "\(gatewayError)"])
+            logger.warning("task request failed", metadata: metadata)
+        } else if gatewayError.code == .upstreamRejected {
+            logger.info("the model rejected the input", metadata: metadata)
         }
         return TaskResponse(
             status: gatewayError.status, outcome: nil, key: key, retryAfter: gatewayError.retryAfter,

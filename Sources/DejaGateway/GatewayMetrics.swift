@@ -15,6 +15,7 @@ public struct GatewayMetrics: Sendable {
 
     private let series: [String: [Outcome: Series]]
     private let canonicalizations: [String: Counter]
+    private let keptEntries: [String: Counter]
 
     /// Creates the series for `tasks` through the bootstrapped metrics backend.
     public init(tasks: [String]) {
@@ -36,6 +37,14 @@ public struct GatewayMetrics: Sendable {
         self.canonicalizations = Dictionary(
             tasks.map { ($0, Counter(label: "deja_canonical_forms_total", dimensions: [("task", $0)])) },
             uniquingKeysWith: { first, _ in first })
+        self.keptEntries = Dictionary(
+            tasks.map { ($0, Counter(label: "deja_refresh_kept_total", dimensions: [("task", $0)])) },
+            uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Counts a `no-cache` answer that was not stored because it differs from the shared one.
+    public func countKeptEntry(task: String) {
+        keptEntries[task]?.increment()
     }
 
     /// Counts one canonical form built (a body not answered by the memo or a shared alias).

@@ -19,6 +19,9 @@ public struct TaskRuntime: Sendable {
         public var staleWhileRevalidate: Double = 0
         /// Seconds after expiry during which an answer is served (`stale`) when the model fails.
         public var staleIfError: Double = 3_600
+        /// Seconds a model server's failure (5xx) on one input is remembered for that input: its
+        /// repeats get 502 at once instead of reaching the model; 0 turns that off.
+        public var failureTTL: Double = 30
 
         public init() {}
     }
@@ -39,8 +42,11 @@ public struct TaskRuntime: Sendable {
     /// Whether answers from cache are given past an exhausted budget (the default: they cost nothing,
     /// or only `hitPrice`). When false, a hit needs room in the caller's budgets like a miss does.
     public var hitsPastBudget = true
-    /// Bounds concurrent calls to the model server, with a bounded queue.
+    /// Bounds concurrent calls to the model server, with a bounded queue shared fairly by tenants.
     public let limiter: ConcurrencyLimiter
+    /// Whether one tenant's `Cache-Control: no-cache` answer may replace a different fresh answer in
+    /// the shared cache (default false: it is served to that tenant but the stored answer stays).
+    public var noCacheReplacesShared = false
 
     /// A task with one model server.
     public init(

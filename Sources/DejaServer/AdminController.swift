@@ -1,5 +1,6 @@
 import DejaCore
 import DejaGateway
+import DejaLedger
 import Foundation
 import Hummingbird
 
@@ -7,26 +8,47 @@ import Hummingbird
 ///
 /// `POST /admin/explain?route=/ocr[&tenant=T]` with a request body: the canonical form, each step that
 /// changed something and the content key — what `deja explain` prints — without sending anything.
+///
+/// `POST /admin/keys/<id>/revoke`: revokes an API key in the ledger and stops every instance from
+/// accepting it at once (``KeyRevocations``).
 struct AdminController<Context: RequestContext>: Sendable {
     let tasks: [TaskRuntime]
-    let adminToken: String?
+    let adminToken: AdminToken?
     let maxBodyBytes: Int
+    let ledger: any Ledger
+    let revocations: KeyRevocations
 
     func addRoutes(to router: Router<Context>) {
         router.post("/admin/explain") { request, _ in
             try await self.explain(request)
         }
+        router.post("/admin/keys/:id/revoke") { request, context in
+            try await self.revoke(request, id: context.parameters.require("id"))
+        }
     }
 
-    func explain(_ request: Request) async throws -> Response {
+    /// Throws unless the request carries the admin token.
+    private func authorize(_ request: Request) throws {
         guard let adminToken else {
             throw GatewayError(.forbidden, "admin endpoints are off: set adminToken (DEJA_ADMIN_TOKEN) to use them")
         }
-        guard let token = TaskController<Context>.bearerToken(request.headers[.authorization]),
-              token.utf8.elementsEqual(adminToken.utf8)
-        else {
+        guard let token = TaskController<Context>.bearerToken(request.headers[.authorization]), adminToken.matches(token) else {
             throw GatewayError(.unauthorized, "admin endpoints need 'Authorization: Bearer <admin token>'")
         }
+    }
+
+    func revoke(_ request: Request, id: String) async throws -> Response {
+        try authorize(request)
+        guard try await ledger.revokeKey(id: id) else {
+            throw GatewayError(.notFound, "no API key with id '\(id)'; 'deja keys list' shows them")
+        }
+        await revocations.announce(keyID: id)
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"id":"\#(id)","revoked":true}"#)))
+    }
+
+    func explain(_ request: Request) async throws -> Response {
+        try authorize(request)
         let route = request.uri.queryParameters["route"].map(String.init) ?? tasks.first?.route ?? ""
         guard let task = tasks.first(where: { $0.route == route || $0.policy.task == route }) else {
             throw GatewayError(.notFound, "no task with route or name '\(route)'; configured: \(tasks.map(\.route).joined(separator: ", "))")

@@ -30,9 +30,13 @@ public func buildApplication(
 
     let router = Router(context: DejaRequestContext.self)
     router.add(middleware: ErrorEnvelopeMiddleware(taskRoutes: tasks.map(\.route)))
+    // Large bodies are canonicalised here, never on the threads that answer hits and health checks.
+    let canonicalPool = NIOThreadPool(numberOfThreads: configuration.server.canonicalThreads)
+    canonicalPool.start()
     let gateway = Gateway(
         cache: parts.cache, fastCache: parts.memory, recorder: parts.recorder, upstream: parts.upstream,
-        refresher: parts.refresher, coordinator: parts.redis, clock: clock, metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
+        refresher: parts.refresher, coordinator: parts.redis, clock: clock, canonicalPool: canonicalPool,
+        metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
     )
     let rateLimiter = configuration.server.rateLimitPerSecond > 0
         ? RateLimiter(
@@ -41,31 +45,36 @@ public func buildApplication(
             clock: clock)
         : nil
     let authenticator = Authenticator(ledger: parts.ledger, clock: clock)
+    let revocations = KeyRevocations(
+        redis: parts.redis?.redis, channel: (parts.redis?.configuration.keyPrefix ?? "deja:") + "revoked-keys",
+        authenticator: authenticator, logger: logger)
+    let adminToken = configuration.adminToken.map(AdminToken.init)
     let bodyTimeout = Duration.milliseconds(Int64(configuration.server.bodyTimeoutSeconds * 1000))
+    let bodyBudget = BodyBudget(
+        maxBytes: configuration.server.maxInFlightBodyBytes, maxBytesPerKey: configuration.server.maxInFlightBodyBytesPerKey)
     TaskController(
         tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
-        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout
+        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget
     ).addRoutes(to: router)
-    UsageController(ledger: parts.ledger, authenticator: authenticator, recorder: parts.recorder, adminToken: configuration.adminToken)
+    UsageController(ledger: parts.ledger, authenticator: authenticator, recorder: parts.recorder, adminToken: adminToken)
         .addRoutes(to: router)
     HealthController(tasks: tasks, ledger: parts.ledger, upstream: parts.upstream, redis: parts.redis)
         .addRoutes(to: router)
-    AdminController(tasks: tasks, adminToken: configuration.adminToken, maxBodyBytes: configuration.server.maxBodyBytes)
+    AdminController(tasks: tasks, adminToken: adminToken, maxBodyBytes: configuration.server.maxBodyBytes,
+                    ledger: parts.ledger, revocations: revocations)
         .addRoutes(to: router)
     MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder, redis: parts.redis)
         .addRoutes(to: router)
 
     let serverName = "deja"
-    let server: HTTPServerBuilder
-    if configuration.server.fastPath {
-        let fastPath = HitFastPath(
-            tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
-            maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, serverName: serverName
-        )
-        server = HTTPServerBuilder { responder in FastPathHTTP1Channel(responder: responder, fastPath: fastPath) }
-    } else {
-        server = .http1()
-    }
+    let fastPath = configuration.server.fastPath ? HitFastPath(
+        tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
+        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget, serverName: serverName
+    ) : nil
+    let timeouts = ConnectionTimeouts(
+        idle: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)),
+        header: .milliseconds(Int64(configuration.server.headerTimeoutSeconds * 1000)))
+    let server = HTTPServerBuilder { responder in DejaHTTP1Channel(responder: responder, fastPath: fastPath, timeouts: timeouts) }
     // One health monitor per task, at the task's interval.
     let monitors: [any Service] = zip(configuration.tasks, tasks).filter { $0.0.healthCheckSeconds > 0 }.map { task, runtime in
         UpstreamHealthMonitor(pool: runtime.upstreams, client: parts.upstream,
@@ -78,7 +87,7 @@ public func buildApplication(
             address: .hostname(configuration.server.host, port: configuration.server.port),
             serverName: serverName
         ),
-        services: parts.services + monitors,
+        services: parts.services + monitors + [revocations, ThreadPoolService(pool: canonicalPool)],
         // A configured thread count gets its own group, which lives as long as the process.
         eventLoopGroupProvider: configuration.server.eventLoopThreads.map {
             .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0))
@@ -179,5 +188,15 @@ struct ClosingService: Service {
                 logger.error("closing a store failed", metadata: ["error": "\(error)"])
             }
         }
+    }
+}
+
+/// Shuts a thread pool down when the application stops.
+struct ThreadPoolService: Service {
+    let pool: NIOThreadPool
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await pool.shutdownGracefully()
     }
 }

@@ -41,7 +41,10 @@ extension DejaConfiguration {
 extension DejaConfiguration.Server {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        try c.rejectUnknown(["host", "port", "maxBodyBytes", "bodyTimeoutSeconds", "rateLimitPerSecond", "rateLimitBurst", "fastPath", "eventLoopThreads"])
+        try c.rejectUnknown([
+            "host", "port", "maxBodyBytes", "bodyTimeoutSeconds", "rateLimitPerSecond", "rateLimitBurst", "fastPath", "eventLoopThreads",
+            "canonicalThreads", "idleTimeoutSeconds", "headerTimeoutSeconds", "maxInFlightBodyBytes", "maxInFlightBodyBytesPerKey",
+        ])
         self.init()
         host = try c.value("host", default: host)
         port = try c.value("port", default: port)
@@ -51,6 +54,11 @@ extension DejaConfiguration.Server {
         rateLimitBurst = try c.optional("rateLimitBurst")
         fastPath = try c.value("fastPath", default: fastPath)
         eventLoopThreads = try c.optional("eventLoopThreads")
+        canonicalThreads = try c.value("canonicalThreads", default: canonicalThreads)
+        idleTimeoutSeconds = try c.value("idleTimeoutSeconds", default: idleTimeoutSeconds)
+        headerTimeoutSeconds = try c.value("headerTimeoutSeconds", default: headerTimeoutSeconds)
+        maxInFlightBodyBytes = try c.value("maxInFlightBodyBytes", default: maxInFlightBodyBytes)
+        maxInFlightBodyBytesPerKey = try c.value("maxInFlightBodyBytesPerKey", default: maxInFlightBodyBytesPerKey)
     }
 }
 
@@ -101,6 +109,7 @@ extension DejaConfiguration.Task {
             "hitPrice", "scope", "ttlJitter", "negativeTTLSeconds", "staleWhileRevalidateSeconds", "staleIfErrorSeconds",
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
             "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
+            "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared",
         ])
         // `upstream` names the first model server; with only `upstreams`, the first of those is it.
         var more: [String] = try c.value("upstreams", default: [])
@@ -140,5 +149,9 @@ extension DejaConfiguration.Task {
         maxQueue = try c.value("maxQueue", default: maxQueue)
         breakerFailures = try c.value("breakerFailures", default: breakerFailures)
         breakerOpenSeconds = try c.value("breakerOpenSeconds", default: breakerOpenSeconds)
+        breakerMinimumTenants = try c.value("breakerMinimumTenants", default: breakerMinimumTenants)
+        failureTTLSeconds = try c.value("failureTTLSeconds", default: failureTTLSeconds)
+        maxQueuePerTenant = try c.optional("maxQueuePerTenant")
+        noCacheReplacesShared = try c.value("noCacheReplacesShared", default: noCacheReplacesShared)
     }
 }

@@ -45,6 +45,8 @@ extension DejaConfiguration {
         if let value = try int("DEJA_MAX_BODY_BYTES") { server.maxBodyBytes = value }
         if let value = try double("DEJA_RATE_LIMIT_PER_SECOND") { server.rateLimitPerSecond = value }
         if let value = try int("DEJA_EVENT_LOOP_THREADS") { server.eventLoopThreads = value }
+        if let value = try double("DEJA_IDLE_TIMEOUT_SECONDS") { server.idleTimeoutSeconds = value }
+        if let value = try double("DEJA_HEADER_TIMEOUT_SECONDS") { server.headerTimeoutSeconds = value }
         if let value = environment["DEJA_FAST_PATH"] { server.fastPath = !["0", "false", "no", "off"].contains(value.lowercased()) }
         if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
         if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
@@ -69,6 +71,8 @@ extension DejaConfiguration {
             if let value = try double(prefix + "STALE_IF_ERROR_SECONDS") { tasks[index].staleIfErrorSeconds = value }
             if let value = try double(prefix + "NEGATIVE_TTL_SECONDS") { tasks[index].negativeTTLSeconds = value }
             if let value = try int(prefix + "MAX_CONCURRENCY") { tasks[index].maxConcurrency = value }
+            if let value = try int(prefix + "BREAKER_MINIMUM_TENANTS") { tasks[index].breakerMinimumTenants = value }
+            if let value = try double(prefix + "FAILURE_TTL_SECONDS") { tasks[index].failureTTLSeconds = value }
         }
     }
 
@@ -82,6 +86,15 @@ extension DejaConfiguration {
             throw ConfigurationError("server.eventLoopThreads must be between 1 and 1024")
         }
         guard server.bodyTimeoutSeconds > 0 else { throw ConfigurationError("server.bodyTimeoutSeconds must be positive") }
+        guard (1...64).contains(server.canonicalThreads) else { throw ConfigurationError("server.canonicalThreads must be between 1 and 64") }
+        guard server.idleTimeoutSeconds > 0 else { throw ConfigurationError("server.idleTimeoutSeconds must be positive") }
+        guard server.headerTimeoutSeconds > 0 else { throw ConfigurationError("server.headerTimeoutSeconds must be positive") }
+        guard server.maxInFlightBodyBytes >= server.maxBodyBytes else {
+            throw ConfigurationError("server.maxInFlightBodyBytes must be at least server.maxBodyBytes (\(server.maxBodyBytes))")
+        }
+        guard server.maxInFlightBodyBytesPerKey >= server.maxBodyBytes else {
+            throw ConfigurationError("server.maxInFlightBodyBytesPerKey must be at least server.maxBodyBytes (\(server.maxBodyBytes))")
+        }
         guard server.rateLimitPerSecond >= 0 else { throw ConfigurationError("server.rateLimitPerSecond must not be negative") }
         guard storage.memoryBytes >= 0 else { throw ConfigurationError("storage.memoryBytes must not be negative") }
         if let cache = storage.cache, !["redis://", "rediss://", "redis-cluster://"].contains(where: cache.hasPrefix) {
@@ -133,6 +146,11 @@ extension DejaConfiguration {
             guard task.maxConcurrency >= 1 else { throw ConfigurationError("\(where_).maxConcurrency must be at least 1") }
             guard task.maxQueue >= 0 else { throw ConfigurationError("\(where_).maxQueue must not be negative") }
             guard task.breakerFailures >= 1 else { throw ConfigurationError("\(where_).breakerFailures must be at least 1") }
+            guard task.breakerMinimumTenants >= 1 else { throw ConfigurationError("\(where_).breakerMinimumTenants must be at least 1") }
+            guard task.failureTTLSeconds >= 0 else { throw ConfigurationError("\(where_).failureTTLSeconds must not be negative") }
+            if let perTenant = task.maxQueuePerTenant, perTenant < 1 {
+                throw ConfigurationError("\(where_).maxQueuePerTenant must be at least 1")
+            }
             guard ["shared", "tenant"].contains(task.scope) else { throw ConfigurationError("\(where_).scope must be 'shared' or 'tenant'") }
             guard ["nfc", "nfkc", "none"].contains(task.textNormalization) else {
                 throw ConfigurationError("\(where_).textNormalization must be 'nfc', 'nfkc' or 'none'")
@@ -186,15 +204,16 @@ extension DejaConfiguration {
                     Upstream(url: url, healthURL: task.healthURL(for: url), breaker: CircuitBreaker(
                         failureThreshold: task.breakerFailures, openSeconds: task.breakerOpenSeconds,
                         errorRate: task.breakerErrorRate > 0 ? task.breakerErrorRate : .infinity,
-                        window: task.breakerWindow, minimumCalls: 10, clock: clock))
+                        window: task.breakerWindow, minimumCalls: 10, minimumSources: task.breakerMinimumTenants, clock: clock))
                 }),
                 timeout: .milliseconds(Int64(task.timeoutSeconds * 1000)),
                 freshness: task.freshness,
                 meter: meter,
                 hitPrice: task.hitPrice,
-                limiter: ConcurrencyLimiter(limit: task.maxConcurrency, maxQueue: task.maxQueue)
+                limiter: ConcurrencyLimiter(limit: task.maxConcurrency, maxQueue: task.maxQueue, maxQueuePerTenant: task.maxQueuePerTenant)
             )
             runtime.hitsPastBudget = task.hitsPastBudget
+            runtime.noCacheReplacesShared = task.noCacheReplacesShared
             return runtime
         }
     }
@@ -225,6 +244,7 @@ extension DejaConfiguration.Task {
         freshness.negativeTTL = negativeTTLSeconds
         freshness.staleWhileRevalidate = staleWhileRevalidateSeconds
         freshness.staleIfError = staleIfErrorSeconds
+        freshness.failureTTL = failureTTLSeconds
         return freshness
     }
 

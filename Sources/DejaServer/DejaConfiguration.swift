@@ -24,6 +24,21 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var fastPath: Bool = true
         /// Threads that run connections (NIO event loops); default: one per core.
         public var eventLoopThreads: Int?
+        /// Threads that build the canonical form of large request bodies (default 2), so that however
+        /// long that takes, hits and health checks are answered on other threads.
+        public var canonicalThreads: Int = 2
+        /// Seconds a connection may stay without a request in progress before it is closed (default
+        /// 60); a request head that has not fully arrived by then counts as none.
+        public var idleTimeoutSeconds: Double = 60
+        /// Seconds a request head may take to arrive once its first byte has (default 10); slower
+        /// heads close the connection.
+        public var headerTimeoutSeconds: Double = 10
+        /// Request body bytes all requests in flight may hold at once (default 256 MiB); past that,
+        /// new requests get 503 with Retry-After.
+        public var maxInFlightBodyBytes: Int = 256 << 20
+        /// Request body bytes the requests of one API key may hold at once (default 64 MiB); past
+        /// that, its new requests get 429.
+        public var maxInFlightBodyBytesPerKey: Int = 64 << 20
 
         public init() {}
     }
@@ -147,6 +162,18 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var maxQueue: Int = 256
         /// Consecutive model failures that open the circuit breaker (default 5).
         public var breakerFailures: Int = 5
+        /// Distinct tenants whose requests must have failed before the breaker opens (default 2), so
+        /// that one tenant's inputs that make the model fail cannot stop it for everybody. 1: any
+        /// failures open it (a single-tenant deployment).
+        public var breakerMinimumTenants: Int = 2
+        /// Seconds a model server's failure (5xx) on one input is remembered for that input, whose
+        /// repeats then get 502 at once without reaching the model (default 30; 0 = off).
+        public var failureTTLSeconds: Double = 30
+        /// Places in the queue one tenant may take (default: a quarter of `maxQueue`).
+        public var maxQueuePerTenant: Int?
+        /// One tenant's `Cache-Control: no-cache` answer replaces a different fresh answer in the shared
+        /// cache (default false: that tenant gets the new answer, the stored one stays for the others).
+        public var noCacheReplacesShared: Bool = false
         /// Seconds the breaker stays open before probing the model again (default 10).
         public var breakerOpenSeconds: Double = 10
         /// Fraction of failed calls among the last `breakerWindow` that opens the breaker (default 0.5;

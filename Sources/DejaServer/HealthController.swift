@@ -46,10 +46,16 @@ struct HealthController<Context: RequestContext>: Sendable {
             for task in tasks {
                 let members = task.upstreams.members
                 for (index, server) in members.enumerated() {
-                    guard let url = server.healthURL else { continue }
                     // One model server: `upstream.<task>`; several: `upstream.<task>.<n>`, counted from 1.
                     let name = members.count == 1 ? "upstream.\(task.policy.task)" : "upstream.\(task.policy.task).\(index + 1)"
                     group.addTask {
+                        // A breaker that stopped calls says more than a health check that passes.
+                        switch server.breaker.state {
+                        case .open: return (name, "circuit open")
+                        case .halfOpen: return (name, "circuit half-open")
+                        case .closed: break
+                        }
+                        guard let url = server.healthURL else { return (name, "ok") }
                         do {
                             let reply = try await upstream.get(url: url, timeout: .seconds(2))
                             return (name, reply.status == 200 ? "ok" : "status \(reply.status)")

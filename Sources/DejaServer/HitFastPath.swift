@@ -51,12 +51,18 @@ struct HitFastPath: Sendable {
     let rateLimiter: RateLimiter?
     let maxBodyBytes: Int
     let bodyTimeout: Duration
+    let bodyBudget: BodyBudget
     let serverName: String?
+
+    /// Bodies up to this size are held without a reservation in the ``BodyBudget`` (one small
+    /// body per connection at most); larger ones reserve their length like the router does.
+    static let unbudgetedBodyBytes = 64 << 10
 
     init(
         tasks: [TaskRuntime], gateway: Gateway, authenticator: Authenticator, rateLimiter: RateLimiter?,
-        maxBodyBytes: Int, bodyTimeout: Duration, serverName: String?
+        maxBodyBytes: Int, bodyTimeout: Duration, bodyBudget: BodyBudget, serverName: String?
     ) {
+        self.bodyBudget = bodyBudget
         self.routes = Dictionary(tasks.map { ($0.route, Route(task: $0)) }, uniquingKeysWith: { first, _ in first })
         self.gateway = gateway
         self.authenticator = authenticator
@@ -75,6 +81,8 @@ struct HitFastPath: Sendable {
         var parts: [ByteBuffer] = []
         var hasher: KeyMemo.BodyHasher
         var timeout: Scheduled<Void>?
+        /// The body's bytes in the ``BodyBudget``, returned when the request is answered or handed on.
+        var reservation: BodyBudget.Reservation?
     }
 
     /// Whether the request starting with `head` may be a fast hit; `nil` sends it to the router.
@@ -111,7 +119,14 @@ struct HitFastPath: Sendable {
         else { return nil }
         let prefix = route.sharedPrefix
             ?? KeyMemo.BodyHasher.prefix(task: route.task.policy.task, scope: route.task.memoScope(tenant: caller.tenant))
-        var held = Held(head: head, route: route, caller: caller, cacheControl: cacheControl, hasher: KeyMemo.BodyHasher(prefix: prefix))
+        var reservation: BodyBudget.Reservation?
+        if declared > Self.unbudgetedBodyBytes {
+            // No room: the router answers the refusal.
+            guard let reserved = try? bodyBudget.reserve(declared, keyID: caller.id) else { return nil }
+            reservation = reserved
+        }
+        var held = Held(head: head, route: route, caller: caller, cacheControl: cacheControl, hasher: KeyMemo.BodyHasher(prefix: prefix),
+                        reservation: reservation)
         held.parts.reserveCapacity(4)
         return held
     }
@@ -141,24 +156,31 @@ extension String {
     }
 }
 
-/// Hummingbird's HTTP/1 child channel with a ``HitFastPathHandler`` in front of the HTTP types codec,
-/// so a fast hit is answered in NIO's own HTTP/1 types without being converted twice.
-struct FastPathHTTP1Channel: ServerChildChannel {
+/// Hummingbird's HTTP/1 child channel with Deja's connection timeouts and, when on, a
+/// ``HitFastPathHandler`` in front of the HTTP types codec, so a fast hit is answered in NIO's own
+/// HTTP/1 types without being converted twice.
+struct DejaHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
     let inner: HTTP1Channel
-    let fastPath: HitFastPath
+    let fastPath: HitFastPath?
+    let timeouts: ConnectionTimeouts
 
-    init(responder: @escaping HTTPChannelHandler.Responder, fastPath: HitFastPath) {
+    init(responder: @escaping HTTPChannelHandler.Responder, fastPath: HitFastPath?, timeouts: ConnectionTimeouts) {
         self.inner = HTTP1Channel(responder: responder)
         self.fastPath = fastPath
+        self.timeouts = timeouts
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let fastPath = self.fastPath
+        let fastPath = self.fastPath, timeouts = self.timeouts
         return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
-            let codec = try channel.pipeline.syncOperations.handler(type: HTTP1ToHTTPServerCodec.self)
-            try channel.pipeline.syncOperations.addHandler(HitFastPathHandler(fastPath: fastPath), position: .before(codec))
+            let pipeline = channel.pipeline.syncOperations
+            if let fastPath {
+                let codec = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
+                try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath), position: .before(codec))
+            }
+            try timeouts.install(in: pipeline, after: try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self))
             return value
         }
     }

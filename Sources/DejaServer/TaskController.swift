@@ -12,6 +12,7 @@ struct TaskController<Context: RequestContext>: Sendable {
     let rateLimiter: RateLimiter?
     let maxBodyBytes: Int
     let bodyTimeout: Duration
+    let bodyBudget: BodyBudget
 
     func addRoutes(to router: Router<Context>) {
         for task in tasks {
@@ -41,9 +42,18 @@ struct TaskController<Context: RequestContext>: Sendable {
         }
 
         // What they sent, within the limits of size and time.
-        if let declared = request.headers[.contentLength].flatMap({ Int($0) }), declared > maxBodyBytes {
+        let declared = request.headers[.contentLength].flatMap { Int($0) }
+        if let declared, declared > maxBodyBytes {
             return Self.error(413, "request body of \(declared) bytes is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)")
         }
+        // Room for the body among all bodies in memory; a body of unknown length may take the limit.
+        let reservation: BodyBudget.Reservation
+        do {
+            reservation = try bodyBudget.reserve(declared ?? maxBodyBytes, keyID: caller.id)
+        } catch {
+            return Self.response(Self.bodyBudgetRefused(error, budget: bodyBudget))
+        }
+        defer { reservation.release() }
         let body: ByteBuffer
         do {
             body = try await Self.collect(request, upTo: maxBodyBytes, within: bodyTimeout)
@@ -119,6 +129,19 @@ struct TaskController<Context: RequestContext>: Sendable {
         let seconds = max(1, Int(wait.rounded(.up)))
         var answer = errorAnswer(429, "too many requests for this API key (limit \(limiter.perSecond) per second); retry after \(seconds) s")
         answer.retryAfter = seconds
+        return answer
+    }
+
+    /// 503 (all bodies) or 429 (this key's bodies) when holding one more body would pass a budget.
+    static func bodyBudgetRefused(_ refusal: BodyBudget.Refusal, budget: BodyBudget) -> TaskResponse {
+        var answer: TaskResponse
+        switch refusal {
+        case .full:
+            answer = errorAnswer(503, "the gateway holds as many request bodies as it may (server.maxInFlightBodyBytes, \(budget.maxBytes) bytes); retry shortly")
+        case .keyFull:
+            answer = errorAnswer(429, "this API key's requests in flight hold as many body bytes as one key may (server.maxInFlightBodyBytesPerKey, \(budget.maxBytesPerKey) bytes); retry when they are answered")
+        }
+        answer.retryAfter = 1
         return answer
     }
 

@@ -12,7 +12,7 @@ struct UsageController<Context: RequestContext>: Sendable {
     let ledger: any Ledger
     let authenticator: Authenticator
     let recorder: UsageRecorder
-    let adminToken: String?
+    let adminToken: AdminToken?
 
     func addRoutes(to router: Router<Context>) {
         router.get("/v1/usage") { request, _ in
@@ -26,7 +26,7 @@ struct UsageController<Context: RequestContext>: Sendable {
         }
         let requested = request.uri.queryParameters["tenant"].map(String.init)
         let tenant: String?
-        if let adminToken, secret.utf8.elementsEqual(adminToken.utf8) {
+        if let adminToken, adminToken.matches(secret) {
             tenant = requested
         } else if let caller = try await authenticator.authenticate(secret: secret) {
             if let requested, requested != caller.tenant {

@@ -154,4 +154,47 @@ import Testing
         servers[1].recordHealth(ok: true)
         #expect(servers[1].isUp)
     }
+
+    @Test func failuresFromOneTenantAloneNeverOpenIt() {
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(failureThreshold: 3, openSeconds: 10, errorRate: 0.5, window: 20, minimumCalls: 10,
+                                     minimumSources: 2, clock: clock.wallClock)
+        for _ in 0..<50 { breaker.record(success: false, source: "poisoner") }
+        #expect(breaker.state == .closed)
+        #expect(breaker.decide() == .allow)
+    }
+
+    @Test func failuresSpreadOverTenantsOpenIt() {
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(failureThreshold: 3, openSeconds: 10, minimumSources: 2, clock: clock.wallClock)
+        breaker.record(success: false, source: "a")
+        breaker.record(success: false, source: "a")
+        breaker.record(success: false, source: "a")
+        #expect(breaker.state == .closed)
+        breaker.record(success: false, source: "b")
+        #expect(breaker.state == .open)
+    }
+
+    @Test func anUnreachableServerOpensItWhoeverAsked() {
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(failureThreshold: 3, openSeconds: 10, minimumSources: 2, clock: clock.wallClock)
+        breaker.record(success: false, source: "a")
+        breaker.record(success: false, source: "a")
+        breaker.record(success: false)  // connection refused: nobody's input
+        #expect(breaker.state == .open)
+    }
+
+    @Test func theErrorRateCountsOnlySpreadFailures() {
+        let clock = ManualClock()
+        let breaker = CircuitBreaker(failureThreshold: 100, openSeconds: 10, errorRate: 0.5, window: 20, minimumCalls: 10,
+                                     minimumSources: 2, clock: clock.wallClock)
+        for _ in 0..<10 {
+            breaker.record(success: false, source: "poisoner")
+            breaker.record(success: true, source: "honest")
+        }
+        #expect(breaker.state == .closed)
+        breaker.record(success: false, source: "other")
+        #expect(breaker.state == .open)
+    }
 }
+

@@ -1,0 +1,54 @@
+import DejaGateway
+import DejaRedis
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// Makes an API key revocation take effect at once on every gateway instance.
+///
+/// ``announce(keyID:)`` forgets the key in this instance's ``Authenticator`` and, with a shared Redis,
+/// publishes its id; every instance runs this service, listens on the channel and forgets the keys
+/// announced there. After a lost subscription an instance forgets every remembered key (it may have
+/// missed an announcement), so a revocation is never outlived by more than the time to resubscribe.
+/// Without Redis there is one instance, and forgetting locally is all there is to do.
+struct KeyRevocations: Service {
+    let redis: (any RedisCommandExecutor)?
+    let channel: String
+    let authenticator: Authenticator
+    let logger: Logger
+
+    /// Forgets `keyID` here and tells the other instances.
+    func announce(keyID: String) async {
+        authenticator.forget(keyID: keyID)
+        guard let redis else { return }
+        do {
+            _ = try await redis.execute(PUBLISH(channel: channel, message: ByteBuffer(string: keyID)))
+        } catch {
+            logger.warning("could not announce a key revocation; other instances stop accepting the key within seconds",
+                           metadata: ["deja.key_id": "\(keyID)", "error": "\(error)"])
+        }
+    }
+
+    func run() async throws {
+        guard let redis else {
+            try? await gracefulShutdown()  // a service that returns early would stop the application
+            return
+        }
+        try? await cancelWhenGracefulShutdown {
+            var subscribedBefore = false
+            while !Task.isCancelled {
+                do {
+                    let subscription = try await redis.subscribe(to: [channel])
+                    if subscribedBefore { authenticator.forgetAll() }
+                    subscribedBefore = true
+                    for try await message in subscription {
+                        authenticator.forget(keyID: String(buffer: message.payload))
+                    }
+                } catch {
+                    logger.debug("key revocation subscription lost; resubscribing", metadata: ["error": "\(error)"])
+                }
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+}
