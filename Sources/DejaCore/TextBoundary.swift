@@ -6,10 +6,12 @@
 /// vowel or trailing consonant jamo and not a Kirat Rai vowel sign. Such a scalar starts a segment of its
 /// own in every normaliser: nothing before it is reordered past it (its class is 0), and nothing before it
 /// composes with it, because in every canonical composition whose second scalar has class 0 that second
-/// scalar is a mark, a Hangul vowel or trailing jamo or (since Unicode 16) a Kirat Rai vowel sign. It is
-/// never decomposed into anything that depends on its left context either. Unassigned scalars are never
-/// cut before: a later Unicode version may make them marks. `TextBoundaryTests` checks the rule against
-/// the standard library's composition data and against Foundation's normaliser.
+/// scalar is a mark, a Hangul vowel or trailing jamo or (since Unicode 16) a Kirat Rai vowel sign; and its
+/// canonical decomposition starts with such a scalar too. (Its compatibility decomposition may not:
+/// U+FF9E becomes U+3099. That cut is exact because Foundation's NFKC never composes across the edge of
+/// a compatibility decomposition.) Unassigned scalars are never cut before: a later Unicode version may
+/// make them marks. `TextBoundaryTests` checks the rule against the standard library's decompositions and
+/// against Foundation's normaliser on every scalar.
 enum TextBoundary {
     /// The longest run of scalars before none of which a cut is allowed that a normalised string may hold
     /// (UAX #15's stream-safe limit is 30 non-starters in a row; this counts the other scalars in the
