@@ -2,6 +2,7 @@
 // Canonicalisation throughput benchmark; not part of the main package (CI does not build it).
 //   cd Benchmarks && swift run -c release DejaBench [path/to/about-1MiB.jpg]
 // or scripts: Benchmarks/run.sh (makes the JPEG with Pillow first).
+// Text normalisation: swift run -c release DejaTextBench (scripts/bench-text.sh).
 import PackageDescription
 
 let package = Package(
@@ -22,6 +23,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ]
+        ),
+        .executableTarget(
+            name: "DejaTextBench",
+            dependencies: [.product(name: "DejaCore", package: "Deja")]
         ),
     ],
     swiftLanguageModes: [.v6]

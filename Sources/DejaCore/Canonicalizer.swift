@@ -5,7 +5,7 @@ import NIOCore
 /// Pure and `Sendable`; safe to share across threads. The rules (see docs/canonical-form.md):
 /// the body must be a JSON object; volatile members, `null` members and members canonically equal to
 /// their declared default are dropped; string values (at any depth, never member names) are normalised
-/// per the member's text rule; binary members are decoded and replaced by their ``ContentDigest``
+/// per the member's text rule (each at most ``TaskPolicy/maxTextBytes`` long); binary members are decoded and replaced by their ``ContentDigest``
 /// (a PNG by its pixels, a JPEG by its decoding data, anything else by its bytes); members are sorted by
 /// the UTF-8 bytes of their names. Time and memory are linear in the body size, plus image decoding
 /// within ``imageLimits``.
@@ -125,10 +125,10 @@ public struct Canonicalizer: Sendable {
             }
             let rule = policy.exactTextRules[exact] ?? policy.defaultTextRule
             if normalizers[rule] == nil {
-                normalizers[rule] = TextNormalizer(rule: rule)
+                normalizers[rule] = TextNormalizer(rule: rule, maxBytes: policy.maxTextBytes)
                 ruleOrder.append(rule)
             }
-            let normalized = normalizers[rule]!.normalize(value)
+            let normalized = try normalizers[rule]!.normalize(value, member: key)
             if let defaultBytes = policy.exactDefaults[exact], normalized.canonicalBytes() == defaultBytes {
                 notes.append("dropped \(name) equal to its default")
                 continue

@@ -30,9 +30,13 @@ public struct TaskPolicy: Sendable {
     /// Text rules for particular top-level members (applying to every string inside them, at any depth);
     /// members not named here use ``defaultTextRule``.
     public let fieldTextRules: [String: TextRule]
+    /// Longest string a request may have in a text (non-binary) member, in UTF-8 bytes after unescaping;
+    /// a longer one is ``CanonicalError/Code/limitExceeded`` naming the string's path. Default 1 MiB.
+    public let maxTextBytes: Int
     /// SHA-256 (64 lowercase hex) over everything here that affects the canonical form: the protocol's
-    /// name, volatile fields, defaults, binary fields and text rules. Not task, model, scope or
-    /// required fields (the first three are key fields of their own; the last only accepts or rejects).
+    /// name, volatile fields, defaults, binary fields and text rules. Not task, model, scope, required
+    /// fields or ``maxTextBytes`` (the first three are key fields of their own; the last two only accept or
+    /// reject).
     public let configHash: String
 
     let exactVolatile: Set<ExactKey>
@@ -40,6 +44,9 @@ public struct TaskPolicy: Sendable {
     let exactTextRules: [ExactKey: TextRule]
     /// Canonical bytes of each default after normalisation, keyed by exact member name.
     let exactDefaults: [ExactKey: [UInt8]]
+
+    /// The default ``maxTextBytes``: 1 MiB.
+    public static let defaultMaxTextBytes = 1 << 20
 
     /// Creates a policy. The protocol's volatile fields are added to `volatileFields`.
     ///
@@ -58,7 +65,8 @@ public struct TaskPolicy: Sendable {
         requiredFields: Set<String> = [],
         textNormalization: TextNormalization = .nfc,
         textRule: TextRule? = nil,
-        fieldTextRules: [String: TextRule] = [:]
+        fieldTextRules: [String: TextRule] = [:],
+        maxTextBytes: Int = TaskPolicy.defaultMaxTextBytes
     ) {
         self.task = task
         self.taskProtocol = taskProtocol
@@ -73,6 +81,7 @@ public struct TaskPolicy: Sendable {
         self.textNormalization = defaultTextRule.form
         self.defaultTextRule = defaultTextRule
         self.fieldTextRules = fieldTextRules
+        self.maxTextBytes = maxTextBytes
 
         exactVolatile = Set(self.volatileFields.map(ExactKey.init))
         exactBinary = Set(binaryFields.map(ExactKey.init))
@@ -101,12 +110,14 @@ public struct TaskPolicy: Sendable {
         defaults: [String: JSONValue] = [:],
         textNormalization: TextNormalization = .nfc,
         textRule: TextRule? = nil,
-        fieldTextRules: [String: TextRule] = [:]
+        fieldTextRules: [String: TextRule] = [:],
+        maxTextBytes: Int = TaskPolicy.defaultMaxTextBytes
     ) -> TaskPolicy {
         TaskPolicy(
             task: task, protocol: .paddleX, modelName: modelName, modelVersion: modelVersion, scope: scope,
             volatileFields: volatileFields, defaults: defaults, binaryFields: ["file"], requiredFields: ["file"],
-            textNormalization: textNormalization, textRule: textRule, fieldTextRules: fieldTextRules
+            textNormalization: textNormalization, textRule: textRule, fieldTextRules: fieldTextRules,
+            maxTextBytes: maxTextBytes
         )
     }
 

@@ -40,20 +40,37 @@ public struct TextRule: Sendable, Hashable, CustomStringConvertible {
         return text
     }
 
-    /// `string` under this rule.
+    /// `string` under this rule, in time linear in the string for runs of at most
+    /// ``TextBoundary/maxUnbrokenRun`` scalars that cannot be cut before (see ``TextNormalization/apply(to:)``).
     public func apply(to string: String) -> String {
-        var text = form.apply(to: string)
+        apply(to: string, targetBytes: TextChunking.targetBytes)
+    }
+
+    /// `string` under this rule, normalised and folded in pieces of about `targetBytes`.
+    func apply(to string: String, targetBytes: Int) -> String {
+        var text = form.apply(to: string, targetBytes: targetBytes)
         if foldsCase {
             if text.utf8.allSatisfy({ $0 < 0x80 }) {
                 text = text.lowercased()
             } else {
-                text = form.apply(to: text.folding(options: [.caseInsensitive], locale: nil))
+                text = form.apply(to: Self.folded(text, targetBytes: targetBytes), targetBytes: targetBytes)
             }
         }
         if collapsesWhitespace || trimsWhitespace {
             text = Self.spaced(text, collapse: collapsesWhitespace, trim: trimsWhitespace)
         }
         return text
+    }
+
+    /// Foundation's locale-independent case folding of `text`, piece by piece: it maps each scalar on its
+    /// own, so any cut is exact, and pieces keep its quadratic cost on Linux bounded.
+    static func folded(_ text: String, targetBytes: Int = TextChunking.targetBytes) -> String {
+        TextChunking.map(text, targetBytes: targetBytes, allowsCut: { _ in true }, ascii: { $0.lowercased() }, other: foundationFolded)
+    }
+
+    /// Foundation's case folding on all of `text` at once (quadratic in its length on Linux).
+    static func foundationFolded(_ text: Substring) -> String {
+        String(text).folding(options: [.caseInsensitive], locale: nil)
     }
 
     private static func spaced(_ text: String, collapse: Bool, trim: Bool) -> String {

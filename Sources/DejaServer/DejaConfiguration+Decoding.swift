@@ -109,7 +109,7 @@ extension DejaConfiguration.Task {
             "hitPrice", "scope", "ttlJitter", "negativeTTLSeconds", "staleWhileRevalidateSeconds", "staleIfErrorSeconds",
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
             "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
-            "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared",
+            "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "maxTextBytes",
         ])
         // `upstream` names the first model server; with only `upstreams`, the first of those is it.
         var more: [String] = try c.value("upstreams", default: [])
@@ -137,6 +137,7 @@ extension DejaConfiguration.Task {
         requiredFields = try c.value("requiredFields", default: requiredFields)
         textNormalization = try c.value("textNormalization", default: textNormalization)
         textRules = try c.value("textRules", default: textRules)
+        maxTextBytes = try c.value("maxTextBytes", default: maxTextBytes)
         meter = try c.value("meter", default: meter)
         hitPrice = try c.value("hitPrice", default: hitPrice)
         hitsPastBudget = try c.value("hitsPastBudget", default: hitsPastBudget)

@@ -158,6 +158,7 @@ extension DejaConfiguration {
             for (field, rule) in task.textRules where !["nfc", "nfkc", "none"].contains(rule.form) {
                 throw ConfigurationError("\(where_).textRules.\(field).form must be 'nfc', 'nfkc' or 'none'")
             }
+            guard task.maxTextBytes >= 1 else { throw ConfigurationError("\(where_).maxTextBytes must be at least 1") }
             guard !task.model.name.isEmpty, !task.model.version.isEmpty else {
                 throw ConfigurationError("\(where_).model needs a name and a version")
             }
@@ -189,7 +190,8 @@ extension DejaConfiguration {
                 fieldTextRules: task.textRules.mapValues { rule in
                     TextRule(form: TextNormalization(rawValue: rule.form) ?? .nfc, trim: rule.trim,
                              collapseWhitespace: rule.collapseWhitespace, foldCase: rule.foldCase)
-                }
+                },
+                maxTextBytes: task.maxTextBytes
             )
             var parts: [Meter] = []
             if let n = task.meter.perRequest { parts.append(.perRequest(n)) }

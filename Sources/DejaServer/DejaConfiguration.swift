@@ -141,6 +141,8 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// Per top-level text member, a fuller rule (form, trim, white space, case); overrides
         /// `textNormalization` for that member.
         public var textRules: [String: TextRuleConfig] = [:]
+        /// Longest string in a text (non-binary) member of a request, in bytes (default 1 MiB); longer: 413.
+        public var maxTextBytes: Int = 1 << 20
         /// How answers are metered (default: 10 tokens per page).
         public var meter: MeterConfig = MeterConfig(perPage: 10)
         /// Fraction of the meter billed for an answer from cache (default 0).

@@ -106,4 +106,21 @@ import Testing
         let overridden = try DejaConfiguration.load(path: nil, environment: ["DEJA_TASK_OCR_UPSTREAMS": "http://a:1/ocr, http://b:2/ocr"])
         #expect(try overridden.taskRuntimes()[0].upstreams.members.map(\.url) == ["http://127.0.0.1:8866/ocr", "http://a:1/ocr", "http://b:2/ocr"])
     }
+
+    @Test func maxTextBytesIsSetPerTask() throws {
+        #expect(try DejaConfiguration.load(path: nil, environment: [:]).taskRuntimes()[0].policy.maxTextBytes == 1 << 20)
+        let path = try write("""
+            tasks:
+              - {name: ocr, upstream: 'http://h/ocr', model: {name: m, version: v}, maxTextBytes: 4096}
+              - {name: other, upstream: 'http://h/other', model: {name: m, version: v}}
+            """)
+        let runtimes = try DejaConfiguration.load(path: path, environment: [:]).taskRuntimes()
+        #expect(runtimes.map(\.policy.maxTextBytes) == [4096, 1 << 20])
+        let zero = try write("tasks: [{name: ocr, upstream: 'http://h/ocr', model: {name: m, version: v}, maxTextBytes: 0}]\n")
+        #expect {
+            try DejaConfiguration.load(path: zero, environment: [:])
+        } throws: { error in
+            "\(error)".contains("maxTextBytes")
+        }
+    }
 }
