@@ -9,6 +9,7 @@ family (exif, jfif, adobe, zlib, chunk, ...) so that a failure says which rule i
 from __future__ import annotations
 
 import io
+import random
 import struct
 import zlib
 from dataclasses import dataclass
@@ -470,6 +471,9 @@ def png_variants(big_chunks: bool = True) -> list[Variant]:
             add("exif eXIf XX then o6", image.encode(before=[(b"eXIf", b"XX" + o6[2:]), (b"eXIf", o6)]))
             add("exif eXIf bad make then o6", image.encode(before=[(b"eXIf", tiff([(0x010F, 2, 16, ("offset", 0xFF00)), (0x0112, 3, 1, short(6))])), (b"eXIf", o3)]))
             add("exif eXIf short", image.encode(before=[(b"eXIf", b"MM")]))
+            for label, t in fuzzed_tiffs(60, seed=len(name) + 7):
+                add(f"exif eXIf {label}", image.encode(before=[(b"eXIf", t)]))
+                add(f"exif eXIf {label} then o6", image.encode(before=[(b"eXIf", t)], after=[(b"eXIf", o6)]))
         if big_chunks and name == "png-rgb8":
             big = b"x" * 8_000_000
             add("chunk big zTXt before IDAT", image.encode(before=[(b"zTXt", b"Comment\0\0" + big)]))
@@ -550,6 +554,12 @@ def jpeg_variants() -> list[Variant]:
             add("exif o6 late before sos", insert_before_sos(base, [app1_exif(o6)], at=len(segments)))
             add("exif o6 after sos", insert_after_sos(base, [app1_exif(o6)]))
             add("exif o1 before, o6 after sos", insert_after_sos(insert_before_sos(base, [app1_exif(o1)]), [app1_exif(o6)]))
+            for label, t in fuzzed_tiffs(60, seed=len(name)):
+                add(f"exif app1 {label}", insert_before_sos(base, [app1_exif(t)]))
+                add(f"exif two app1 {label} then o6", insert_before_sos(base, [app1_exif(t), app1_exif(o6)]))
+            for index, extra in enumerate(shuffled_metadata(seed=len(name) + 1, count=25)):
+                add(f"meta shuffled {index}", insert_before_sos(base, extra, at=index % (len(segments) + 1)))
+                add(f"meta shuffled {index} with o6", insert_before_sos(base, extra + [app1_exif(o6)], at=index % (len(segments) + 1)))
         jfif = next((p for m, p in segments if m == 0xE0), b"JFIF\0\1\1\0\0\1\0\1\0\0")
         without = [s for s in segments if s[0] != 0xE0]
         add("jfif removed", join_jpeg(without, rest))
@@ -567,6 +577,35 @@ def jpeg_variants() -> list[Variant]:
         add("adobe 1 then 0", join_jpeg([(0xEE, b"Adobe\0\x64\0\0\0\0\1"), (0xEE, b"Adobe\0\x64\0\0\0\0\0")] + without, rest))
         add("adobe other version bytes", join_jpeg([(0xEE, b"Adobe\0\x65\0\1\0\2\0")] + without, rest))
     return out
+
+
+def fuzzed_tiffs(count: int, seed: int) -> list[tuple[str, bytes]]:
+    """Well-formed camera directories (orientation 6 or 3, both byte orders) with one to three bytes of
+    the header or the directory replaced at random: offsets, counts, types and tags go wrong in every way."""
+    rng = random.Random(seed)
+    out = []
+    for index in range(count):
+        order = b"MM" if index % 2 else b"II"
+        good = tiff(camera_entries(6 if index % 3 else 3, order), order)
+        data = bytearray(good)
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(0, min(len(data), 8 + 2 + 12 * 8))
+            data[at] = rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x12, 0x2A, 0x7F, 0x80, 0xFF, rng.randrange(256)])
+        out.append((f"fuzz {index}", bytes(data)))
+    return out
+
+
+def shuffled_metadata(seed: int, count: int) -> list[list[tuple[int, bytes]]]:
+    """Random selections of JPEG segments the decoder ignores (or reads as no change), in random order."""
+    rng = random.Random(seed)
+    pool = [
+        (0xFE, b"comment one"), (0xFE, b"another comment"),
+        (0xE1, b"http://ns.adobe.com/xap/1.0/\0<x:xmpmeta/>"),
+        (0xED, b"Photoshop 3.0\x008BIM"), (0xE3, b"\1\2\3"), (0xEC, b"Ducky\0\1"),
+        (0xE1, b"Exif\0\0" + tiff(camera_entries(None))), (0xE1, b"Exif\0\0" + tiff(camera_entries(1, b"II"), b"II")),
+        (0xE1, b"ExifXX" + tiff(camera_entries(6))), (0xE0, b"JFXX\0\x10"), (0xE2, b"MPF\0"),
+    ]
+    return [rng.sample(pool, rng.randint(1, 5)) for _ in range(count)]
 
 
 def all_variants(big_chunks: bool = True) -> list[Variant]:
