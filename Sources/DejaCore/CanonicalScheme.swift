@@ -6,9 +6,14 @@
 ///
 /// Version 2: PNG and JPEG files are keyed by content (`png-pixels-sha256:`, `jpeg-scan-sha256:`), text
 /// rules per field (trim, collapse white space, case folding).
+///
+/// Version 3: images merged only where the model server's decoder (OpenCV `imdecode`, libpng,
+/// libjpeg-turbo) provably decodes them alike: EXIF read as OpenCV reads it or keyed on its bytes, JFIF as
+/// libjpeg recognises it, the first `eXIf` libpng keeps, the zlib header's window, OpenCV's chunk size cap,
+/// interlaced PNGs hashed pass by pass.
 public enum CanonicalScheme {
     /// The scheme version.
-    public static let version = 2
+    public static let version = 3
     /// The first field of every key encoding.
     public static let keyTag = "deja-key-v\(version)"
     /// The first field of every configuration-hash encoding.

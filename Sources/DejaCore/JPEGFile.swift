@@ -4,10 +4,13 @@ import Crypto
 ///
 /// Counted, in file order: every segment that is not APPn or COM (DQT, DHT, DAC, SOFn, DRI, DNL, SOS
 /// headers, …) with its marker, and each scan's entropy-coded data including RST markers; APP2
-/// `ICC_PROFILE` and APP14 `Adobe` segments in full. Then a summary: whether an APP0 `JFIF` segment is
-/// present (it decides the colour space of three-component files) and the EXIF orientations. Not
-/// counted: EXIF fields other than the orientation, XMP, IPTC/Photoshop (APP13), comments, other APPn,
-/// fill bytes before markers, and anything after EOI.
+/// `ICC_PROFILE` and APP14 `Adobe` segments in full; `Exif\0\0` APP1 and `JFIF` APP0 segments after the
+/// first scan in full. Then a summary of what the decoder reads before the first scan: whether a `JFIF`
+/// APP0 segment libjpeg recognises (14 bytes or more) is present — it decides the colour space of
+/// three-component files — and the EXIF orientation OpenCV applies (``JPEGOrientation``). Not counted:
+/// EXIF fields other than the orientation, XMP, IPTC/Photoshop (APP13), comments, other APPn (including
+/// APP1 segments that do not start exactly `Exif\0\0`, which OpenCV does not read), fill bytes before
+/// markers, and anything after EOI.
 enum JPEGFile {
     struct Malformed: Error, Equatable {
         let reason: String
@@ -30,6 +33,8 @@ enum JPEGFile {
     }
 
     private static let exifHeader: [UInt8] = Array("Exif\0\0".utf8)
+    /// libjpeg reads an APP0 segment as JFIF only if it has at least this many bytes of payload.
+    private static let jfifMinimumLength = 14
     private static let jfifHeader: [UInt8] = Array("JFIF\0".utf8)
     private static let iccHeader: [UInt8] = Array("ICC_PROFILE\0".utf8)
     private static let adobeHeader: [UInt8] = Array("Adobe".utf8)
@@ -48,7 +53,8 @@ enum JPEGFile {
         var summary = Summary(digest: SHA256().finalize())
         var sawJFIF = false
         var sawFrame = false
-        var orientations: [[UInt8]] = []
+        var sawScan = false
+        var orientation = JPEGOrientation()
         var ignored: [String: Int] = [:]
         var ignoredOrder: [String] = []
         func ignore(_ what: String) {
@@ -69,11 +75,12 @@ enum JPEGFile {
             case 0xD9:
                 summary.trailingBytes = count - position
                 guard sawFrame else { throw Malformed(reason: "EOI before any frame") }
-                var trailer: [[UInt8]] = [[sawJFIF ? 1 : 0]]
-                while orientations.last == [0, 1] { orientations.removeLast() }
-                trailer.append(KeyEncoding.encode(fields: orientations))
-                let encoded = KeyEncoding.encode(fields: trailer)
+                let encoded = KeyEncoding.encode(fields: [[sawJFIF ? 1 : 0], orientation.encoded])
                 encoded.withUnsafeBufferPointer { record(0, $0) }
+                if let value = orientation.orientation, value != 1 { summary.orientation = "EXIF orientation \(value)" }
+                if orientation.unreadable > 0 {
+                    summary.counted.append(orientation.unreadable == 1 ? "unreadable EXIF" : "\(orientation.unreadable) × unreadable EXIF")
+                }
                 summary.digest = hasher.finalize()
                 summary.ignored = ignoredOrder.map { ignored[$0]! == 1 ? $0 : "\(ignored[$0]!) × \($0)" }
                 return summary
@@ -92,23 +99,23 @@ enum JPEGFile {
             switch marker {
             case 0xE0...0xEF, 0xFE:
                 switch marker {
-                case 0xE0 where payload.starts(with: jfifHeader):
+                case 0xE0 where sawScan && payload.starts(with: jfifHeader.prefix(4)):
+                    // Read after the colour space was chosen; counted rather than reasoned about.
+                    record(0xE0, payload)
+                    if !summary.counted.contains("JFIF after the first scan") { summary.counted.append("JFIF after the first scan") }
+                case 0xE0 where payload.count >= jfifMinimumLength && payload.starts(with: jfifHeader):
                     sawJFIF = true
-                case 0xE1 where payload.count >= 6 && payload.starts(with: exifHeader.prefix(4)):
-                    // `Exif` and two bytes (normally `\0\0`; read any pair, as lenient readers do).
-                    let tiff = UnsafeBufferPointer(rebasing: payload[payload.startIndex + 6..<payload.endIndex])
-                    switch EXIFOrientation.read(tiff) {
-                    case .absent:
-                        orientations.append([0, 1])
-                        ignore("EXIF")
-                    case .value(let value):
-                        orientations.append([UInt8(value >> 8), UInt8(value & 0xFF)])
-                        ignore("EXIF fields other than the orientation")
-                        if value != 1 { summary.orientation = "EXIF orientation \(value)" }
-                    case .unreadable:
-                        // Cannot tell the orientation: the whole segment counts.
-                        orientations.append(Array(payload))
-                        summary.counted.append("unreadable EXIF")
+                case 0xE1 where payload.starts(with: exifHeader) && sawScan:
+                    // OpenCV reads EXIF only before the first scan; counted rather than reasoned about.
+                    record(0xE1, payload)
+                    if !summary.counted.contains("EXIF after the first scan") { summary.counted.append("EXIF after the first scan") }
+                case 0xE1 where payload.starts(with: exifHeader):
+                    let decidedBefore = orientation.orientation != nil, unreadableBefore = orientation.unreadable
+                    orientation.add(payload)
+                    if orientation.unreadable == unreadableBefore {
+                        // Read: the segment that decided has only its orientation counted; others nothing.
+                        let decidedHere = !decidedBefore && orientation.orientation != nil
+                        ignore(decidedHere ? "EXIF fields other than the orientation" : "EXIF")
                     }
                 case 0xE1 where payload.starts(with: xmpHeader):
                     ignore("XMP")
@@ -127,6 +134,7 @@ enum JPEGFile {
                 }
             case 0xDA:
                 guard sawFrame else { throw Malformed(reason: "a scan before the frame header") }
+                sawScan = true
                 record(marker, payload)
                 let start = position
                 // Entropy-coded data runs to the first marker that is not RST0-7 or a stuffed 0xFF00.

@@ -11,6 +11,8 @@ struct PNGFile {
     struct Chunk {
         let type: UInt32
         let data: Range<Int>
+        /// Whether the chunk comes after the IDAT run (libpng reads it at the end, OpenCV's pre-scan not).
+        var afterImageData = false
 
         var name: String { PNGFile.name(of: type) }
         /// Ancillary chunks have a lowercase first letter.
@@ -21,14 +23,24 @@ struct PNGFile {
 
     /// Ancillary chunks that no decoder uses to produce pixels: text, time, physical size, suggested
     /// palettes and histograms, offsets, scale, signatures, Apple's `iDOT` decoding hint and ImageMagick's
-    /// `vpAg` canvas. Every other ancillary chunk, known or not, counts toward the digest.
+    /// `vpAg` canvas — ignored only up to ``maxIgnoredChunkBytes`` and, for text, unless the keyword
+    /// starts `Raw profile` (``isRawProfile(_:_:)``). Every other ancillary chunk, known or not, counts.
     static let ignoredAncillary: Set<UInt32> = {
         let names: [StaticString] = ["tEXt", "zTXt", "iTXt", "tIME", "pHYs", "sPLT", "hIST", "oFFs", "sCAL", "dSIG", "iDOT", "vpAg"]
         return Set(names.map { PNGFile.code($0) })
     }()
 
+    /// An ancillary chunk of the ignored kinds counts anyway when its data passes this size (1 MiB).
+    /// OpenCV refuses a file with a chunk before IDAT of more than 8,000,000 bytes with its header
+    /// (libpng's `PNG_USER_CHUNK_MALLOC_MAX`; only tEXt, PLTE, tRNS, IDAT, fdAT and IEND are exempt), and its
+    /// animated-PNG reader applies the same cap after IDAT; the margin keeps the rule independent of where
+    /// the chunk stands and of the exemptions.
+    static let maxIgnoredChunkBytes = 1 << 20
+
     static let IHDR = code("IHDR"), PLTE = code("PLTE"), IDAT = code("IDAT"), IEND = code("IEND")
     static let tRNS = code("tRNS"), eXIf = code("eXIf")
+    static let tEXt = code("tEXt"), zTXt = code("zTXt"), iTXt = code("iTXt")
+    private static let rawProfilePrefix = Array("raw profile".utf8)
 
     var width = 0
     var height = 0
@@ -89,9 +101,9 @@ struct PNGFile {
             let storedCRC = u32(data.upperBound)
             let crc = CRC32.checksum(UnsafeBufferPointer(rebasing: bytes[position + 4..<data.upperBound]))
             guard crc == storedCRC else { throw Malformed(reason: "bad CRC in chunk \(index) (\(Self.name(of: type)))") }
-            let chunk = Chunk(type: type, data: data)
             if index == 0, type != Self.IHDR { throw Malformed(reason: "the first chunk is not IHDR") }
             if idatState == 1, type != Self.IDAT { idatState = 2 }
+            let chunk = Chunk(type: type, data: data, afterImageData: idatState == 2)
             switch type {
             case Self.IHDR:
                 guard !sawIHDR else { throw Malformed(reason: "a second IHDR chunk") }
@@ -127,7 +139,7 @@ struct PNGFile {
                 sawIEND = true
             default:
                 guard chunk.isAncillary else { throw Malformed(reason: "unknown critical chunk \(chunk.name)") }
-                if Self.ignoredAncillary.contains(type) {
+                if Self.ignoredAncillary.contains(type), data.count <= Self.maxIgnoredChunkBytes, !Self.isRawProfile(chunk, bytes) {
                     ignored.append(chunk)
                 } else {
                     counted.append(chunk)
@@ -174,6 +186,19 @@ struct PNGFile {
 
     static func name(of type: UInt32) -> String {
         String(decoding: [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: type >> $0) }, as: UTF8.self)
+    }
+
+    /// Whether `chunk` is a text chunk whose keyword starts `Raw profile` in any case: ImageMagick's way to
+    /// carry EXIF in text (`Raw profile type exif`, `… APP1`), which OpenCV's PNG reader knows about. It
+    /// does not apply it when decoding (measured), but such a chunk counts rather than rely on that.
+    static func isRawProfile(_ chunk: Chunk, _ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard chunk.type == tEXt || chunk.type == zTXt || chunk.type == iTXt, chunk.data.count >= rawProfilePrefix.count else {
+            return false
+        }
+        let keyword = bytes[chunk.data.lowerBound..<chunk.data.lowerBound + rawProfilePrefix.count]
+        return zip(keyword, rawProfilePrefix).allSatisfy { byte, expected in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) ? byte + 32 == expected : byte == expected
+        }
     }
 
     private static func isLetters(_ type: UInt32) -> Bool {

@@ -4,18 +4,21 @@ import NIOCore
 
 /// Inflates, unfilters and hashes a PNG's image data in one streaming pass.
 ///
-/// Memory: the compressed data once, a 64 KiB inflate window and two rows; an interlaced image also
-/// needs the whole unfiltered image to put its Adam7 passes in raster order. Every size is checked
-/// against ``ImageLimits`` before anything is allocated, and inflating stops as soon as the stream
-/// holds more data than the header promises, so a decompression bomb costs at most the limits.
+/// Rows are hashed in the order the stream holds them: raster order, or Adam7 pass by pass for an
+/// interlaced image (so an interlaced file and a non-interlaced one never share a digest, and no image
+/// buffer is needed). Memory: the compressed data once, a 64 KiB inflate window and two rows, interlaced
+/// or not. Every size is checked against ``ImageLimits`` before anything is allocated, and inflating
+/// stops as soon as the stream holds more data than the header promises, so a decompression bomb costs
+/// at most the limits.
 struct PNGPixels {
     enum Failure: Error {
         case malformed(PNGFile.Malformed)
         case tooLarge(String)
     }
 
+    /// One Adam7 pass, or the whole image: its size in pixels.
     private struct Pass {
-        let startX, startY, stepX, stepY, width, height: Int
+        let width, height: Int
     }
 
     private static let adam7: [(Int, Int, Int, Int)] = [
@@ -31,13 +34,13 @@ struct PNGPixels {
     private var filled = 0
     private var current: [UInt8]
     private var previous: [UInt8]
-    private var image: [UInt8]
-    private let imageRowBytes: Int
+    /// Bytes of the inflated stream the header describes: filter bytes and filtered rows of every pass.
+    private let streamBytes: Int
     private let filterStride: Int
     private(set) var finished = false
 
-    /// The digest of `file`'s image: ``header(of:bytes:)`` then the unfiltered rows in raster order
-    /// (no filter bytes; unused low bits of a row's last byte zeroed).
+    /// The digest of `file`'s image: ``header(of:bytes:)`` then the unfiltered rows in stream order (raster
+    /// order, or pass by pass when interlaced; no filter bytes; unused low bits of a row's last byte zeroed).
     static func digest(
         of file: PNGFile,
         bytes: UnsafeBufferPointer<UInt8>,
@@ -55,18 +58,29 @@ struct PNGPixels {
     }
 
     /// Everything but the pixels that decides what a decoder shows, as one ``KeyEncoding``: dimensions,
-    /// bit depth, colour type, the palette (palette images only), tRNS, the EXIF orientation of `eXIf`
-    /// when it is not 1, and every other counted ancillary chunk as its type and data, in file order.
+    /// bit depth, colour type, interlace method, the palette (palette images only), tRNS, and every counted
+    /// ancillary chunk as its type (with ` after IDAT` when it follows the image data) and data, in file
+    /// order — except the `eXIf` chunk libpng keeps (the first one starting with a TIFF header `II*\0` or
+    /// `MM\0*`; libpng drops the others), which counts as its orientation when ``EXIFOrientation`` can read
+    /// it: nothing for 1 or none, `orientation` and the value otherwise. Other `eXIf` chunks count in full
+    /// as `eXIf not read`, so that a chunk's role cannot be mistaken.
     static func header(of file: PNGFile, bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         func be32(_ value: Int) -> [UInt8] { [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: value >> $0) } }
         func data(_ range: Range<Int>?) -> [UInt8] {
             guard let range else { return [] }
             return [1] + Array(UnsafeBufferPointer(rebasing: bytes[range]))
         }
+        let kept = file.counted.firstIndex { $0.type == PNGFile.eXIf && hasTIFFHeader(UnsafeBufferPointer(rebasing: bytes[$0.data])) }
         var chunks: [[UInt8]] = []
-        for chunk in file.counted {
-            if chunk.type == PNGFile.eXIf {
-                switch EXIFOrientation.read(UnsafeBufferPointer(rebasing: bytes[chunk.data])) {
+        for (index, chunk) in file.counted.enumerated() {
+            let content = UnsafeBufferPointer(rebasing: bytes[chunk.data])
+            let place = chunk.afterImageData ? " after IDAT" : ""
+            if chunk.type == PNGFile.eXIf, index != kept {
+                chunks += [Array("eXIf not read\(place)".utf8), Array(content)]
+                continue
+            }
+            if chunk.type == PNGFile.eXIf, content.count <= PNGFile.maxIgnoredChunkBytes {
+                switch EXIFOrientation.read(content) {
                 case .absent, .value(1): continue
                 case .value(let value):
                     chunks += [Array("orientation".utf8), [UInt8(value >> 8), UInt8(value & 0xFF)]]
@@ -74,12 +88,18 @@ struct PNGPixels {
                 case .unreadable: break
                 }
             }
-            chunks += [Array(chunk.name.utf8), Array(UnsafeBufferPointer(rebasing: bytes[chunk.data]))]
+            chunks += [Array((chunk.name + place).utf8), Array(content)]
         }
         return KeyEncoding.encode(fields: [
             Array("png".utf8), be32(file.width), be32(file.height), [file.bitDepth], [file.colourType],
-            file.colourType == 3 ? data(file.palette) : [], data(file.transparency), KeyEncoding.encode(fields: chunks),
+            [file.interlaced ? 1 : 0], file.colourType == 3 ? data(file.palette) : [], data(file.transparency),
+            KeyEncoding.encode(fields: chunks),
         ])
+    }
+
+    /// Whether `data` starts with a TIFF header, `II*\0` or `MM\0*`: what libpng requires of an `eXIf`.
+    private static func hasTIFFHeader(_ data: UnsafeBufferPointer<UInt8>) -> Bool {
+        data.count >= 4 && (data.prefix(4).elementsEqual([0x49, 0x49, 0x2A, 0x00]) || data.prefix(4).elementsEqual([0x4D, 0x4D, 0x00, 0x2A]))
     }
 
     private init(file: PNGFile, limits: ImageLimits) throws(Failure) {
@@ -96,11 +116,11 @@ struct PNGPixels {
                 let width = file.width > startX ? (file.width - startX + stepX - 1) / stepX : 0
                 let height = file.height > startY ? (file.height - startY + stepY - 1) / stepY : 0
                 if width > 0, height > 0 {
-                    passes.append(Pass(startX: startX, startY: startY, stepX: stepX, stepY: stepY, width: width, height: height))
+                    passes.append(Pass(width: width, height: height))
                 }
             }
         } else {
-            passes = [Pass(startX: 0, startY: 0, stepX: 1, stepY: 1, width: file.width, height: file.height)]
+            passes = [Pass(width: file.width, height: file.height)]
         }
         var streamBytes = 0
         for pass in passes {
@@ -114,11 +134,10 @@ struct PNGPixels {
             )
         }
         self.passes = passes
-        imageRowBytes = rowBytes
+        self.streamBytes = streamBytes
         filterStride = max(1, file.bitsPerPixel / 8)
         current = [UInt8](repeating: 0, count: rowBytes + 1)
         previous = [UInt8](repeating: 0, count: rowBytes + 1)
-        image = file.interlaced ? [UInt8](repeating: 0, count: imageBytes) : []
         hasher = SHA256()
         rowLength = file.rowBytes(passes[0].width) + 1
     }
@@ -126,6 +145,15 @@ struct PNGPixels {
     private mutating func inflate(_ bytes: UnsafeBufferPointer<UInt8>) throws(PNGFile.Malformed) {
         var input = ByteBufferAllocator().buffer(capacity: file.imageData.reduce(1) { $0 + $1.count })
         for range in file.imageData { input.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[range]))) }
+        // libpng inflates with the window the zlib header declares (CINFO: 2^(CINFO+8) bytes) and fails on
+        // a distance beyond it, except where it reaches into output of the same inflate call, which depends
+        // on how libpng cuts its calls. A stream that fits in its declared window cannot reach beyond it.
+        if let cmf = input.getInteger(at: input.readerIndex, as: UInt8.self), cmf >> 4 < 7 {
+            let window = 1 << (Int(cmf >> 4) + 8)
+            guard streamBytes <= window else {
+                throw PNGFile.Malformed(reason: "the zlib header declares a \(window)-byte window, smaller than the \(streamBytes) bytes of image data")
+            }
+        }
         // A sentinel byte: the zlib stream ended exactly at the end of the IDAT data iff inflate returns
         // without consuming it.
         input.writeInteger(UInt8(0))
@@ -161,10 +189,6 @@ struct PNGPixels {
             }
         }
         guard finished else { throw PNGFile.Malformed(reason: "the image data ends before the last row") }
-        if file.interlaced {
-            let image = self.image
-            image.withUnsafeBytes { hasher.update(bufferPointer: $0) }
-        }
     }
 
     private mutating func consume(_ chunk: UnsafeRawBufferPointer) throws(PNGFile.Malformed) {
@@ -246,48 +270,20 @@ struct PNGPixels {
         }
     }
 
+    /// Hashes the unfiltered row just finished, without its filter byte, the unused low bits of its last
+    /// byte zeroed.
     private mutating func emitRow() {
-        let pass = passes[passIndex]
-        let bits = file.bitsPerPixel
+        let usedBits = (passes[passIndex].width * file.bitsPerPixel) % 8
         let current = self.current
         let rowLength = self.rowLength
-        if !file.interlaced {
-            let usedBits = (pass.width * bits) % 8
-            current.withUnsafeBytes { row in
-                let body = UnsafeRawBufferPointer(rebasing: row[1..<rowLength])
-                if usedBits == 0 {
-                    hasher.update(bufferPointer: body)
-                } else {
-                    hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: body.dropLast()))
-                    let last = body[body.count - 1] & UInt8(truncatingIfNeeded: 0xFF << (8 - usedBits))
-                    withUnsafeBytes(of: last) { hasher.update(bufferPointer: $0) }
-                }
-            }
-            return
-        }
-        let y = pass.startY + rowInPass * pass.stepY
-        let rowStart = y * imageRowBytes
-        var image: [UInt8] = []
-        swap(&image, &self.image)
-        defer { swap(&image, &self.image) }
-        current.withUnsafeBufferPointer { row in
-            image.withUnsafeMutableBufferPointer { out in
-                if bits >= 8 {
-                    let size = bits / 8
-                    for i in 0..<pass.width {
-                        let x = pass.startX + i * pass.stepX
-                        for k in 0..<size { out[rowStart + x * size + k] = row[1 + i * size + k] }
-                    }
-                } else {
-                    let mask = UInt8(truncatingIfNeeded: (1 << bits) - 1)
-                    for i in 0..<pass.width {
-                        let sourceBit = i * bits
-                        let value = row[1 + sourceBit / 8] >> UInt8(8 - bits - sourceBit % 8) & mask
-                        let x = pass.startX + i * pass.stepX
-                        let targetBit = x * bits
-                        out[rowStart + targetBit / 8] |= value << UInt8(8 - bits - targetBit % 8)
-                    }
-                }
+        current.withUnsafeBytes { row in
+            let body = UnsafeRawBufferPointer(rebasing: row[1..<rowLength])
+            if usedBits == 0 {
+                hasher.update(bufferPointer: body)
+            } else {
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(rebasing: body.dropLast()))
+                let last = body[body.count - 1] & UInt8(truncatingIfNeeded: 0xFF << (8 - usedBits))
+                withUnsafeBytes(of: last) { hasher.update(bufferPointer: $0) }
             }
         }
     }

@@ -90,20 +90,20 @@ import Testing
         #expect(try fileDigest(shifted) == plainDigest(shifted))
     }
 
-    @Test func exifOrientationReaderIsBoundsChecked() {
-        func read(_ bytes: [UInt8]) -> EXIFOrientation.Outcome { bytes.withUnsafeBufferPointer { EXIFOrientation.read($0) } }
-        #expect(read(tiff(bigEndian: true, orientation: 6)) == .value(6))
-        #expect(read(tiff(bigEndian: false, orientation: 8, extraTags: 5)) == .value(8))
-        #expect(read(tiff(bigEndian: false, orientation: nil)) == .absent)
-        #expect(read([]) == .unreadable)
-        #expect(read(Array("MM\0*\0\0\0\u{8}".utf8)) == .unreadable)  // IFD offset at the very end
-        #expect(read([0x49, 0x49, 42, 0, 8, 0, 0, 0, 0xFF, 0xFF]) == .unreadable)  // 65535 entries claimed
-        #expect(read([0x49, 0x49, 42, 0, 0xF0, 0xFF, 0xFF, 0xFF]) == .unreadable)
-        var long = tiff(bigEndian: true, orientation: 6)
-        long[8 + 2 + 12 + 3] = 4  // the orientation entry's type: LONG, not SHORT
-        #expect(read(long) == .unreadable)
-        for cut in 0..<tiff(bigEndian: true, orientation: 6).count {
-            _ = read(Array(tiff(bigEndian: true, orientation: 6).prefix(cut)))
-        }
+    /// libjpeg takes an APP0 segment for JFIF (and so three components for YCbCr whatever their
+    /// identifiers) only with at least 14 bytes of payload, and only before the first scan.
+    @Test func jfifCountsOnlyAsLibjpegReadsIt() throws {
+        let base = try fixture("base-q90.jpg")
+        let jfif = Array(base[6..<20])  // the APP0 payload: JFIF\0, version, density
+        let noJFIF = Array(base[..<2]) + Array(base[20...])
+        let without = try fileDigest(noJFIF)
+        let with = try fileDigest(base)
+        #expect(with != without)
+        #expect(try fileDigest(insertingSegment(0xE0, utf8("JFIF\0"), into: noJFIF)) == without)
+        #expect(try fileDigest(insertingSegment(0xE0, Array(jfif.prefix(13)), into: noJFIF)) == without)
+        #expect(try fileDigest(insertingSegment(0xE0, jfif, into: noJFIF, afterSegments: 3)) == with)
+        #expect(try fileDigest(insertingSegment(0xE0, jfif, into: base)) == with)
+        let late = Array(noJFIF.dropLast(2)) + [0xFF, 0xE0, 0, 16] + jfif + [0xFF, 0xD9]
+        #expect(try fileDigest(late) != without && fileDigest(late) != with)
     }
 }

@@ -43,8 +43,8 @@ import Testing
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
         )
-        #expect(fields.first == utf8("deja-key-v2"))
-        #expect(CanonicalScheme.version == 2)
+        #expect(fields.first == utf8("deja-key-v3"))
+        #expect(CanonicalScheme.version == 3)
         let key = CacheKey(
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
@@ -52,9 +52,9 @@ import Testing
         #expect(key == CacheKey(digest: KeyEncoding.digest(fields: fields)))
     }
 
-    /// Pins scheme version 2: if this changes, the canonical form or key rules changed and
+    /// Pins scheme version 3: if this changes, the canonical form or key rules changed and
     /// `CanonicalScheme.version` must be bumped (and these values updated).
-    @Test func keySchemeVersionTwoIsStable() throws {
+    @Test func keySchemeVersionThreeIsStable() throws {
         let policy = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", volatileFields: ["requestId"], defaults: ["lang": "en"]
         )
@@ -64,19 +64,26 @@ import Testing
         )
         #expect(String(decoding: request.canonicalBytes, as: UTF8.self)
             == "{\"file\":\"sha256:b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78\",\"n\":1.5,\"t\":\"caf\u{e9}\"}")
-        #expect(policy.configHash == "c975c0eecc4e115a6f09dbeaa1b213efe5c5b9c461834957574590ad89507c2c")
-        #expect(request.key.hex == "8d9d396d015b8c5c5295592045d17cbfcc0d41aaab8fb1d2c8dc026a05b7c82c")
+        #expect(policy.configHash == "39a869c4c2950ec14f187a8726e229039fe6e96898a7a5f13392f47637d5a5de")
+        #expect(request.key.hex == "1616841205967db1ddbd5bc56a022bc39ba760307f9e731b33cc63ef1092cd10")
         let ruled = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, foldCase: true)]
         )
-        #expect(ruled.configHash == "031988fcc4aee98b3b71745cc973124e75d8fc531ad3b0652c76a30b18395d74")
+        #expect(ruled.configHash == "5001a3299d5867ce1f2ff4b2f6eaa27887724619363a6e24e80f1da9a0f33648")
     }
 
-    /// Pins the image content digests of scheme version 2 (they do not depend on the zlib encoder).
-    @Test func imageDigestsOfVersionTwoAreStable() throws {
-        let png = try fileDigest(gradientImage(width: 4, height: 3).encode())
+    /// Pins the image content digests of scheme version 3 (they do not depend on the zlib encoder).
+    @Test func imageDigestsOfVersionThreeAreStable() throws {
+        let small = gradientImage(width: 4, height: 3)
+        let png = try fileDigest(small.encode())
+        let interlaced = try fileDigest(small.encode(interlaced: true))
+        let rotatedPNG = try fileDigest(small.encode(after: [("eXIf", tiff(bigEndian: false, orientation: 6))]))
         let jpeg = try fileDigest(fixture("base-q90.jpg"))
-        #expect(png == "png-pixels-sha256:0e80da5f68a888fbbcbb2e0e3c0451e16ab03ae34471170ba1a4e6adc33c76ed")
+        let rotatedJPEG = try fileDigest(fixture("pillow-exif-orientation6.jpg"))
+        #expect(png == "png-pixels-sha256:e249c52ab09cb3bcdee751ae976085781b745a528e0d89857419ac4ad9022145")
+        #expect(interlaced == "png-pixels-sha256:5aa48a53ace4f1b1ac08d741661cb29f4a4991e8a23f11b137bf6481fcf2913e")
+        #expect(rotatedPNG == "png-pixels-sha256:24fb6237155e677b6a3b23348a23b42d673ecc4664ec32cc40807e5b2a2085ab")
         #expect(jpeg == "jpeg-scan-sha256:20c5430d7f86d6325b45650298b5a5b5563500e84001321fd6f364cc38f768a9")
+        #expect(rotatedJPEG == "jpeg-scan-sha256:98b829e6fd499e8870e907b92c81e1af13be9882080776db6af2adc8184cf93d")
     }
 }

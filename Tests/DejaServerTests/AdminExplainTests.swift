@@ -33,7 +33,7 @@ import Testing
             #expect(b?.steps.contains { $0.contains("logId") } == true)
             #expect(b?.steps.contains { $0.contains("data URI") } == true)
             #expect(a?.canonicalForm.contains("sha256:") == true)
-            #expect(a?.keyScheme == 2)
+            #expect(a?.keyScheme == 3)
             let (wrong, _) = try await explain(gateway, client, plain, token: gateway.secret)
             #expect(wrong == .unauthorized)
             let (bad, _) = try await explain(gateway, client, "{\"file\": 1}")
