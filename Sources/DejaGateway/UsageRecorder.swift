@@ -48,13 +48,18 @@ public final class UsageRecorder: Service, Sendable {
 
     /// The response first stored under a client's `Idempotency-Key`, if any.
     public func idempotentResponse(tenant: String, key: String) async throws -> IdempotentResponse? {
-        try await ledger.idempotentResponse(tenant: tenant, key: key)
+        try await ledger.idempotentResponse(tenant: tenant, key: key)?.response
     }
 
     /// Stores a billed answer under its `Idempotency-Key` and writes its record, in one transaction.
     public func recordIdempotent(_ response: IdempotentResponse, tenant: String, key: String, record: UsageRecord,
                                  settling reservations: [Reservation]) async throws {
-        try await ledger.storeIdempotentResponse(response, tenant: tenant, key: key, records: [record], settling: reservations)
+        // Stopgap until the gateway claims keys with a request fingerprint: the answer's content key.
+        guard let fingerprint = response.headers["x-deja-key"].flatMap({ IdempotencyFingerprint(hex: $0) }) else {
+            throw LedgerError(code: .invalidArgument, message: "an idempotent answer needs its content key (x-deja-key)")
+        }
+        try await ledger.storeIdempotentResponse(response, tenant: tenant, key: key, fingerprint: fingerprint,
+                                                 records: [record], settling: reservations)
     }
 
     /// Gives reserved tokens back after a failed model call. Best effort: an unreleased reservation

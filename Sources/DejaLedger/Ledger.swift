@@ -56,21 +56,56 @@ public protocol Ledger: Sendable {
 
     // MARK: Idempotency
 
-    /// The response stored for `key` by `tenant`, or nil when none, or when it is older than the retention time.
-    func idempotentResponse(tenant: String, key: String) async throws -> IdempotentResponse?
-    /// Stores `response` under (`tenant`, `key`) together with its billed `records` and settles `settling`, in one transaction.
+    /// Claims `key` for the request with `fingerprint`, atomically: at most one caller holds a key at a time,
+    /// across every instance sharing the database.
     ///
-    /// When a response is already stored under the key (a concurrent duplicate), nothing is written, the
-    /// reservations are released, and this throws ``LedgerError`` with code `idempotencyConflict`: answer
-    /// with ``idempotentResponse(tenant:key:)`` instead.
+    /// - `.claimed(lease)`: answer the request, then store its billed answer with
+    ///   ``storeIdempotentResponse(_:tenant:key:fingerprint:records:settling:)``, or give the key back with
+    ///   ``releaseIdempotency(_:)`` when the request ends without a billed answer. The lease lasts
+    ///   `leaseSeconds` from `time`; choose it longer than a request can take, or a waiter takes the key over
+    ///   and answers the request a second time (billed once: the later answer fails with `idempotencyConflict`).
+    /// - `.inProgress(until:)`: the same request is being answered elsewhere; do not answer it. Claim again
+    ///   after a short wait until the result is another case; past `until` the next claim takes the key over.
+    /// - `.completed(response)`: replay the stored answer, billing nothing.
+    /// - `.mismatch`: the key belongs to a different request (or to an answer stored before fingerprints): 422.
+    ///
+    /// `time` is now (seconds since 1970). A claim that finds the key decided reads only and writes nothing,
+    /// so waiting callers may poll. Throws `invalidArgument` for an empty tenant or key or a non-positive lease.
+    func claimIdempotency(
+        tenant: String, key: String, fingerprint: IdempotencyFingerprint, at time: Double, leaseSeconds: Double
+    ) async throws -> IdempotencyClaim
+    /// Gives a claimed key back (the request failed, or was refused, without a billed answer), so that a retry
+    /// can run. Only billed answers are stored and replayed: a failure is never replayed.
+    ///
+    /// A no-op when the lease no longer holds the key (completed, released, or expired and taken over).
+    func releaseIdempotency(_ lease: IdempotencyLease) async throws
+    /// Stores `response` under (`tenant`, `key`) for the request with `fingerprint`, together with its billed
+    /// `records` and settling `settling`, in one transaction; ends any claim on the key.
+    ///
+    /// Succeeds when the key is free or claimed for the same fingerprint (normally by the caller's lease; also
+    /// by a claim that took over the caller's expired lease, whose own answer then conflicts). Otherwise nothing
+    /// is written, the reservations are released, and this throws ``LedgerError`` with code
+    /// `idempotencyConflict` (an answer to the same request is stored: replay the one that
+    /// ``claimIdempotency(tenant:key:fingerprint:at:leaseSeconds:)`` returns) or `idempotencyMismatch`
+    /// (the key belongs to another request: 422).
     func storeIdempotentResponse(
         _ response: IdempotentResponse,
         tenant: String,
         key: String,
+        fingerprint: IdempotencyFingerprint,
         records: [UsageRecord],
         settling: [Reservation]
     ) async throws
-    /// Deletes stored responses older than the retention time and reservations past their expiry.
+    /// The answer stored under `key` by `tenant` and the fingerprint of the request it answers (`nil` for
+    /// answers stored before fingerprints); nil when none, or older than the retention time.
+    ///
+    /// For inspection: never replay it without comparing fingerprints; to answer a request use
+    /// ``claimIdempotency(tenant:key:fingerprint:at:leaseSeconds:)``. Claims in progress are not returned.
+    func idempotentResponse(
+        tenant: String, key: String
+    ) async throws -> (response: IdempotentResponse, fingerprint: IdempotencyFingerprint?)?
+    /// Deletes stored answers older than the retention time, claims past their lease (counted together as
+    /// `idempotentResponses`) and reservations past their expiry.
     func purgeExpired() async throws -> (idempotentResponses: Int, reservations: Int)
 
     // MARK: Lifetime

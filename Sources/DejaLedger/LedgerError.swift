@@ -11,6 +11,7 @@ public struct LedgerError: Error, CustomStringConvertible {
             case closed
             case quotaExceeded = "quota_exceeded"
             case idempotencyConflict = "idempotency_conflict"
+            case idempotencyMismatch = "idempotency_mismatch"
         }
 
         private let base: Base
@@ -26,8 +27,12 @@ public struct LedgerError: Error, CustomStringConvertible {
         public static let closed = Code(.closed)
         /// A reservation would overrun a budget; ``LedgerError/quotaExceeded`` says which, and when it resets.
         public static let quotaExceeded = Code(.quotaExceeded)
-        /// Another request already stored a response under the same idempotency key; nothing was written.
+        /// An answer to the same request is already stored under the `Idempotency-Key`; nothing was written.
+        /// Replay the stored answer (``Ledger/claimIdempotency(tenant:key:fingerprint:at:leaseSeconds:)`` returns it).
         public static let idempotencyConflict = Code(.idempotencyConflict)
+        /// The `Idempotency-Key` is bound to a different request (its fingerprint differs, or it predates
+        /// fingerprints); nothing was written. The client reused a key for another request: HTTP 422.
+        public static let idempotencyMismatch = Code(.idempotencyMismatch)
 
         /// The code in snake_case, e.g. `storage_failed`.
         public var description: String { base.rawValue }
@@ -71,6 +76,11 @@ public struct LedgerError: Error, CustomStringConvertible {
     static let duplicateIdempotencyKey = Self(
         code: .idempotencyConflict,
         message: "a response is already stored under this Idempotency-Key; replay the stored response"
+    )
+
+    static let idempotencyKeyMismatch = Self(
+        code: .idempotencyMismatch,
+        message: "this Idempotency-Key was used for a different request; send a new key for a new request"
     )
 
     static func invalid(_ message: String) -> Self {

@@ -68,6 +68,24 @@ enum LedgerSchema {
             "CREATE INDEX idempotency_created_at ON idempotency(created_at)",
             "CREATE INDEX usage_tenant_key_time ON usage(tenant, key_id, time)",
         ],
+        [
+            // Idempotency-Key bound to the request: the fingerprint of the request a stored answer answers
+            // (NULL for answers stored before this version: they match no request), and claims of keys whose
+            // request is being answered. `owner` is the claiming lease's id.
+            "ALTER TABLE idempotency ADD COLUMN fingerprint BLOB",
+            """
+            CREATE TABLE idempotency_claims (
+                tenant TEXT NOT NULL,
+                key TEXT NOT NULL,
+                fingerprint BLOB NOT NULL,
+                owner TEXT NOT NULL,
+                claimed_at REAL NOT NULL,
+                expires_at REAL NOT NULL,
+                PRIMARY KEY (tenant, key)
+            )
+            """,
+            "CREATE INDEX idempotency_claims_expires_at ON idempotency_claims(expires_at)",
+        ],
     ]
 
     /// The version a fully migrated database has.

@@ -66,6 +66,27 @@ enum PostgresSchema {
             """,
             "CREATE INDEX idempotency_created_at ON idempotency(created_at)",
         ],
+        [
+            // Idempotency-Key bound to the request: the fingerprint of the request a stored answer answers
+            // (NULL for answers stored before this version: they match no request), and claims of keys whose
+            // request is being answered. `owner` is the claiming lease's id.
+            """
+            ALTER TABLE idempotency ADD COLUMN fingerprint BYTEA
+                CONSTRAINT idempotency_fingerprint_length CHECK (octet_length(fingerprint) = 32)
+            """,
+            """
+            CREATE TABLE idempotency_claims (
+                tenant TEXT NOT NULL,
+                key TEXT NOT NULL,
+                fingerprint BYTEA NOT NULL CONSTRAINT idempotency_claims_fingerprint_length CHECK (octet_length(fingerprint) = 32),
+                owner TEXT NOT NULL,
+                claimed_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (tenant, key)
+            )
+            """,
+            "CREATE INDEX idempotency_claims_expires_at ON idempotency_claims(expires_at)",
+        ],
     ]
 
     /// The version a fully migrated database has.

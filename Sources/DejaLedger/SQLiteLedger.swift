@@ -1,6 +1,7 @@
 import DejaCore
 import Logging
 import NIOCore
+import NIOPosix
 import SQLiteNIO
 import Synchronization
 
@@ -12,9 +13,14 @@ import Synchronization
 /// Reads (``authenticate(secret:)``, ``listKeys(tenant:)``, ``usage(_:)``) use a second, read-only
 /// connection and see only committed data. Several processes (the gateway and the `deja` command) may
 /// open the same file. `path` must name a file, not `:memory:`.
+///
+/// Both connections run their SQLite calls on two threads of the ledger's own, started in `open` and
+/// stopped in ``close()``: a write waiting out another process's (or another ledger's) write lock blocks
+/// one of them, never the process-wide pool that other SQLite files (the cache) use.
 public final class SQLiteLedger: Ledger {
     let writer: SQLiteConnection
     let reader: SQLiteConnection
+    private let threads: NIOThreadPool
     let clock: WallClock
     let logger: Logger
     let options: LedgerOptions
@@ -25,10 +31,13 @@ public final class SQLiteLedger: Ledger {
     /// Rows per INSERT statement; keeps bound parameters well under SQLite's limit.
     static let rowsPerInsert = 500
 
-    private init(writer: SQLiteConnection, reader: SQLiteConnection, clock: WallClock, logger: Logger, options: LedgerOptions) {
+    private init(
+        writer: SQLiteConnection, reader: SQLiteConnection, threads: NIOThreadPool, clock: WallClock, logger: Logger, options: LedgerOptions
+    ) {
         self.options = options
         self.writer = writer
         self.reader = reader
+        self.threads = threads
         self.clock = clock
         self.logger = logger
     }
@@ -43,7 +52,20 @@ public final class SQLiteLedger: Ledger {
         logger: Logger = Logger(label: "deja.ledger.sqlite"),
         options: LedgerOptions = LedgerOptions()
     ) async throws(LedgerError) -> SQLiteLedger {
-        let writer = try await connect(path: path, logger: logger)
+        let threads = NIOThreadPool(numberOfThreads: 2)  // reads go on while a write waits for the lock
+        threads.start()
+        do {
+            return try await open(path: path, threads: threads, clock: clock, logger: logger, options: options)
+        } catch {
+            await Task { try? await threads.shutdownGracefully() }.value
+            throw error
+        }
+    }
+
+    private static func open(
+        path: String, threads: NIOThreadPool, clock: WallClock, logger: Logger, options: LedgerOptions
+    ) async throws(LedgerError) -> SQLiteLedger {
+        let writer = try await connect(path: path, threads: threads, logger: logger)
         var attempt = 0
         while true {
             attempt += 1
@@ -66,7 +88,7 @@ public final class SQLiteLedger: Ledger {
         }
         let reader: SQLiteConnection
         do {
-            reader = try await connect(path: path, logger: logger)
+            reader = try await connect(path: path, threads: threads, logger: logger)
         } catch {
             await closeIgnoringCancellation(writer)
             throw error
@@ -80,7 +102,7 @@ public final class SQLiteLedger: Ledger {
             throw .storage("could not open a read connection to the ledger", error)
         }
         logger.debug("opened SQLite ledger", metadata: ["deja.ledger.path": .string(path)])
-        return SQLiteLedger(writer: writer, reader: reader, clock: clock, logger: logger, options: options)
+        return SQLiteLedger(writer: writer, reader: reader, threads: threads, clock: clock, logger: logger, options: options)
     }
 
     /// Closes `connection` even when the calling task is cancelled (SQLiteNIO refuses to close from a
@@ -94,9 +116,11 @@ public final class SQLiteLedger: Ledger {
         return false
     }
 
-    private static func connect(path: String, logger: Logger) async throws(LedgerError) -> SQLiteConnection {
+    private static func connect(path: String, threads: NIOThreadPool, logger: Logger) async throws(LedgerError) -> SQLiteConnection {
         do {
-            return try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            return try await SQLiteConnection.open(
+                storage: .file(path: path), threadPool: threads, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()
+            )
         } catch {
             throw .storage("could not open the ledger file", error)
         }
@@ -134,8 +158,8 @@ public final class SQLiteLedger: Ledger {
         }
     }
 
-    /// Closes both connections, after any write in progress. Later calls throw ``LedgerError`` with code
-    /// `closed`; closing twice does nothing.
+    /// Closes both connections, after any write in progress, and stops the ledger's threads. Later calls
+    /// throw ``LedgerError`` with code `closed`; closing twice does nothing.
     public func close() async throws(LedgerError) {
         let wasClosed: Bool = await gate.withGate {
             closed.withLock { state in
@@ -147,6 +171,7 @@ public final class SQLiteLedger: Ledger {
         var failure: (any Error)?
         do { try await writer.close() } catch { failure = error }
         do { try await reader.close() } catch { failure = error }
+        await Task { [threads] in try? await threads.shutdownGracefully() }.value
         if let failure { throw .storage("could not close the ledger file", failure) }
     }
 

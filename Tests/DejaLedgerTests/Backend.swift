@@ -3,6 +3,7 @@ import DejaCore
 import Foundation
 import Logging
 import PostgresNIO
+import SQLiteNIO
 import Testing
 
 /// The ledger backends the shared suite runs against. PostgreSQL runs only when `DEJA_POSTGRES_URL` is set
@@ -63,6 +64,38 @@ struct LedgerStore: Sendable {
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             return try await body(client)
+        }
+    }
+
+    /// The schema version a fully migrated store has.
+    var currentVersion: Int {
+        backend == .sqlite ? LedgerSchema.currentVersion : PostgresSchema.currentVersion
+    }
+
+    /// Creates the schema as a Deja that knew only the first `version` migrations did, then runs
+    /// `statements` (e.g. rows that Deja wrote), outside any ledger.
+    func createSchema(version: Int, then statements: [String] = []) async throws {
+        let migrations = backend == .sqlite ? LedgerSchema.migrations : PostgresSchema.migrations
+        var script = ["CREATE TABLE schema_version (version INTEGER NOT NULL)"]
+        for (index, migration) in migrations.prefix(version).enumerated() {
+            script += migration + ["INSERT INTO schema_version (version) VALUES (\(index + 1))"]
+        }
+        script += statements
+        switch backend {
+        case .sqlite:
+            let raw = try await SQLiteConnection.open(storage: .file(path: location))
+            do {
+                for statement in script { _ = try await raw.query(statement) }
+            } catch {
+                try? await raw.close()
+                throw error
+            }
+            try await raw.close()
+        case .postgres:
+            try await withPostgres { client in
+                try await client.query("CREATE SCHEMA \(unescaped: location)")
+                for statement in script { try await client.query(PostgresQuery(unsafeSQL: statement)) }
+            }
         }
     }
 
