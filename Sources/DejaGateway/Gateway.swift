@@ -57,13 +57,13 @@ public final class Gateway: Sendable {
 
     private let cache: any CacheStore
     private let fastCache: MemoryStore?
-    private let recorder: UsageRecorder
+    let recorder: UsageRecorder
     private let upstream: UpstreamClient
     private let refresher: BackgroundRefresher?
     private let coordinator: RedisStore?
     /// Names this instance as the owner of cross-instance locks.
     private let instanceID = "deja-\(UInt64.random(in: 0...UInt64.max))"
-    private let clock: WallClock
+    let clock: WallClock
     private let memo: KeyMemo
     private let flights = SingleFlight<CacheKey, FlightResult>()
     /// Decodes each distinct image once: a byte-identical repeat resolves by one SHA-256 pass.
@@ -72,8 +72,8 @@ public final class Gateway: Sendable {
     private let canonicalPool: NIOThreadPool?
     /// Inputs the model failed on (5xx), not sent again for the task's failure TTL.
     private let failures = FailureMemory()
-    private let metrics: GatewayMetrics
-    private let logger: Logger
+    let metrics: GatewayMetrics
+    let logger: Logger
 
     /// - Parameters:
     ///   - cache: where answers are stored (e.g. memory L1 over SQLite).
@@ -107,49 +107,62 @@ public final class Gateway: Sendable {
 
     /// Answers one task request from `caller`.
     ///
-    /// With an `idempotencyKey`, a billed answer is stored under it in the same ledger transaction as its
-    /// billing record, and a retry with the same key gets that answer back, billed nothing more.
+    /// With an `idempotencyKey`, the key is bound to this request (its content key): a billed answer is
+    /// stored under it in the same ledger transaction as its billing record, a retry gets that answer
+    /// back billed nothing more, a retry arriving while the first is still answered waits for it, and
+    /// the same key with a different request is refused (422).
     public func handle(
         task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl, idempotencyKey: String? = nil
     ) async -> TaskResponse {
         let started = clock.now()
-        if let idempotencyKey, let replay = await replay(task: task, caller: caller, key: idempotencyKey, started: started) {
-            return replay
+        let resolved: ResolvedKey
+        do {
+            resolved = try await resolveKey(task: task, caller: caller, body: body)
+        } catch {
+            return failure(task: task, caller: caller, key: nil, started: started, error: error)
         }
-        let response = await answer(task: task, caller: caller, body: body, cacheControl: cacheControl,
-                                    idempotencyKey: idempotencyKey, started: started)
-        if let idempotencyKey, response.status == 409,
-           let replay = await replay(task: task, caller: caller, key: idempotencyKey, started: started) {
-            return replay  // a concurrent retry stored first; its answer is this one's too
+        guard let idempotencyKey else {
+            return await answer(task: task, caller: caller, body: body, resolved: resolved, cacheControl: cacheControl,
+                                idempotency: nil, started: started)
         }
-        return response
+        return await answerOnce(task: task, caller: caller, body: body, resolved: resolved, cacheControl: cacheControl,
+                                idempotencyKey: idempotencyKey, started: started)
     }
 
-    private func answer(
-        task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl, idempotencyKey: String?, started: Double
-    ) async -> TaskResponse {
-        // 1. The content key: from the memo for a byte-identical repeat, else by canonicalising.
-        let bodyDigest = KeyMemo.bodyDigest(task: task.policy.task, scope: task.memoScope(tenant: caller.tenant), body: body)
+    /// A request's content key, and its canonical form when it had to be built to find the key.
+    struct ResolvedKey {
+        var key: CacheKey
         var canonical: CanonicalRequest?
-        let key: CacheKey
-        if let remembered = memo.key(for: bodyDigest) {
-            key = remembered
-        } else if let shared = await sharedAlias(task: task, bodyDigest: bodyDigest) {
-            key = shared  // another instance canonicalised this very body
-            memo.remember(bodyDigest, resolvesTo: key)
-        } else {
-            do {
-                let request = try await canonicalize(body: body, task: task, tenant: caller.tenant)
-                canonical = request
-                key = request.key
-                memo.remember(bodyDigest, resolvesTo: key)
-                shareAlias(task: task, bodyDigest: bodyDigest, key: key)
-            } catch {
-                return failure(task: task, caller: caller, key: nil, started: started, error: Self.badRequest(error))
-            }
-        }
+    }
 
-        // 2. The cache, unless the request says not to use it.
+    /// The content key: from the memo for a byte-identical repeat, from another instance's alias, or
+    /// by canonicalising. Throws the client's error (naming the field) for a body that cannot be read.
+    private func resolveKey(task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer) async throws(GatewayError) -> ResolvedKey {
+        let bodyDigest = KeyMemo.bodyDigest(task: task.policy.task, scope: task.memoScope(tenant: caller.tenant), body: body)
+        if let remembered = memo.key(for: bodyDigest) {
+            return ResolvedKey(key: remembered)
+        }
+        if let shared = await sharedAlias(task: task, bodyDigest: bodyDigest) {
+            memo.remember(bodyDigest, resolvesTo: shared)  // another instance canonicalised this very body
+            return ResolvedKey(key: shared)
+        }
+        do {
+            let request = try await canonicalize(body: body, task: task, tenant: caller.tenant)
+            memo.remember(bodyDigest, resolvesTo: request.key)
+            shareAlias(task: task, bodyDigest: bodyDigest, key: request.key)
+            return ResolvedKey(key: request.key, canonical: request)
+        } catch {
+            throw Self.badRequest(error)
+        }
+    }
+
+    func answer(
+        task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, resolved: ResolvedKey, cacheControl: CacheControl,
+        idempotency: IdempotencyLease?, started: Double
+    ) async -> TaskResponse {
+        let key = resolved.key, canonical = resolved.canonical
+
+        // The cache, unless the request says not to use it.
         var expired: CacheEntry?
         var missOutcome = Outcome.miss
         if cacheControl.allowsCachedAnswer {
@@ -169,7 +182,7 @@ public final class Gateway: Sendable {
             }
         }
 
-        // 3. The model. Canonicalise now if the key came from the memo: the forward body is needed.
+        // The model. Canonicalise now if the key came from the memo: the forward body is needed.
         let forward: [UInt8]
         if let canonical {
             forward = canonical.forwardBody
@@ -187,7 +200,7 @@ public final class Gateway: Sendable {
             do {
                 let entry = try await callModel(task: task, tenant: caller.tenant, keyID: caller.id, key: key, forward: forward,
                                                 outcome: .bypass, billed: true, store: cacheControl.noStore ? .skip : .refresh,
-                                                started: started, idempotencyKey: idempotencyKey)
+                                                started: started, idempotency: idempotency)
                 return answerFresh(entry, outcome: .bypass, key: key)
             } catch {
                 return failure(task: task, caller: caller, key: key, started: started, error: error)
@@ -226,7 +239,7 @@ public final class Gateway: Sendable {
                 do {
                     return .answered(try await callModel(task: task, tenant: caller.tenant, keyID: caller.id, key: key,
                                                          forward: forward, outcome: missOutcome, billed: true, store: .store, started: started,
-                                                         idempotencyKey: idempotencyKey))
+                                                         idempotency: idempotency))
                 } catch let error as GatewayError where error.isModelFailure {
                     if let expired, clock.now() < graceEnd { return .stale(expired) }
                     throw error
@@ -384,7 +397,7 @@ public final class Gateway: Sendable {
     /// then stores it. A rejection (the model's 4xx) is remembered for the negative TTL and thrown.
     private func callModel(
         task: TaskRuntime, tenant: String, keyID: String, key: CacheKey, forward: [UInt8],
-        outcome: Outcome, billed: Bool, store: StoreRule, started: Double, idempotencyKey: String? = nil
+        outcome: Outcome, billed: Bool, store: StoreRule, started: Double, idempotency: IdempotencyLease? = nil
     ) async throws(GatewayError) -> CacheEntry {
         // An input the model just failed on is not sent again: its repeats cost nobody anything.
         let now = clock.now()
@@ -405,7 +418,7 @@ public final class Gateway: Sendable {
         do {
             return try await callModelReserved(task: task, tenant: tenant, keyID: keyID, key: key, forward: forward,
                                                outcome: outcome, billed: billed, store: store, started: started,
-                                               reservation: reservation, idempotencyKey: idempotencyKey)
+                                               reservation: reservation, idempotency: idempotency)
         } catch {
             if let reservation { await recorder.release(reservation) }
             throw error
@@ -432,7 +445,7 @@ public final class Gateway: Sendable {
 
     private func callModelReserved(
         task: TaskRuntime, tenant: String, keyID: String, key: CacheKey, forward: [UInt8],
-        outcome: Outcome, billed: Bool, store: StoreRule, started: Double, reservation: Reservation?, idempotencyKey: String?
+        outcome: Outcome, billed: Bool, store: StoreRule, started: Double, reservation: Reservation?, idempotency: IdempotencyLease?
     ) async throws(GatewayError) -> CacheEntry {
         do {
             try await task.limiter.acquire(tenant: tenant)
@@ -480,20 +493,22 @@ public final class Gateway: Sendable {
             status: 200, modelSeconds: reply.seconds
         )
         do {
-            if let idempotencyKey, billed {
+            if let idempotency, billed {
                 let stored = IdempotentResponse(
                     status: 200,
                     headers: ["x-deja-cache": outcome.rawValue, "x-deja-key": key.hex, "x-deja-tokens": String(tokens),
                               "x-deja-model-version": entry.modelVersion, "content-type": entry.contentType],
                     body: Array(buffer: entry.body), createdAt: now
                 )
-                try await recorder.recordIdempotent(stored, tenant: tenant, key: idempotencyKey, record: record,
+                try await recorder.recordIdempotent(stored, lease: idempotency, record: record,
                                                     settling: reservation.map { [$0] } ?? [])
             } else {
                 try await recorder.recordNow(record, settling: reservation.map { [$0] } ?? [])
             }
         } catch let error as LedgerError where error.code == .idempotencyConflict {
             throw GatewayError(.idempotencyConflict, "another request with this Idempotency-Key was answered first; retry to get its answer")
+        } catch let error as LedgerError where error.code == .idempotencyMismatch {
+            throw Self.idempotencyMismatch
         } catch {
             logger.error("ledger write failed; answer withheld", metadata: ["error": "\(error)"])
             throw GatewayError(.ledgerUnavailable, "the usage ledger is unavailable, so the answer could not be billed; retry shortly", underlying: error)
@@ -570,35 +585,6 @@ public final class Gateway: Sendable {
             "the model server is failing, so Deja stopped sending it requests for a while (circuit open); retry after \(seconds) s",
             retryAfter: seconds
         )
-    }
-
-    /// The stored answer to an earlier request with this `Idempotency-Key`, billed nothing; `nil` when none.
-    private func replay(task: TaskRuntime, caller: APIKeyInfo, key idempotencyKey: String, started: Double) async -> TaskResponse? {
-        let stored: IdempotentResponse?
-        do {
-            stored = try await recorder.idempotentResponse(tenant: caller.tenant, key: idempotencyKey)
-        } catch {
-            logger.warning("reading an idempotent response failed; answering afresh", metadata: ["error": "\(error)"])
-            return nil
-        }
-        guard let stored else { return nil }
-        let tokens = stored.headers["x-deja-tokens"].flatMap { Int64($0) } ?? 0
-        let now = clock.now()
-        recorder.enqueue(UsageRecord(
-            time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: .hit,
-            meteredTokens: tokens, billedTokens: 0, latencyMicros: Int64((now - started) * 1e6), status: stored.status, modelSeconds: 0
-        ))
-        // Answered from the stored response: a hit, as the ledger records it (the first answer's own
-        // outcome was the miss that billed it).
-        var response = TaskResponse(
-            status: stored.status, outcome: .hit,
-            key: stored.headers["x-deja-key"].flatMap { CacheKey(hex: $0) }, tokens: tokens, billed: 0,
-            modelVersion: stored.headers["x-deja-model-version"], age: max(0, Int(now - stored.createdAt)),
-            contentType: stored.headers["content-type"] ?? "application/json",
-            body: PaddleXProtocol.render(stored: ByteBuffer(bytes: stored.body), logId: PaddleXProtocol.newLogId())
-        )
-        response.replayed = true
-        return response
     }
 
     /// Waits for another instance's answer to `key`; the fresh entry (also put in L1), or `nil` when
@@ -679,7 +665,7 @@ public final class Gateway: Sendable {
     }
 
     /// The usage record of an answer served from a stored entry.
-    private static func cachedRecord(
+    static func cachedRecord(
         _ entry: CacheEntry, outcome: Outcome, task: TaskRuntime, caller: APIKeyInfo, billed: Int64, started: Double, now: Double
     ) -> UsageRecord {
         UsageRecord(
@@ -701,7 +687,7 @@ public final class Gateway: Sendable {
         )
     }
 
-    private func failure(task: TaskRuntime, caller: APIKeyInfo, key: CacheKey?, started: Double, error: any Error) -> TaskResponse {
+    func failure(task: TaskRuntime, caller: APIKeyInfo, key: CacheKey?, started: Double, error: any Error) -> TaskResponse {
         let gatewayError = error as? GatewayError
             ?? GatewayError(.internalError, "an unexpected error occurred", underlying: error)
         let now = clock.now()

@@ -17,6 +17,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
             case rateLimited = "rate_limited"
             case quotaExceeded = "quota_exceeded"
             case idempotencyConflict = "idempotency_conflict"
+            case idempotencyMismatch = "idempotency_mismatch"
             case requestTimeout = "request_timeout"
             case ledgerUnavailable = "ledger_unavailable"
             case internalError = "internal_error"
@@ -48,6 +49,8 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         public static let quotaExceeded = Code(.quotaExceeded)
         /// Another request with the same `Idempotency-Key` stored its answer first.
         public static let idempotencyConflict = Code(.idempotencyConflict)
+        /// The `Idempotency-Key` was used before with a different request.
+        public static let idempotencyMismatch = Code(.idempotencyMismatch)
         /// The client sent its body too slowly.
         public static let requestTimeout = Code(.requestTimeout)
         /// The ledger could not record a billed answer, so the answer was withheld.
@@ -101,6 +104,7 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
         case .rateLimited: 429
         case .quotaExceeded: 429
         case .idempotencyConflict: 409
+        case .idempotencyMismatch: 422
         case .requestTimeout: 408
         case .ledgerUnavailable: 503
         case .internalError: 500

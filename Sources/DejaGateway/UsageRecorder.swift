@@ -46,19 +46,29 @@ public final class UsageRecorder: Service, Sendable {
         try await ledger.reserve(tenant: tenant, keyID: keyID, tokens: tokens, at: time)
     }
 
-    /// The response first stored under a client's `Idempotency-Key`, if any.
-    public func idempotentResponse(tenant: String, key: String) async throws -> IdempotentResponse? {
-        try await ledger.idempotentResponse(tenant: tenant, key: key)?.response
+    /// Binds a client's `Idempotency-Key` to a request, or says who holds it; see
+    /// ``DejaLedger/Ledger/claimIdempotency(tenant:key:fingerprint:at:leaseSeconds:)``.
+    public func claimIdempotency(
+        tenant: String, key: String, fingerprint: IdempotencyFingerprint, at time: Double, leaseSeconds: Double
+    ) async throws -> IdempotencyClaim {
+        try await ledger.claimIdempotency(tenant: tenant, key: key, fingerprint: fingerprint, at: time, leaseSeconds: leaseSeconds)
     }
 
-    /// Stores a billed answer under its `Idempotency-Key` and writes its record, in one transaction.
-    public func recordIdempotent(_ response: IdempotentResponse, tenant: String, key: String, record: UsageRecord,
-                                 settling reservations: [Reservation]) async throws {
-        // Stopgap until the gateway claims keys with a request fingerprint: the answer's content key.
-        guard let fingerprint = response.headers["x-deja-key"].flatMap({ IdempotencyFingerprint(hex: $0) }) else {
-            throw LedgerError(code: .invalidArgument, message: "an idempotent answer needs its content key (x-deja-key)")
+    /// Gives an `Idempotency-Key` back when its request ends without a stored answer. Best effort: a
+    /// lease that is not given back ends by itself.
+    public func releaseIdempotency(_ lease: IdempotencyLease) async {
+        do {
+            try await ledger.releaseIdempotency(lease)
+        } catch {
+            logger.warning("releasing an Idempotency-Key failed; it frees itself when its lease ends", metadata: ["error": "\(error)"])
         }
-        try await ledger.storeIdempotentResponse(response, tenant: tenant, key: key, fingerprint: fingerprint,
+    }
+
+    /// Stores a billed answer under the `Idempotency-Key` its request holds and writes its record, in
+    /// one transaction.
+    public func recordIdempotent(_ response: IdempotentResponse, lease: IdempotencyLease, record: UsageRecord,
+                                 settling reservations: [Reservation]) async throws {
+        try await ledger.storeIdempotentResponse(response, tenant: lease.tenant, key: lease.key, fingerprint: lease.fingerprint,
                                                  records: [record], settling: reservations)
     }
 

@@ -301,3 +301,50 @@ def test_an_admin_revocation_takes_effect_at_once(fake, tmp_path):
                     {"Authorization": "Bearer test-admin-token"})[0] == 404
     finally:
         gw.stop()
+
+
+# Idempotency-Key bound to the request, against the real worker.
+
+def test_an_idempotency_key_reused_with_another_document_is_refused(gateway, worker):
+    from conftest import ocr_body, text_image
+
+    first = ocr_body(text_image("ORDER 4411"))
+    other = ocr_body(text_image("ORDER 9999"))
+    status, headers, answer = gateway.post(first, tenant="shop", headers={"Idempotency-Key": "order-4411"})
+    assert status == 200 and headers["x-deja-cache"] == "miss"
+    before = worker.ocr_requests()
+    status, headers, refused = gateway.post(other, tenant="shop", headers={"Idempotency-Key": "order-4411"})
+    assert status == 422, (status, refused[:200])
+    assert "Idempotency-Key" in json.loads(refused)["errorMsg"] and headers["x-deja-billed-tokens"] == "0"
+    assert worker.ocr_requests() == before
+    # The same request spelled differently (a volatile id added) is the same request: replayed.
+    respelled = ocr_body(text_image("ORDER 4411"), requestId="retry-2")
+    status, headers, again = gateway.post(respelled, tenant="shop", headers={"Idempotency-Key": "order-4411"})
+    assert status == 200 and headers.get("x-deja-idempotent-replay") == "true" and headers["x-deja-billed-tokens"] == "0"
+    assert json.loads(again)["result"] == json.loads(answer)["result"]
+
+
+def test_concurrent_requests_with_one_key_run_once(gateway, worker):
+    from conftest import ocr_body, text_image
+
+    docs = [ocr_body(text_image(f"PARCEL {n}")) for n in range(3)]
+    before = worker.ocr_requests()
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda doc: gateway.post(doc, tenant="shop", headers={"Idempotency-Key": "parcel-1"}), docs))
+    statuses = sorted(status for status, _, _ in results)
+    assert statuses == [200, 422, 422], statuses
+    assert worker.ocr_requests() == before + 1, "one model call for one Idempotency-Key"
+    (_, headers, answer), = [r for r in results if r[0] == 200]
+    winner = docs[[r[0] for r in results].index(200)]
+    assert json.loads(answer)["result"] == json.loads(gateway.post(winner, tenant="other")[2])["result"]
+
+    # The same request five times at once under one key: one runs, the others wait and get its answer.
+    same = ocr_body(text_image("PARCEL 77"))
+    before = worker.ocr_requests()
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        results = list(pool.map(lambda _: gateway.post(same, tenant="shop", headers={"Idempotency-Key": "parcel-77"}), range(5)))
+    assert all(status == 200 for status, _, _ in results)
+    assert worker.ocr_requests() == before + 1
+    billed = sorted(int(h["x-deja-billed-tokens"]) for _, h, _ in results)
+    assert billed == [0, 0, 0, 0, 10], billed
+    assert len({json.dumps(json.loads(a)["result"], sort_keys=True) for _, _, a in results}) == 1
