@@ -38,6 +38,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
+import resize_plan
+
 LOG = logging.getLogger("deja-worker")
 
 MODEL_NAME = "PP-OCRv4"
@@ -133,9 +135,18 @@ class OcrEngine:
         det = self.ocr.text_det
         pp = det.postprocess_op
         # Our own det-resize hook so textDetLimitType="max" has PaddleX's meaning
-        # (rapidocr replaces limit_side_len by 960/1500/2000 when type is max).
-        self._det_limit: Tuple[int, str] = (int(det.limit_side_len), str(det.limit_type))
+        # (rapidocr replaces limit_side_len by 960/1500/2000 when type is max),
+        # and so the safe resize chain can cap the detector input.
+        #   (limit_side_len, limit_type, max detector pixels or None)
+        self._det_limit: Tuple[int, str, Optional[int]] = (int(det.limit_side_len), str(det.limit_type), None)
         det.get_preprocess = self._det_preprocess
+        ocr = self.ocr
+        self.geometry = resize_plan.Geometry(
+            max_side_len=int(ocr.max_side_len),
+            min_side_len=int(ocr.min_side_len),
+            min_height=int(ocr.min_height),
+            width_height_ratio=float(ocr.width_height_ratio),
+        )
 
         # The worker's defaults = rapidocr_paddle's own configuration (read from
         # the loaded engine, so they are the true behaviour), except the textline
@@ -160,8 +171,32 @@ class OcrEngine:
 
     def _det_preprocess(self, _max_wh: int):
         det = self.ocr.text_det
-        limit, kind = self._det_limit
-        return self._DetPreProcess(limit, kind, det.mean, det.std)
+        limit, kind, max_pixels = self._det_limit
+        pre = self._DetPreProcess(limit, kind, det.mean, det.std)
+        if max_pixels is not None:
+            cv2 = self._cv2
+
+            def capped_resize(img):
+                dh, dw = resize_plan.det_input_size(img.shape[0], img.shape[1], limit, kind, max_pixels)
+                return cv2.resize(img, (dw, dh)) if dh > 0 and dw > 0 else None
+
+            pre.resize = capped_resize
+        return pre
+
+    def _safe_resize(self, img, plan: resize_plan.Plan) -> Tuple[Any, Dict[str, Any]]:
+        """The safe chain's fit and letterbox (see resize_plan); returns the
+        image to detect on and rapidocr's op_record for mapping boxes back."""
+        cv2 = self._cv2
+        raw_h, raw_w = img.shape[:2]
+        fh, fw = plan.fit
+        work = img if (fh, fw) == (raw_h, raw_w) else cv2.resize(img, (fw, fh))
+        top, bottom, left, right = plan.pad
+        if top or bottom or left or right:
+            work = cv2.copyMakeBorder(work, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        return work, {
+            "preprocess": {"ratio_h": raw_h / fh, "ratio_w": raw_w / fw},
+            "padding_1": {"top": top, "left": left},
+        }
 
     def warm_up(self) -> float:
         """One inference (detector, classifier, recogniser) on a drawn image."""
@@ -188,16 +223,23 @@ class OcrEngine:
         limit_type = str(o["textDetLimitType"])
         score_thresh = float(o["textRecScoreThresh"])
 
-        self._det_limit = (limit_side_len, limit_type)
         det.postprocess_op.thresh = float(o["textDetThresh"])
         det.postprocess_op.box_thresh = float(o["textDetBoxThresh"])
         det.postprocess_op.unclip_ratio = float(o["textDetUnclipRatio"])
 
         raw_h, raw_w = img.shape[:2]
-        op_record: Dict[str, Any] = {}
-        work, ratio_h, ratio_w = ocr.preprocess(img)
-        op_record["preprocess"] = {"ratio_h": ratio_h, "ratio_w": ratio_w}
-        work, op_record = ocr.maybe_add_letterbox(work, op_record)
+        # rapidocr's own resize chain raises on some extreme shapes and builds
+        # gigapixel detector inputs from others; those take the safe chain.
+        plan = resize_plan.plan(raw_h, raw_w, limit_side_len, limit_type, self.geometry)
+        if plan.safe:
+            self._det_limit = (limit_side_len, limit_type, self.geometry.max_det_pixels)
+            work, op_record = self._safe_resize(img, plan)
+        else:
+            self._det_limit = (limit_side_len, limit_type, None)
+            op_record: Dict[str, Any] = {}
+            work, ratio_h, ratio_w = ocr.preprocess(img)
+            op_record["preprocess"] = {"ratio_h": ratio_h, "ratio_w": ratio_w}
+            work, op_record = ocr.maybe_add_letterbox(work, op_record)
         dt_boxes, _ = ocr.auto_text_det(work)
 
         dt_polys: List[List[List[int]]] = []

@@ -7,9 +7,11 @@ PP-OCRv4 inference on generated invoices.
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -29,6 +31,7 @@ WORKER = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(WORKER))
 
 import make_invoice  # noqa: E402
+import resize_plan  # noqa: E402
 
 STARTUP_TIMEOUT = float(os.environ.get("DEJA_WORKER_TEST_STARTUP_TIMEOUT", "300"))
 REQUEST_TIMEOUT = 300
@@ -117,8 +120,9 @@ def without_log_id(body):
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def server():
+@contextlib.contextmanager
+def running_worker():
+    """A worker process on a free port, stopped with SIGTERM (which must exit 0) afterwards."""
     port = free_port()
     log = tempfile.NamedTemporaryFile(prefix="deja-worker-", suffix=".log", delete=False)
     proc = subprocess.Popen(
@@ -154,6 +158,12 @@ def server():
         log.close()
     assert proc.returncode == 0, Path(log.name).read_text()
     Path(log.name).unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with running_worker() as client:
+        yield client
 
 
 @pytest.fixture(scope="module")
@@ -383,3 +393,146 @@ def test_concurrent_requests_and_still_healthy_after_bad_input(server):
     assert server.proc.poll() is None
     status, body = server.get("/health")
     assert status == 200 and body["errorMsg"] == "Healthy"
+
+
+# ------------------------------------------------------- extreme image shapes
+#
+# rapidocr_paddle's resize chain raised ResizeImgError (HTTP 500) on these:
+# the long side is over 2000, so the image is scaled to 2000 and each side
+# rounded to a multiple of 32, and the short side rounds to 0 ...
+CRASHED_BEFORE = [(1, 3000), (3000, 1), (2, 3000), (3000, 24), (3000, 25), (10000, 8), (8, 10000), (50000, 1),
+                  (1, 20000)]
+# ... and turned these few-hundred-byte images into gigantic detector inputs
+# (a short side under 30 px is scaled up to 30, the long side with it, and the
+# detector's limit_type=min then scales the short side up to 736): 1x32 -> 16
+# Mpx, 1x100 -> 51 Mpx (~9 GB, over a minute), 1x2000 -> 1 Gpx, 2000x1 -> 900 Mpx.
+EXPLODED_BEFORE = [(1, 32), (1, 100), (1, 2000), (2000, 1)]
+TINY = [(1, 1), (2, 2), (3, 3), (31, 1), (1, 3)]
+
+
+def png_bytes(img: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+
+
+@pytest.mark.parametrize("width,height", CRASHED_BEFORE + EXPLODED_BEFORE + TINY,
+                         ids=lambda v: str(v))
+def test_extreme_shapes_get_an_empty_answer(server, width, height):
+    png = png_bytes(Image.new("RGB", (width, height), "white"))
+    assert len(png) < 1000
+    status, body = server.ocr(png)
+    assert status == 200, body
+    assert body["result"]["dataInfo"] == {"width": width, "height": height, "type": "image"}
+    r = body["result"]["ocrResults"][0]["prunedResult"]
+    assert r["dt_polys"] == [] and r["rec_texts"] == [] and r["textline_orientation_angles"] == []
+
+
+@pytest.mark.parametrize("width,height", [(1, 3000), (3000, 24), (2, 3000), (10000, 8), (1, 100), (2000, 1)],
+                         ids=lambda v: str(v))
+def test_extreme_shapes_of_noise_with_options(server, width, height):
+    # Noise gives the detector something to find, so crops of stretched
+    # slivers go through the classifier and the recogniser too.
+    rnd = random.Random(width * 100003 + height)
+    img = Image.frombytes("RGB", (width, height), rnd.randbytes(width * height * 3))
+    for opts in ({}, {"useTextlineOrientation": True, "textDetThresh": 0.1, "textDetBoxThresh": 0.1},
+                 {"textDetLimitType": "max", "textDetLimitSideLen": 8}):
+        status, body = server.ocr(png_bytes(img), **opts)
+        assert status == 200, (opts, body)
+        r = body["result"]["ocrResults"][0]["prunedResult"]
+        for poly in r["dt_polys"]:
+            assert all(0 <= x <= width and 0 <= y <= height for x, y in poly), poly
+        assert len(r["rec_texts"]) == len(r["rec_polys"]) == len(r["rec_boxes"]) <= len(r["dt_polys"])
+
+
+def test_text_on_a_sliver_is_read(server):
+    # 3000x24: the long side is scaled to 2000, the short side to 16, which
+    # used to round to 0 (500); now the line is stretched to 32 px and read.
+    img = Image.new("RGB", (3000, 24), "white")
+    font = ImageFont.truetype(make_invoice.find_cjk_font(), 20)
+    ImageDraw.Draw(img).text((10, 1), "INVOICE 2026-0042 TOTAL 1,234.50", fill="black", font=font)
+    status, body = server.ocr(png_bytes(img))
+    assert status == 200, body
+    r = body["result"]["ocrResults"][0]["prunedResult"]
+    joined = "".join(r["rec_texts"]).replace(" ", "")
+    assert "2026-0042" in joined and "1,234.50" in joined, r["rec_texts"]
+    for x0, y0, x1, y1 in r["rec_boxes"]:
+        assert 0 <= x0 < x1 <= 3000 and 0 <= y0 < y1 <= 24
+
+
+def test_slivers_cost_no_more_than_an_invoice():
+    # Peak memory of a fresh worker is the witness: an invoice takes it to
+    # ~1.9 GB; 1x32 used to take it to ~3.7 GB, 1x100 to ~9.5 GB, and 1x2000
+    # or 2000x1 would exhaust the machine.
+    with running_worker() as fresh:
+        status, body = fresh.ocr(make_invoice.invoice_png_bytes())
+        assert status == 200, body
+        for width, height in [(1, 32), (1, 100), (1, 2000), (2000, 1)]:
+            status, body = fresh.ocr(png_bytes(Image.new("RGB", (width, height), "white")))
+            assert status == 200, body
+        peak = peak_rss_kib(fresh.proc.pid)
+        assert peak < 3 * 1024 * 1024, f"the worker's peak RSS is {peak // 1024} MiB"
+
+
+def test_still_healthy_and_unchanged_after_extreme_shapes(server, invoice_png, invoice_result):
+    assert server.proc.poll() is None
+    status, body = server.get("/health")
+    assert status == 200 and body["errorMsg"] == "Healthy"
+    status, body = server.ocr(invoice_png, fileType=1)
+    assert status == 200, body
+    assert without_log_id(body) == without_log_id(invoice_result)
+    assert "Traceback" not in server.log_path.read_text()
+
+
+# A grid of shapes and detector options: where rapidocr_paddle's own chain is
+# used, resize_plan predicts exactly the sizes it produces; everything else
+# takes the safe chain, whose sizes are bounded.
+GRID_SIDES = [1, 2, 3, 15, 16, 17, 24, 29, 30, 31, 32, 33, 48, 64, 100, 250, 736, 1000,
+              1999, 2000, 2001, 2016, 2017, 3000, 5000, 10000, 20000, 50000]
+GRID_OPTIONS = [(736, "min"), (4000, "min"), (960, "max"), (8, "max"), (1, "min")]
+
+
+@pytest.mark.filterwarnings("ignore:No ccache found")
+def test_resize_plan_matches_rapidocr_and_is_bounded():
+    import types
+
+    import numpy as np
+    from rapidocr_paddle.ch_ppocr_det.utils import DetPreProcess
+    from rapidocr_paddle.main import RapidOCR
+    from rapidocr_paddle.utils.process_img import ResizeImgError
+
+    geometry = resize_plan.Geometry()
+    lib = types.SimpleNamespace(max_side_len=geometry.max_side_len, min_side_len=geometry.min_side_len,
+                                min_height=geometry.min_height, width_height_ratio=geometry.width_height_ratio)
+    lib._get_padding_h = lambda h, w: RapidOCR._get_padding_h(lib, h, w)
+    safe = 0
+    for h in GRID_SIDES:
+        for w in GRID_SIDES:
+            if h * w > 50_000_000:
+                continue
+            for limit, kind in GRID_OPTIONS:
+                p = resize_plan.plan(h, w, limit, kind, geometry)
+                assert p.det[0] * p.det[1] <= geometry.max_det_pixels, (h, w, p)
+                if p.safe:
+                    safe += 1
+                    assert min(p.fit) >= 32 and max(p.fit) <= geometry.max_side_len, (h, w, p)
+                    assert p.padded[0] * p.padded[1] <= geometry.max_det_pixels, (h, w, p)
+                    assert p.det[0] * p.det[1] <= geometry.max_det_pixels, (h, w, p)
+                    if "rounds to 0" in p.reason:
+                        with pytest.raises(ResizeImgError):
+                            RapidOCR.preprocess(lib, np.zeros((h, w, 3), np.uint8))
+                    continue
+                work, _, _ = RapidOCR.preprocess(lib, np.zeros((h, w, 3), np.uint8))
+                work, record = RapidOCR.maybe_add_letterbox(lib, work, {})
+                resized = DetPreProcess(limit, kind).resize(work)
+                det = (0, 0) if resized is None else resized.shape[:2]
+                assert (work.shape[:2], record["padding_1"]["top"], det) == (p.padded, p.pad[0], p.det), (h, w, limit, kind)
+    assert safe > 0
+    # the invoice and ordinary pages keep rapidocr's own chain
+    for h, w in [(570, 800), (2000, 300), (1100, 850), (4000, 3000), (60, 360)]:
+        assert not resize_plan.plan(h, w, 736, "min", geometry).safe
