@@ -129,6 +129,15 @@ public struct Canonicalizer: Sendable {
                 ruleOrder.append(rule)
             }
             let normalized = try normalizers[rule]!.normalize(value, member: key)
+            // Normalisation may lengthen a request by one member's worth in all, not more: a body of
+            // characters that expand must not become a request many times its size.
+            let grown = normalizers.values.reduce(0) { $0 + $1.grownBytes }
+            if grown > policy.maxTextBytes {
+                throw CanonicalError(
+                    .limitExceeded, path: JSONPath.member(key),
+                    message: "makes the request's text \(grown) bytes longer once normalised, more than this task's limit of \(policy.maxTextBytes) bytes (maxTextBytes); send less text that expands under normalisation"
+                )
+            }
             if let defaultBytes = policy.exactDefaults[exact], normalized.canonicalBytes() == defaultBytes {
                 notes.append("dropped \(name) equal to its default")
                 continue

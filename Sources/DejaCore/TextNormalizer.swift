@@ -4,6 +4,8 @@ struct TextNormalizer {
     /// Longest string of a request, in UTF-8 bytes (``TaskPolicy/maxTextBytes``).
     let maxBytes: Int
     private(set) var changedCount = 0
+    /// Bytes the request's strings grew by when normalised (NFKC expands some characters eighteenfold).
+    private(set) var grownBytes = 0
 
     init(rule: TextRule, maxBytes: Int = .max) {
         self.rule = rule
@@ -16,12 +18,22 @@ struct TextNormalizer {
     ///
     /// - Throws: ``CanonicalError/Code/limitExceeded`` at the string's path (`$.text`, `$.items[3]`) when a
     ///   string is longer than ``maxBytes``, or when the rule normalises and the string holds more than
-    ///   ``TextBoundary/maxUnbrokenRun`` scalars in a row that no normalisation piece may start with.
+    ///   ``TextBoundary/maxUnbrokenRun`` scalars in a row that no normalisation piece may start with, or
+    ///   when its normalised form is longer than ``maxBytes``.
     mutating func normalize(_ value: JSONValue, member: String) throws(CanonicalError) -> JSONValue {
         var path: [JSONPath.Component] = [.key(member)]
         return try Self.map(value, path: &path) { (string: String, path: [JSONPath.Component]) throws(CanonicalError) in
             try check(string, path: path)
-            return normalize(string)
+            let normalized = normalize(string)
+            let before = string.utf8.count, after = normalized.utf8.count
+            if after > maxBytes {
+                throw CanonicalError(
+                    .limitExceeded, path: JSONPath.render(path),
+                    message: "is a text of \(before) bytes that grows to \(after) bytes once normalised, more than this task's limit of \(maxBytes) bytes (maxTextBytes); send less text in one member"
+                )
+            }
+            grownBytes += max(0, after - before)
+            return normalized
         }
     }
 

@@ -51,9 +51,6 @@ public final class Gateway: Sendable {
     /// task's negative TTL. Others (408, 409, 429, …) depend on the moment or the caller and are not.
     static let rememberedRejections: Set<Int> = [400, 413, 415, 422]
 
-    /// Bodies at least this large are canonicalised on `canonicalPool`, off the threads that serve
-    /// hits and health checks.
-    static let inlineCanonicalBytes = 32 << 10
 
     private let cache: any CacheStore
     private let fastCache: MemoryStore?
@@ -68,8 +65,8 @@ public final class Gateway: Sendable {
     private let flights = SingleFlight<CacheKey, FlightResult>()
     /// Decodes each distinct image once: a byte-identical repeat resolves by one SHA-256 pass.
     private let canonicalizer = Canonicalizer(contentDigestCache: InMemoryContentDigestCache(capacity: 100_000))
-    /// Threads for CPU-heavy canonicalisation (large bodies); `nil`: on the calling task.
-    private let canonicalPool: NIOThreadPool?
+    /// Threads for the digest and canonical form of large bodies; `nil`: on the calling task.
+    private let workers: CanonicalWorkers?
     /// Inputs the model failed on (5xx), not sent again for the task's failure TTL.
     private let failures = FailureMemory()
     let metrics: GatewayMetrics
@@ -88,11 +85,11 @@ public final class Gateway: Sendable {
         coordinator: RedisStore? = nil,
         clock: WallClock = .system,
         memo: KeyMemo = KeyMemo(),
-        canonicalPool: NIOThreadPool? = nil,
+        workers: CanonicalWorkers? = nil,
         metrics: GatewayMetrics = GatewayMetrics(tasks: []),
         logger: Logger
     ) {
-        self.canonicalPool = canonicalPool
+        self.workers = workers
         self.cache = cache
         self.fastCache = fastCache
         self.recorder = recorder
@@ -138,7 +135,8 @@ public final class Gateway: Sendable {
     /// The content key: from the memo for a byte-identical repeat, from another instance's alias, or
     /// by canonicalising. Throws the client's error (naming the field) for a body that cannot be read.
     private func resolveKey(task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer) async throws(GatewayError) -> ResolvedKey {
-        let bodyDigest = KeyMemo.bodyDigest(task: task.policy.task, scope: task.memoScope(tenant: caller.tenant), body: body)
+        let name = task.policy.task, scope = task.memoScope(tenant: caller.tenant)
+        let bodyDigest = await offServingThreads(bytes: body.readableBytes) { KeyMemo.bodyDigest(task: name, scope: scope, body: body) }
         if let remembered = memo.key(for: bodyDigest) {
             return ResolvedKey(key: remembered)
         }
@@ -301,24 +299,21 @@ public final class Gateway: Sendable {
 
     // MARK: - Canonical form
 
-    /// The canonical form of a body. A large one is worked on in `canonicalPool`, so that however long
-    /// it takes, the threads that answer hits and health checks are not the ones doing it.
+    /// The canonical form of a body. A large one is worked on by ``CanonicalWorkers``, so that however
+    /// long it takes, the threads that answer hits and health checks are not the ones doing it.
     private func canonicalize(body: ByteBuffer, task: TaskRuntime, tenant: String) async throws(CanonicalError) -> CanonicalRequest {
         metrics.countCanonicalization(task: task.policy.task)
         let canonicalizer = self.canonicalizer, policy = task.policy
-        guard let canonicalPool, body.readableBytes >= Self.inlineCanonicalBytes else {
-            return try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant)
+        guard let workers else { return try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant) }
+        return try await workers.run(bytes: body.readableBytes) { () throws(CanonicalError) in
+            try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant)
         }
-        let result: Result<CanonicalRequest, CanonicalError>
-        do {
-            result = try await canonicalPool.runIfActive {
-                Result { () throws(CanonicalError) in try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant) }
-            }
-        } catch {
-            // The pool is shutting down: the process is stopping; do it here.
-            return try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant)
-        }
-        return try result.get()
+    }
+
+    /// `work` (which cannot fail) on ``CanonicalWorkers`` for a large body, else here.
+    private func offServingThreads<T: Sendable>(bytes: Int, _ work: @escaping @Sendable () -> T) async -> T {
+        guard let workers else { return work() }
+        return await workers.run(bytes: bytes) { () throws(Never) in work() }
     }
 
     /// The name under which instances share what a raw body resolved to: the memo digest (task, scope,

@@ -35,7 +35,7 @@ public func buildApplication(
     canonicalPool.start()
     let gateway = Gateway(
         cache: parts.cache, fastCache: parts.memory, recorder: parts.recorder, upstream: parts.upstream,
-        refresher: parts.refresher, coordinator: parts.redis, clock: clock, canonicalPool: canonicalPool,
+        refresher: parts.refresher, coordinator: parts.redis, clock: clock, workers: CanonicalWorkers(pool: canonicalPool),
         metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
     )
     let rateLimiter = configuration.server.rateLimitPerSecond > 0

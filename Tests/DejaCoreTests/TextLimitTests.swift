@@ -82,4 +82,29 @@ import Testing
         let policy = TaskPolicy.paddleXOCR(modelName: "m", modelVersion: "1", defaults: ["t": .string(marks)], maxTextBytes: 8)
         #expect(policy.exactDefaults[ExactKey("t")] == JSONValue.string(TextNormalization.nfc.foundationNormalized(marks)).canonicalBytes())
     }
+
+    @Test func textThatGrowsPastTheLimitOnceNormalisedIsRefused() throws {
+        // U+0958 is 3 bytes; NFC decomposes it into two 3-byte scalars.
+        let limited = policy(maxTextBytes: 60)
+        let fits = String(repeating: "\u{0958}", count: 10)        // 30 bytes → 60
+        let grows = String(repeating: "\u{0958}", count: 11)       // 33 bytes → 66
+        #expect(try canonicalize(#"{"file": "QUJD", "a": "\#(fits)"}"#, limited).canonicalForm["a"] != nil)
+        let error = thrownError { _ = try canonicalize(#"{"file": "QUJD", "a": "\#(grows)"}"#, limited) }
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.path == "$.a")
+        #expect(error?.message.contains("grows to 66 bytes once normalised") == true)
+    }
+
+    @Test func theRequestsTextMayGrowByOneLimitInAll() throws {
+        let limited = policy(maxTextBytes: 60)
+        let member = String(repeating: "\u{0958}", count: 10)      // each grows by 30 bytes
+        #expect(try canonicalize(#"{"file": "QUJD", "a": "\#(member)", "b": "\#(member)"}"#, limited).canonicalForm["b"] != nil)
+        let error = thrownError {
+            _ = try canonicalize(#"{"file": "QUJD", "a": "\#(member)", "b": "\#(member)", "c": "\#(member)"}"#, limited)
+        }
+        #expect(error?.code == .limitExceeded)
+        #expect(error?.path == "$.c")
+        #expect(error?.message.contains("90 bytes longer") == true)
+    }
 }
+

@@ -175,3 +175,67 @@ def test_oversized_bodies_and_header_abuse(small_gateway):
         pass
     assert http("GET", gw.url + "/healthz")[0] == 200
     assert gw.proc.poll() is None
+
+
+def test_hits_and_health_checks_stay_fast_while_worst_case_text_is_normalised(worker, tmp_path):
+    """Two requests carrying as much text to normalise as the limits allow (20 MiB bodies of 1 MiB
+    members, each a run of letters with combining accents, the costliest text per byte that does not
+    grow past maxTextBytes) run at once, one per core; meanwhile cached hits and /healthz are
+    answered within 50 ms. Expanding text (U+0958 under NFC, U+FDFA under NFKC) is refused before it
+    costs that much: see test_text_that_expands_is_refused_by_name."""
+    import threading
+    import time
+
+    from conftest import ocr_body, text_image
+
+    gw = Gateway(worker.url, tmp_path, task={"textNormalization": "nfkc"})
+    gw.start()
+    try:
+        hit_body = ocr_body(text_image("FAST LANE"))
+        assert gw.post(hit_body, tenant="honest")[0] == 200
+        assert gw.post(hit_body, tenant="honest")[1]["x-deja-cache"] == "hit"
+        member = "e\u0301" * ((1 << 20) // 3 - 8)  # just under maxTextBytes (1 MiB of UTF-8)
+        members = {f"note{n}": member for n in range(18)}
+        heavy = json.dumps({"file": base64.b64encode(text_image("x")).decode(), "fileType": 0, **members},
+                           ensure_ascii=False).encode()
+        assert 18 << 20 < len(heavy) < 20 << 20
+        done = []
+
+        def send():
+            done.append(gw.post(heavy, tenant="mallory")[0])
+
+        threads = [threading.Thread(target=send) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        time.sleep(0.3)  # the bodies are sent; their canonical forms are being built
+        hit_ms, health_ms = [], []
+        while len(done) < 2 and len(hit_ms) < 200:
+            started = time.perf_counter()
+            status, headers, _ = gw.post(hit_body, tenant="honest")
+            hit_ms.append((time.perf_counter() - started) * 1000)
+            assert status == 200 and headers["x-deja-cache"] == "hit"
+            started = time.perf_counter()
+            assert http("GET", gw.url + "/healthz")[0] == 200
+            health_ms.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.02)
+        for thread in threads:
+            thread.join(timeout=600)
+        print(f"\nwhile two worst-case bodies were canonicalised: hit ms max {max(hit_ms):.1f} "
+              f"p50 {sorted(hit_ms)[len(hit_ms) // 2]:.1f}; healthz ms max {max(health_ms):.1f} "
+              f"p50 {sorted(health_ms)[len(health_ms) // 2]:.1f}; {len(hit_ms)} samples; answers {done}")
+        assert len(hit_ms) >= 5, "the heavy requests ended before anything was measured"
+        assert max(hit_ms) < 50 and max(health_ms) < 50, (hit_ms, health_ms)
+        assert all(400 <= status < 500 for status in done), done  # the worker takes no PDFs (fileType 0)
+    finally:
+        gw.stop()
+
+
+def test_text_that_expands_is_refused_by_name(small_gateway):
+    """U+0958 is 3 bytes and 6 once NFC-normalised: 600 KB of it would become 1.2 MB, past the task's
+    maxTextBytes (1 MiB). Refused before the model, by the member's name, billed nothing."""
+    raw = json.dumps({"file": base64.b64encode(b"\x89PNG").decode(), "note": "\u0958" * 200_000}, ensure_ascii=False)
+    status, headers, answer = small_gateway.post(raw.encode())
+    assert status == 413, (status, answer[:200])
+    message = json.loads(answer)["errorMsg"]
+    assert "$.note" in message and "once normalised" in message, message
+    assert headers["x-deja-billed-tokens"] == "0"
