@@ -46,7 +46,7 @@ public func buildApplication(
         : nil
     let authenticator = Authenticator(ledger: parts.ledger, clock: clock)
     let revocations = KeyRevocations(
-        redis: parts.redis?.redis, channel: (parts.redis?.configuration.keyPrefix ?? "deja:") + "revoked-keys",
+        redis: parts.redis?.redis, channel: KeyRevocations.channel(prefix: parts.redis?.configuration.keyPrefix),
         authenticator: authenticator, logger: logger)
     let adminToken = configuration.adminToken.map(AdminToken.init)
     let bodyTimeout = Duration.milliseconds(Int64(configuration.server.bodyTimeoutSeconds * 1000))
@@ -124,17 +124,7 @@ public struct DejaComponents: Sendable {
         var redis: RedisStore?
         var sqliteCache: SQLiteStore?
         if let url = configuration.storage.cache {
-            let executor: any RedisCommandExecutor & Service
-            do {
-                if url.hasPrefix("redis-cluster://") {
-                    let seeds = String(url.dropFirst("redis-cluster://".count))
-                    executor = RedisClusterClient(configuration: try RedisClusterConfiguration(seedList: seeds), logger: logger)
-                } else {
-                    executor = try RedisClient(url: url, logger: logger)
-                }
-            } catch {
-                throw ConfigurationError("storage.cache: \(error)")
-            }
+            let executor = try redisClient(url: url, logger: logger)
             let store = RedisStore(redis: executor, clock: clock, logger: logger)
             clientServices.append(executor)
             redis = store
@@ -158,6 +148,20 @@ public struct DejaComponents: Sendable {
             services: [ClosingService(closers: closers, logger: logger)] + clientServices + [upstream, recorder, refresher,
                 Janitor(memory: memory, sqlite: sqliteCache, ledger: ledger, interval: .seconds(60), logger: logger)]
         )
+    }
+
+    /// A client for the `storage.cache` URL: Redis, Redis over TLS or Redis Cluster. It works while it runs
+    /// as a service.
+    public static func redisClient(url: String, logger: Logger) throws -> any RedisCommandExecutor & Service {
+        do {
+            if url.hasPrefix("redis-cluster://") {
+                let seeds = String(url.dropFirst("redis-cluster://".count))
+                return RedisClusterClient(configuration: try RedisClusterConfiguration(seedList: seeds), logger: logger)
+            }
+            return try RedisClient(url: url, logger: logger)
+        } catch {
+            throw ConfigurationError("storage.cache: \(error)")
+        }
     }
 
     /// Opens the SQLite ledger under `storage.path`; the CLI uses this alone.

@@ -59,7 +59,13 @@ struct Keys: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a key by id; it stops working within seconds.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a key by id.",
+            discussion: """
+                With a shared Redis cache, every running gateway stops accepting the key at once; an embedded \
+                gateway (another process) within 5 seconds — POST /admin/keys/<id>/revoke on it takes effect at once.
+                """
+        )
 
         @OptionGroup var options: ConfigOptions
 
@@ -72,6 +78,14 @@ struct Keys: AsyncParsableCommand {
                     throw ValidationError("no key with id '\(id)'; see `deja keys list`")
                 }
                 print("revoked \(id)")
+            }
+            let configuration = try DejaConfiguration.load(path: options.config)
+            var logger = Logger(label: "deja")
+            logger.logLevel = .warning
+            do {
+                try await KeyRevocations.announce(keyID: id, configuration: configuration, logger: logger)
+            } catch {
+                print("could not tell the running gateways through Redis (\(error)); they stop accepting the key within 5 s")
             }
         }
     }

@@ -90,6 +90,45 @@ def test_a_miss_on_one_instance_is_a_hit_on_the_other(worker, invoices, tmp_path
         b.stop()
 
 
+@pytest.mark.skipif(not (BACKENDS and POSTGRES), reason="needs Redis and DEJA_POSTGRES_URL (scripts/test.sh starts them)")
+@pytest.mark.parametrize("cache", BACKENDS)
+def test_a_revocation_on_one_instance_takes_effect_on_the_other_at_once(worker, invoices, tmp_path, cache):
+    import re
+
+    version = f"revoke-{int(time.time() * 1000)}"
+    a, b, tenant = pair(worker, tmp_path, cache, version)
+    try:
+        body = ocr_body(invoices("20261129-7777"))
+        assert a.post(body, tenant=tenant)[0] == 200
+        # Both instances remember the key now (b answers the hit on its event loop, no ledger read).
+        for _ in range(2):
+            status, headers, _ = b.post(body, tenant=tenant)
+            assert status == 200 and headers["x-deja-cache"] == "hit"
+        key_id = re.search(r"key_[0-9a-f]{12}", a.cli("keys", "list", "--tenant", tenant)).group(0)
+        status, _, _ = http("POST", f"{a.url}/admin/keys/{key_id}/revoke", b"", {"Authorization": "Bearer test-admin-token"})
+        assert status == 200
+        deadline = time.monotonic() + 1.0  # the announcement crosses Redis pub/sub; well under the 5 s memory
+        while b.post(body, tenant=tenant)[0] != 401:
+            assert time.monotonic() < deadline, "the other instance still accepts the revoked key"
+            time.sleep(0.05)
+        assert a.post(body, tenant=tenant)[0] == 401
+
+        # `deja keys revoke` from the command line announces through Redis too.
+        other = f"{tenant}-cli"
+        b.keys[other] = a.key(other)
+        for _ in range(2):
+            assert b.post(body, tenant=other)[0] == 200
+        cli_id = re.search(r"key_[0-9a-f]{12}", a.cli("keys", "list", "--tenant", other)).group(0)
+        a.cli("keys", "revoke", cli_id)
+        deadline = time.monotonic() + 1.0
+        while b.post(body, tenant=other)[0] != 401:
+            assert time.monotonic() < deadline, "a gateway still accepts a key revoked from the command line"
+            time.sleep(0.05)
+    finally:
+        a.stop()
+        b.stop()
+
+
 @pytest.mark.skipif(not REDIS, reason="needs DEJA_REDIS_URL (scripts/test.sh starts it)")
 def test_redis_dying_under_load_fails_open_and_caching_resumes(worker, invoices, tmp_path):
     port = int(REDIS.rsplit(":", 1)[1].split("/")[0])
