@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Soak run (not a test): worker + gateway (release build) under mixed hits, misses and bad input from
-# two normal tenants, and a hostile tenant in every other 20-second window (see scripts/soak.py).
+# two normal tenants, and a hostile tenant in every other 10-second window (see scripts/soak.py).
 #   scripts/soak.sh [minutes]     # default 10; writes bench-results/soak.md; exits 1 if a check fails
 # Ports: DEJA_SOAK_WORKER_PORT (default 18867), DEJA_SOAK_GATEWAY_PORT (default 18081).
 set -euo pipefail
