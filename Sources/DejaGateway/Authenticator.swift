@@ -1,6 +1,5 @@
 import DejaCore
 import DejaLedger
-import DequeModule
 import Synchronization
 
 /// Resolves API keys through the ledger, remembering answers briefly so the hit path touches no disk.
@@ -18,9 +17,7 @@ public final class Authenticator: Sendable {
     }
 
     private struct Memory {
-        var known: [String: Remembered] = [:]
-        /// Secrets of `known` in the order they were remembered, for eviction; may hold forgotten ones.
-        var order: Deque<String> = []
+        var known: BoundedMap<String, Remembered>
         var unknown: [String: Double] = [:]
         /// Bumped by every revocation; a ledger answer read under an older generation is not remembered.
         var generation: UInt64 = 0
@@ -30,9 +27,8 @@ public final class Authenticator: Sendable {
     private let clock: WallClock
     private let ttl: Double
     private let negativeTTL: Double
-    private let capacity: Int
     private let unknownCapacity: Int
-    private let memory = Mutex(Memory())
+    private let memory: Mutex<Memory>
 
     public init(
         ledger: any Ledger, clock: WallClock, ttl: Double = 5, negativeTTL: Double = 1, capacity: Int = 100_000,
@@ -42,7 +38,7 @@ public final class Authenticator: Sendable {
         self.clock = clock
         self.ttl = ttl
         self.negativeTTL = negativeTTL
-        self.capacity = max(1, capacity)
+        self.memory = Mutex(Memory(known: BoundedMap(capacity: capacity)))
         self.unknownCapacity = max(1, unknownCapacity)
     }
 
@@ -65,7 +61,7 @@ public final class Authenticator: Sendable {
         memory.withLock { memory in
             guard memory.generation == generation else { return }  // a revocation came in meanwhile
             if let info {
-                remember(info, secret: secret, until: now + ttl, in: &memory)
+                memory.known.set(Remembered(info: info, until: now + ttl), for: secret)
             } else {
                 if memory.unknown.count >= unknownCapacity {
                     memory.unknown = memory.unknown.filter { $0.value > now }
@@ -75,18 +71,6 @@ public final class Authenticator: Sendable {
             }
         }
         return info
-    }
-
-    private func remember(_ info: APIKeyInfo, secret: String, until: Double, in memory: inout Memory) {
-        if memory.known.updateValue(Remembered(info: info, until: until), forKey: secret) == nil {
-            memory.order.append(secret)
-        }
-        while memory.known.count > capacity, let oldest = memory.order.popFirst() {
-            memory.known[oldest] = nil
-        }
-        if memory.order.count > 2 * capacity {
-            memory.order = Deque(memory.order.filter { memory.known[$0] != nil })
-        }
     }
 
     /// The info of a valid key remembered from an earlier request, without touching the ledger; `nil`
@@ -103,7 +87,7 @@ public final class Authenticator: Sendable {
     public func forget(keyID: String) {
         memory.withLock { memory in
             memory.generation &+= 1
-            memory.known = memory.known.filter { $0.value.info.id != keyID }
+            memory.known.filter { $0.info.id != keyID }
         }
     }
 
@@ -112,7 +96,6 @@ public final class Authenticator: Sendable {
         memory.withLock { memory in
             memory.generation &+= 1
             memory.known.removeAll()
-            memory.order.removeAll()
             memory.unknown.removeAll()
         }
     }

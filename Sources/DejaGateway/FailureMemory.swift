@@ -1,5 +1,4 @@
 import DejaCore
-import DequeModule
 import Synchronization
 
 /// Remembers, per content key, that the model server failed (5xx) on that input, so a repeat within
@@ -22,25 +21,18 @@ public final class FailureMemory: Sendable {
         }
     }
 
-    private struct State {
-        var failures: [CacheKey: Failure] = [:]
-        /// Keys in the order they were remembered, for eviction; may hold keys already forgotten.
-        var order: Deque<CacheKey> = []
-    }
-
-    private let state = Mutex(State())
-    public let capacity: Int
+    private let failures: Mutex<BoundedMap<CacheKey, Failure>>
 
     public init(capacity: Int = 10_000) {
-        self.capacity = max(1, capacity)
+        failures = Mutex(BoundedMap(capacity: capacity))
     }
 
     /// The failure remembered for `key` that is still in force at `now`, if any.
     public func failure(for key: CacheKey, at now: Double) -> Failure? {
-        state.withLock { state in
-            guard let failure = state.failures[key] else { return nil }
+        failures.withLock { failures in
+            guard let failure = failures[key] else { return nil }
             guard failure.until > now else {
-                state.failures[key] = nil
+                failures.remove(key)
                 return nil
             }
             return failure
@@ -49,22 +41,11 @@ public final class FailureMemory: Sendable {
 
     /// Remembers that the model answered `status` for `key`, until `until`.
     public func remember(_ key: CacheKey, status: Int, until: Double) {
-        state.withLock { state in
-            if state.failures.updateValue(Failure(status: status, until: until), forKey: key) == nil {
-                state.order.append(key)
-            }
-            while state.failures.count > capacity, let oldest = state.order.popFirst() {
-                state.failures[oldest] = nil
-            }
-            // Keys forgotten by expiry linger in `order`; drop them once they outnumber the live ones.
-            if state.order.count > 2 * capacity {
-                state.order = Deque(state.order.filter { state.failures[$0] != nil })
-            }
-        }
+        failures.withLock { $0.set(Failure(status: status, until: until), for: key) }
     }
 
     /// Forgets the failure for `key` (the model answered it after all).
     public func forget(_ key: CacheKey) {
-        _ = state.withLock { $0.failures.removeValue(forKey: key) }
+        failures.withLock { _ = $0.remove(key) }
     }
 }

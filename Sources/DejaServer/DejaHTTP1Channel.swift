@@ -1,0 +1,39 @@
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTPTypesHTTP1
+
+/// Hummingbird's HTTP/1 child channel with Deja's connection timeouts and, when on, a
+/// ``HitFastPathHandler`` in front of the HTTP types codec, so a fast hit is answered in NIO's own
+/// HTTP/1 types without being converted twice.
+struct DejaHTTP1Channel: ServerChildChannel {
+    typealias Value = HTTP1Channel.Value
+
+    let inner: HTTP1Channel
+    let fastPath: HitFastPath?
+    let timeouts: ConnectionTimeouts
+
+    init(responder: @escaping HTTPChannelHandler.Responder, fastPath: HitFastPath?, timeouts: ConnectionTimeouts) {
+        self.inner = HTTP1Channel(responder: responder)
+        self.fastPath = fastPath
+        self.timeouts = timeouts
+    }
+
+    func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
+        let fastPath = self.fastPath, timeouts = self.timeouts
+        return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let pipeline = channel.pipeline.syncOperations
+            if let fastPath {
+                let codec = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
+                try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath), position: .before(codec))
+            }
+            try timeouts.install(in: pipeline, after: try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self))
+            return value
+        }
+    }
+
+    func handle(value: Value, logger: Logger) async {
+        await inner.handle(value: value, logger: logger)
+    }
+}
