@@ -140,6 +140,7 @@ public struct Canonicalizer: Sendable {
             }
             if let defaultBytes = policy.exactDefaults[exact], normalized.canonicalBytes() == defaultBytes {
                 notes.append("dropped \(name) equal to its default")
+                forwardMembers.append((key: key, value: normalized))  // the model is told, not left to its own default
                 continue
             }
             canonicalMembers.append((key: key, value: normalized))
@@ -156,6 +157,12 @@ public struct Canonicalizer: Sendable {
             throw CanonicalError(.missingField, path: JSONPath.member(required), message: "is required but missing or null; add it to the request")
         }
 
+        // Every declared default the request left out (or sent as null) is sent explicitly: the model
+        // computes what the key says even where its own defaults differ from the declared ones.
+        for (exact, member) in policy.normalizedDefaults
+        where !forwardMembers.contains(where: { ExactKey($0.key) == exact }) {
+            forwardMembers.append((key: member.name, value: member.value))
+        }
         canonicalMembers.sort { ExactKey.precedes($0.key, $1.key) }
         forwardMembers.sort { ExactKey.precedes($0.key, $1.key) }
         let canonicalForm = JSONValue.object(canonicalMembers)

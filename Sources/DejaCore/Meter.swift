@@ -1,64 +1,70 @@
-/// How many tokens an upstream answer is worth; the basis of billing.
+/// What one model answer amounts to, in the units a price can be set in.
 ///
-/// Pure: reads only the answer and the input size. Arithmetic saturates at `Int64.max` instead of trapping.
+/// A task's wire protocol reads these off the answer and the request (see the gateway's
+/// `TaskProtocol.measure`); DejaCore knows no protocol's fields.
+public struct Measurement: Sendable, Hashable {
+    /// Pages the answer covers; at least one.
+    public var pages: Int64
+    /// Characters (grapheme clusters) of recognised or generated text in the answer.
+    public var outputCharacters: Int64
+    /// Labels the answer assigns (one per classified input).
+    public var labels: Int64
+    /// Bytes of model input (decoded file bytes, or the forwarded body).
+    public var inputBytes: Int64
+    /// Characters (grapheme clusters) of text input.
+    public var inputCharacters: Int64
+
+    public init(pages: Int64 = 1, outputCharacters: Int64 = 0, labels: Int64 = 0, inputBytes: Int64 = 0, inputCharacters: Int64 = 0) {
+        self.pages = max(1, pages)
+        self.outputCharacters = max(0, outputCharacters)
+        self.labels = max(0, labels)
+        self.inputBytes = max(0, inputBytes)
+        self.inputCharacters = max(0, inputCharacters)
+    }
+}
+
+/// How many tokens an answer is worth; the basis of billing.
+///
+/// Pure: prices a ``Measurement``. Arithmetic saturates at `Int64.max` instead of trapping.
 public enum Meter: Sendable, Hashable {
     /// A flat price per answered request.
     case perRequest(Int64)
-    /// A price per page: PaddleX `result.dataInfo.numPages` when present, else the length of
-    /// `result.ocrResults`; never fewer than one page.
+    /// A price per page (``Measurement/pages``, never fewer than one).
     case perPage(Int64)
-    /// A price per recognised character: the characters (grapheme clusters) of every string in every
-    /// `rec_texts` array anywhere in the answer.
+    /// A price per character of recognised or generated text.
     case perOutputCharacter(Int64)
-    /// A price per started KiB of input (`inputBytes` rounded up to whole KiB).
+    /// A price per label assigned.
+    case perLabel(Int64)
+    /// A price per started KiB of input (``Measurement/inputBytes`` rounded up to whole KiB).
     case perInputKiB(Int64)
+    /// A price per character of text input.
+    case perInputCharacter(Int64)
     /// The sum of several meters.
     case sum([Meter])
 
     /// The OCR default: 10 tokens per page.
     public static let ocrDefault = Meter.perPage(10)
 
-    /// Tokens the answer is worth; `inputBytes` is the size of the model input (e.g. decoded file bytes).
-    public func tokens(answer: JSONValue, inputBytes: Int) -> Int64 {
+    /// Tokens `measurement` is worth.
+    public func tokens(for measurement: Measurement) -> Int64 {
         switch self {
         case .perRequest(let price):
             return price
         case .perPage(let price):
-            return Self.multiply(price, Self.pages(in: answer))
+            return Self.multiply(price, measurement.pages)
         case .perOutputCharacter(let price):
-            return Self.multiply(price, Self.recognisedCharacters(in: answer))
+            return Self.multiply(price, measurement.outputCharacters)
+        case .perLabel(let price):
+            return Self.multiply(price, measurement.labels)
         case .perInputKiB(let price):
-            let kib = (Int64(max(0, inputBytes)) + 1023) / 1024
-            return Self.multiply(price, kib)
+            return Self.multiply(price, (measurement.inputBytes + 1023) / 1024)
+        case .perInputCharacter(let price):
+            return Self.multiply(price, measurement.inputCharacters)
         case .sum(let meters):
             return meters.reduce(Int64(0)) { total, meter in
-                let (sum, overflow) = total.addingReportingOverflow(meter.tokens(answer: answer, inputBytes: inputBytes))
+                let (sum, overflow) = total.addingReportingOverflow(meter.tokens(for: measurement))
                 return overflow ? Int64.max : sum
             }
-        }
-    }
-
-    static func pages(in answer: JSONValue) -> Int64 {
-        let result = answer["result"]
-        if let pages = result?["dataInfo"]?["numPages"]?.numberValue?.int64Value {
-            return max(1, pages)
-        }
-        return max(1, Int64(result?["ocrResults"]?.arrayValue?.count ?? 1))
-    }
-
-    static func recognisedCharacters(in value: JSONValue) -> Int64 {
-        switch value {
-        case .array(let elements):
-            return elements.reduce(0) { $0 + recognisedCharacters(in: $1) }
-        case .object(let members):
-            return members.reduce(0) { total, member in
-                if member.key == "rec_texts", case .array(let texts) = member.value {
-                    return total + texts.reduce(0) { $0 + Int64($1.stringValue?.count ?? 0) }
-                }
-                return total + recognisedCharacters(in: member.value)
-            }
-        case .null, .bool, .number, .string:
-            return 0
         }
     }
 

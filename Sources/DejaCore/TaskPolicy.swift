@@ -7,15 +7,15 @@ import Crypto
 public struct TaskPolicy: Sendable {
     /// The task's name, e.g. `ocr`; part of the key.
     public let task: String
-    /// The route's wire protocol; contributes its own volatile fields.
-    public let taskProtocol: TaskProtocol
+    /// The name of the route's wire protocol, as spelled in configuration; part of ``configHash``.
+    public let protocolName: String
     /// The upstream model's name; part of the key.
     public let modelName: String
     /// The upstream model's version; part of the key.
     public let modelVersion: String
     /// Whether entries are shared by all tenants or kept per tenant.
     public let scope: CacheScope
-    /// Top-level members dropped from the canonical form; always includes the protocol's own (`logId`).
+    /// Top-level members dropped from the canonical form (the protocol's own per-request noise among them).
     public let volatileFields: Set<String>
     /// Declared parameter defaults: a top-level member canonically equal to its default is dropped.
     public let defaults: [String: JSONValue]
@@ -44,18 +44,22 @@ public struct TaskPolicy: Sendable {
     let exactTextRules: [ExactKey: TextRule]
     /// Canonical bytes of each default after normalisation, keyed by exact member name.
     let exactDefaults: [ExactKey: [UInt8]]
+    /// Each default after normalisation, by exact member name: what the model is sent when the request
+    /// leaves the member out, so that it computes what the key says whatever its own defaults are.
+    let normalizedDefaults: [ExactKey: (name: String, value: JSONValue)]
 
     /// The default ``maxTextBytes``: 1 MiB.
     public static let defaultMaxTextBytes = 1 << 20
 
-    /// Creates a policy. The protocol's volatile fields are added to `volatileFields`.
+    /// Creates a policy. `protocolName` is the wire protocol's configuration name; the member roles it
+    /// declares (binary, required, volatile) are passed in the sets, joined with the task's own.
     ///
     /// Text: `textRule`, when given, is the default rule for all text and its form wins over
     /// `textNormalization`; otherwise the default rule is `textNormalization` alone. `fieldTextRules`
     /// overrides it for the named top-level members.
     public init(
         task: String,
-        protocol taskProtocol: TaskProtocol = .paddleX,
+        protocolName: String = "json",
         modelName: String,
         modelVersion: String,
         scope: CacheScope = .shared,
@@ -69,11 +73,11 @@ public struct TaskPolicy: Sendable {
         maxTextBytes: Int = TaskPolicy.defaultMaxTextBytes
     ) {
         self.task = task
-        self.taskProtocol = taskProtocol
+        self.protocolName = protocolName
         self.modelName = modelName
         self.modelVersion = modelVersion
         self.scope = scope
-        self.volatileFields = volatileFields.union(taskProtocol.volatileFields)
+        self.volatileFields = volatileFields
         self.defaults = defaults
         self.binaryFields = binaryFields
         self.requiredFields = requiredFields
@@ -89,35 +93,18 @@ public struct TaskPolicy: Sendable {
         for (name, rule) in fieldTextRules { exactTextRules[ExactKey(name)] = rule }
         self.exactTextRules = exactTextRules
         var exactDefaults: [ExactKey: [UInt8]] = [:]
+        var normalizedDefaults: [ExactKey: (name: String, value: JSONValue)] = [:]
         for (name, value) in defaults {
             var normalizer = TextNormalizer(rule: exactTextRules[ExactKey(name)] ?? defaultTextRule)
-            exactDefaults[ExactKey(name)] = normalizer.normalize(value).canonicalBytes()
+            let normalized = normalizer.normalize(value)
+            exactDefaults[ExactKey(name)] = normalized.canonicalBytes()
+            normalizedDefaults[ExactKey(name)] = (name: name, value: normalized)
         }
         self.exactDefaults = exactDefaults
+        self.normalizedDefaults = normalizedDefaults
         configHash = Self.hash(
-            protocol: taskProtocol, volatileFields: self.volatileFields, defaults: defaults,
+            protocolName: protocolName, volatileFields: self.volatileFields, defaults: defaults,
             binaryFields: binaryFields, textRule: defaultTextRule, fieldTextRules: fieldTextRules
-        )
-    }
-
-    /// The PaddleX OCR preset: `file` is a required binary field, `logId` is volatile.
-    public static func paddleXOCR(
-        task: String = "ocr",
-        modelName: String,
-        modelVersion: String,
-        scope: CacheScope = .shared,
-        volatileFields: Set<String> = [],
-        defaults: [String: JSONValue] = [:],
-        textNormalization: TextNormalization = .nfc,
-        textRule: TextRule? = nil,
-        fieldTextRules: [String: TextRule] = [:],
-        maxTextBytes: Int = TaskPolicy.defaultMaxTextBytes
-    ) -> TaskPolicy {
-        TaskPolicy(
-            task: task, protocol: .paddleX, modelName: modelName, modelVersion: modelVersion, scope: scope,
-            volatileFields: volatileFields, defaults: defaults, binaryFields: ["file"], requiredFields: ["file"],
-            textNormalization: textNormalization, textRule: textRule, fieldTextRules: fieldTextRules,
-            maxTextBytes: maxTextBytes
         )
     }
 
@@ -130,7 +117,7 @@ public struct TaskPolicy: Sendable {
     /// volatile and binary field lists, the sorted defaults (name, canonical bytes), the default text
     /// rule's spelling and the per-field text rules (name, spelling), sorted by name.
     static func hash(
-        protocol taskProtocol: TaskProtocol,
+        protocolName: String,
         volatileFields: Set<String>,
         defaults: [String: JSONValue],
         binaryFields: Set<String>,
@@ -144,7 +131,7 @@ public struct TaskPolicy: Sendable {
         let defaultFields = sortedDefaults.flatMap { [Array($0.key.utf8), $0.value.canonicalBytes()] }
         let fields: [[UInt8]] = [
             Array(CanonicalScheme.policyTag.utf8),
-            Array(taskProtocol.name.utf8),
+            Array(protocolName.utf8),
             list(volatileFields),
             KeyEncoding.encode(fields: defaultFields),
             list(binaryFields),

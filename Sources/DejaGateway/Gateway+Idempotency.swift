@@ -22,11 +22,9 @@ extension Gateway {
     }
 
     /// Answers a request with an `Idempotency-Key` at most once.
-    func answerOnce(
-        task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, resolved: ResolvedKey, cacheControl: CacheControl,
-        idempotencyKey: String, started: Double
-    ) async -> TaskResponse {
-        let fingerprint = Self.fingerprint(tenant: caller.tenant, task: task.policy.task, key: resolved.key)
+    func answerOnce(_ exchange: Exchange, idempotencyKey: String) async -> TaskResponse {
+        let task = exchange.task, caller = exchange.caller
+        let fingerprint = Self.fingerprint(tenant: caller.tenant, task: task.policy.task, key: exchange.key!)
         // Long enough for one model call after a wait in the queue; a holder that died frees it after that.
         let leaseSeconds = Double(task.lockSeconds) + 30
         var pause = 0.05
@@ -37,15 +35,15 @@ extension Gateway {
                 claim = try await recorder.claimIdempotency(
                     tenant: caller.tenant, key: idempotencyKey, fingerprint: fingerprint, at: clock.now(), leaseSeconds: leaseSeconds)
             } catch {
-                return failure(task: task, caller: caller, key: resolved.key, started: started, error: GatewayError(
+                return responder.failure(exchange, error: GatewayError(
                     .ledgerUnavailable, "the usage ledger is unavailable, so the Idempotency-Key cannot be checked; retry shortly",
                     underlying: error))
             }
             switch claim {
             case .completed(let stored):
-                return replay(stored, task: task, caller: caller, started: started)
+                return replay(stored, exchange: exchange)
             case .mismatch:
-                return failure(task: task, caller: caller, key: resolved.key, started: started, error: Self.idempotencyMismatch)
+                return responder.failure(exchange, error: Self.idempotencyMismatch)
             case .inProgress(let until):
                 // The same request is being answered (here or on another instance): wait for its answer
                 // instead of running it again. A holder that died stops holding at `until`.
@@ -53,13 +51,12 @@ extension Gateway {
                 do {
                     try await Task.sleep(for: .milliseconds(Int64(wait * 1000)))
                 } catch {
-                    return failure(task: task, caller: caller, key: resolved.key, started: started, error: GatewayError(
+                    return responder.failure(exchange, error: GatewayError(
                         .requestTimeout, "the request was cancelled while waiting for the first request with this Idempotency-Key"))
                 }
                 pause = min(pause * 2, 0.5)
             case .claimed(let lease):
-                let response = await answer(task: task, caller: caller, body: body, resolved: resolved, cacheControl: cacheControl,
-                                            idempotency: lease, started: started)
+                let response = await answer(exchange, idempotency: lease)
                 // A stored answer ended the claim already; anything else (a hit, an error) gives the key back.
                 await recorder.releaseIdempotency(lease)
                 if response.status == 409, conflicts < 3 {
@@ -72,10 +69,11 @@ extension Gateway {
     }
 
     /// The stored answer to an earlier request with this `Idempotency-Key`, billed nothing.
-    func replay(_ stored: IdempotentResponse, task: TaskRuntime, caller: APIKeyInfo, started: Double) -> TaskResponse {
+    func replay(_ stored: IdempotentResponse, exchange: Exchange) -> TaskResponse {
+        let task = exchange.task, caller = exchange.caller, started = exchange.started
         let tokens = stored.headers["x-deja-tokens"].flatMap { Int64($0) } ?? 0
         let now = clock.now()
-        recorder.enqueue(UsageRecord(
+        biller.enqueue(UsageRecord(
             time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: .hit,
             meteredTokens: tokens, billedTokens: 0, latencyMicros: Int64((now - started) * 1e6), status: stored.status, modelSeconds: 0
         ))
@@ -87,7 +85,7 @@ extension Gateway {
             key: stored.headers["x-deja-key"].flatMap { CacheKey(hex: $0) }, tokens: tokens, billed: 0,
             modelVersion: stored.headers["x-deja-model-version"], age: max(0, Int(now - stored.createdAt)),
             contentType: stored.headers["content-type"] ?? "application/json",
-            body: PaddleXProtocol.render(stored: ByteBuffer(bytes: stored.body), logId: PaddleXProtocol.newLogId())
+            body: task.taskProtocol.render(stored: ByteBuffer(bytes: stored.body))
         )
         response.replayed = true
         return response

@@ -28,6 +28,8 @@ public struct TaskRuntime: Sendable {
 
     /// The task's canonical-form rules, model name and version.
     public var policy: TaskPolicy
+    /// The wire protocol of the route and its model server.
+    public var taskProtocol: any TaskProtocol
     /// The route clients POST to, e.g. `/ocr`.
     public var route: String
     /// The model servers of this task, each with its own breaker; calls are balanced over them.
@@ -51,6 +53,7 @@ public struct TaskRuntime: Sendable {
     /// A task with one model server.
     public init(
         policy: TaskPolicy,
+        protocol taskProtocol: any TaskProtocol = PaddleXOCR(),
         route: String,
         upstreamURL: String,
         healthURL: String? = nil,
@@ -62,7 +65,7 @@ public struct TaskRuntime: Sendable {
         limiter: ConcurrencyLimiter = ConcurrencyLimiter(limit: 4, maxQueue: 256)
     ) {
         self.init(
-            policy: policy, route: route, upstreams: UpstreamPool([Upstream(url: upstreamURL, healthURL: healthURL, breaker: breaker)]),
+            policy: policy, protocol: taskProtocol, route: route, upstreams: UpstreamPool([Upstream(url: upstreamURL, healthURL: healthURL, breaker: breaker)]),
             timeout: timeout, freshness: freshness, meter: meter, hitPrice: hitPrice, limiter: limiter
         )
     }
@@ -70,6 +73,7 @@ public struct TaskRuntime: Sendable {
     /// A task with one or more model servers.
     public init(
         policy: TaskPolicy,
+        protocol taskProtocol: any TaskProtocol = PaddleXOCR(),
         route: String,
         upstreams: UpstreamPool,
         timeout: TimeAmount = .seconds(60),
@@ -79,6 +83,7 @@ public struct TaskRuntime: Sendable {
         limiter: ConcurrencyLimiter = ConcurrencyLimiter(limit: 4, maxQueue: 256)
     ) {
         self.policy = policy
+        self.taskProtocol = taskProtocol
         self.route = route
         self.upstreams = upstreams
         self.timeout = timeout
@@ -100,18 +105,14 @@ public struct TaskRuntime: Sendable {
         Int64(timeout.nanoseconds / 1_000_000_000) + 5
     }
 
-    /// Seconds an answer is worth keeping fresh; kept for source compatibility.
-    public var ttl: Double { freshness.ttl }
-
     /// The scope a body is remembered under (``KeyMemo``): per tenant for a `tenant`-scoped task.
     public func memoScope(tenant: String) -> String {
         policy.scope == .tenant ? "tenant:\(tenant)" : "shared"
     }
 
-    /// Tokens billed for a cached answer worth `metered` tokens.
-    public func hitBill(metered: Int64) -> Int64 {
-        guard hitPrice > 0 else { return 0 }
-        return Int64((hitPrice * Double(metered)).rounded())
+    /// What a found entry is to a request: the one cached-answer policy of this task.
+    public var cachedAnswers: CachedAnswerPolicy {
+        CachedAnswerPolicy(hitPrice: hitPrice, hitsPastBudget: hitsPastBudget, staleWhileRevalidate: freshness.staleWhileRevalidate)
     }
 
     /// The expiry of an answer produced at `now`, with jitter drawn from `unit` in [-1, 1].

@@ -69,7 +69,8 @@ public func buildApplication(
     let serverName = "deja"
     let fastPath = configuration.server.fastPath ? HitFastPath(
         tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
-        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget, serverName: serverName
+        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget, serverName: serverName,
+        registry: registry
     ) : nil
     let timeouts = ConnectionTimeouts(
         idle: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)),

@@ -90,12 +90,14 @@ extension DejaConfiguration.Storage {
 extension DejaConfiguration.MeterConfig {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        try c.rejectUnknown(["perRequest", "perPage", "perOutputCharacter", "perInputKiB"])
+        try c.rejectUnknown(["perRequest", "perPage", "perOutputCharacter", "perLabel", "perInputKiB", "perInputCharacter"])
         self.init(
             perRequest: try c.optional("perRequest"),
             perPage: try c.optional("perPage"),
             perOutputCharacter: try c.optional("perOutputCharacter"),
-            perInputKiB: try c.optional("perInputKiB")
+            perLabel: try c.optional("perLabel"),
+            perInputKiB: try c.optional("perInputKiB"),
+            perInputCharacter: try c.optional("perInputCharacter")
         )
     }
 }

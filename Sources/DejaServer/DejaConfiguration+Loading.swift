@@ -121,8 +121,9 @@ extension DejaConfiguration {
                 throw ConfigurationError("\(where_).route '\(route)' collides with one of Deja's own endpoints")
             }
             guard routes.insert(route).inserted else { throw ConfigurationError("\(where_).route '\(route)' is used by two tasks") }
-            guard task.protocol == PaddleXProtocol.name else {
-                throw ConfigurationError("\(where_).protocol '\(task.protocol)' is not supported; supported: \(PaddleXProtocol.name)")
+            guard TaskProtocols.named(task.protocol) != nil else {
+                throw ConfigurationError(
+                    "\(where_).protocol '\(task.protocol)' is not supported; supported: \(TaskProtocols.names.joined(separator: ", "))")
             }
             if let health = task.health, !health.hasPrefix("/"), !task.upstreams.isEmpty {
                 throw ConfigurationError("\(where_).health must be a path such as /health when the task has several upstreams")
@@ -176,16 +177,19 @@ extension DejaConfiguration {
                     throw ConfigurationError("tasks[\(task.name)].defaults.\(name) is not a valid JSON value")
                 }
             }
+            guard let wire = TaskProtocols.named(task.protocol) else {
+                throw ConfigurationError("tasks[\(task.name)].protocol '\(task.protocol)' is not supported")
+            }
             let policy = TaskPolicy(
                 task: task.name,
-                protocol: .paddleX,
+                protocolName: wire.name,
                 modelName: task.model.name,
                 modelVersion: task.model.version,
                 scope: task.scope == "tenant" ? .tenant : .shared,
-                volatileFields: Set(task.volatileFields).union(PaddleXProtocol.volatileFields),
+                volatileFields: Set(task.volatileFields).union(wire.roles.volatile),
                 defaults: defaults,
-                binaryFields: Set(task.binaryFields),
-                requiredFields: Set(task.requiredFields),
+                binaryFields: Set(task.binaryFields).union(wire.roles.binary),
+                requiredFields: Set(task.requiredFields).union(wire.roles.required),
                 textNormalization: TextNormalization(rawValue: task.textNormalization) ?? .nfc,
                 fieldTextRules: task.textRules.mapValues { rule in
                     TextRule(form: TextNormalization(rawValue: rule.form) ?? .nfc, trim: rule.trim,
@@ -197,10 +201,13 @@ extension DejaConfiguration {
             if let n = task.meter.perRequest { parts.append(.perRequest(n)) }
             if let n = task.meter.perPage { parts.append(.perPage(n)) }
             if let n = task.meter.perOutputCharacter { parts.append(.perOutputCharacter(n)) }
+            if let n = task.meter.perLabel { parts.append(.perLabel(n)) }
             if let n = task.meter.perInputKiB { parts.append(.perInputKiB(n)) }
+            if let n = task.meter.perInputCharacter { parts.append(.perInputCharacter(n)) }
             let meter: Meter = parts.count == 1 ? parts[0] : .sum(parts)
             var runtime = TaskRuntime(
                 policy: policy,
+                protocol: wire,
                 route: task.effectiveRoute,
                 upstreams: UpstreamPool(([task.upstream] + task.upstreams).map { url in
                     Upstream(url: url, healthURL: task.healthURL(for: url), breaker: CircuitBreaker(

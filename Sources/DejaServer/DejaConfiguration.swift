@@ -79,14 +79,23 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var perPage: Int64?
         /// Tokens per recognised output character.
         public var perOutputCharacter: Int64?
-        /// Tokens per KiB of (decoded) input.
+        /// Tokens per label a classifier assigns.
+        public var perLabel: Int64?
+        /// Tokens per KiB of input (the body sent to the model).
         public var perInputKiB: Int64?
+        /// Tokens per character of text input.
+        public var perInputCharacter: Int64?
 
-        public init(perRequest: Int64? = nil, perPage: Int64? = nil, perOutputCharacter: Int64? = nil, perInputKiB: Int64? = nil) {
+        public init(
+            perRequest: Int64? = nil, perPage: Int64? = nil, perOutputCharacter: Int64? = nil, perLabel: Int64? = nil,
+            perInputKiB: Int64? = nil, perInputCharacter: Int64? = nil
+        ) {
             self.perRequest = perRequest
             self.perPage = perPage
             self.perOutputCharacter = perOutputCharacter
+            self.perLabel = perLabel
             self.perInputKiB = perInputKiB
+            self.perInputCharacter = perInputCharacter
         }
     }
 
@@ -128,14 +137,14 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var model: Model
         /// Seconds an answer stays fresh (default one day).
         public var ttlSeconds: Double = 86_400
-        /// Top-level request members that never count (request ids, timestamps).
+        /// Top-level request members that never count (request ids, timestamps); added to the protocol's own.
         public var volatileFields: [String] = []
         /// Declared defaults: a member equal to its default counts as absent.
         public var defaults: [String: YAMLJSON] = [:]
-        /// Members holding base64 binary input (default `[file]`).
-        public var binaryFields: [String] = ["file"]
-        /// Members a request must have (default `[file]`).
-        public var requiredFields: [String] = ["file"]
+        /// Members holding base64 binary input, added to the protocol's own (`file` for `paddlex-ocr`).
+        public var binaryFields: [String] = []
+        /// Members a request must have, added to the protocol's own (`file` for `paddlex-ocr`, `text` for `paddlex-sentiment`).
+        public var requiredFields: [String] = []
         /// Unicode normalisation of text: `nfc` (default), `nfkc` or `none`.
         public var textNormalization: String = "nfc"
         /// Per top-level text member, a fuller rule (form, trim, white space, case); overrides

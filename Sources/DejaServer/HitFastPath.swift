@@ -3,7 +3,7 @@ import DejaGateway
 import DejaLedger
 import HummingbirdCore
 import Logging
-import Metrics
+import Prometheus
 import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
@@ -32,13 +32,13 @@ struct HitFastPath: Sendable {
     final class Route: Sendable {
         let task: TaskRuntime
         /// `deja_fast_path_hits_total{task}`: hits that never reached the router.
-        let hits: Counter
+        let hits: Prometheus.Counter
         /// The memo digest prefix of a `shared` task (the same for every caller).
         let sharedPrefix: [UInt8]?
 
-        init(task: TaskRuntime) {
+        init(task: TaskRuntime, registry: PrometheusCollectorRegistry) {
             self.task = task
-            self.hits = Counter(label: "deja_fast_path_hits_total", dimensions: [("task", task.policy.task)])
+            self.hits = registry.makeCounter(name: "deja_fast_path_hits_total", labels: [("task", task.policy.task)])
             self.sharedPrefix = task.policy.scope == .shared
                 ? KeyMemo.BodyHasher.prefix(task: task.policy.task, scope: task.memoScope(tenant: "")) : nil
         }
@@ -60,10 +60,11 @@ struct HitFastPath: Sendable {
 
     init(
         tasks: [TaskRuntime], gateway: Gateway, authenticator: Authenticator, rateLimiter: RateLimiter?,
-        maxBodyBytes: Int, bodyTimeout: Duration, bodyBudget: BodyBudget, serverName: String?
+        maxBodyBytes: Int, bodyTimeout: Duration, bodyBudget: BodyBudget, serverName: String?,
+        registry: PrometheusCollectorRegistry
     ) {
         self.bodyBudget = bodyBudget
-        self.routes = Dictionary(tasks.map { ($0.route, Route(task: $0)) }, uniquingKeysWith: { first, _ in first })
+        self.routes = Dictionary(tasks.map { ($0.route, Route(task: $0, registry: registry)) }, uniquingKeysWith: { first, _ in first })
         self.gateway = gateway
         self.authenticator = authenticator
         self.rateLimiter = rateLimiter
@@ -138,7 +139,7 @@ struct HitFastPath: Sendable {
                                              cacheControl: CacheControl(header: held.cacheControl))
         else { return nil }
         if let rateLimiter, let wait = rateLimiter.take(held.caller.id) {
-            return TaskController<DejaRequestContext>.rateLimited(wait: wait, limiter: rateLimiter)
+            return TaskController<DejaRequestContext>.rateLimited(wait: wait, limiter: rateLimiter, task: task)
         }
         held.route.hits.increment()
         return gateway.answer(hit, task: task, caller: held.caller)
@@ -323,7 +324,7 @@ final class HitFastPathHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func bodyTimedOut(context: ChannelHandlerContext) {
         guard let request = held else { return }
         held = nil
-        write(TaskController<DejaRequestContext>.bodyTimedOut(fastPath.bodyTimeout), version: request.head.version,
+        write(TaskController<DejaRequestContext>.bodyTimedOut(fastPath.bodyTimeout, task: request.route.task), version: request.head.version,
               context: context, close: true, announce: true)
     }
 

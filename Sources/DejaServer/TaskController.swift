@@ -25,51 +25,51 @@ struct TaskController<Context: RequestContext>: Sendable {
     func handle(_ request: Request, task: TaskRuntime) async -> Response {
         // Who is asking.
         guard let secret = Self.bearerToken(request.headers[.authorization]) else {
-            return Self.error(401, "missing API key: send the header 'Authorization: Bearer <api key>'")
+            return Self.error(401, "missing API key: send the header 'Authorization: Bearer <api key>'", task: task)
         }
         let caller: APIKeyInfo
         do {
             guard let info = try await authenticator.authenticate(secret: secret) else {
-                return Self.error(401, "unknown or revoked API key; create one with 'deja keys create --tenant <name>'")
+                return Self.error(401, "unknown or revoked API key; create one with 'deja keys create --tenant <name>'", task: task)
             }
             caller = info
         } catch {
-            return Self.error(503, "the key store is unavailable; retry shortly")
+            return Self.error(503, "the key store is unavailable; retry shortly", task: task)
         }
 
         if let rateLimiter, let wait = rateLimiter.take(caller.id) {
-            return Self.response(Self.rateLimited(wait: wait, limiter: rateLimiter))
+            return Self.response(Self.rateLimited(wait: wait, limiter: rateLimiter, task: task))
         }
 
         // What they sent, within the limits of size and time.
         let declared = request.headers[.contentLength].flatMap { Int($0) }
         if let declared, declared > maxBodyBytes {
-            return Self.error(413, "request body of \(declared) bytes is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)")
+            return Self.error(413, "request body of \(declared) bytes is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)", task: task)
         }
         // Room for the body among all bodies in memory; a body of unknown length may take the limit.
         let reservation: BodyBudget.Reservation
         do {
             reservation = try bodyBudget.reserve(declared ?? maxBodyBytes, keyID: caller.id)
         } catch {
-            return Self.response(Self.bodyBudgetRefused(error, budget: bodyBudget))
+            return Self.response(Self.bodyBudgetRefused(error, budget: bodyBudget, task: task))
         }
         defer { reservation.release() }
         let body: ByteBuffer
         do {
             body = try await Self.collect(request, upTo: maxBodyBytes, within: bodyTimeout)
         } catch is BodyTimeout {
-            return Self.response(Self.bodyTimedOut(bodyTimeout))
+            return Self.response(Self.bodyTimedOut(bodyTimeout, task: task))
         } catch {
-            return Self.error(413, "request body is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)")
+            return Self.error(413, "request body is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)", task: task)
         }
         if body.readableBytes == 0 {
-            return Self.error(400, "empty request body: send a JSON object such as {\"file\": \"<base64>\", \"fileType\": 1}")
+            return Self.error(400, "empty request body: send the request as a JSON object", task: task)
         }
 
         let idempotencyKey = request.headers[.idempotencyKey]
         if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 255
             || !idempotencyKey.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) {
-            return Self.error(400, "Idempotency-Key must be 1 to 255 visible ASCII characters")
+            return Self.error(400, "Idempotency-Key must be 1 to 255 visible ASCII characters", task: task)
         }
         let answer = await gateway.handle(
             task: task, caller: caller, body: body,
@@ -125,29 +125,29 @@ struct TaskController<Context: RequestContext>: Sendable {
     }
 
     /// 429 for a key over its request rate.
-    static func rateLimited(wait: Double, limiter: RateLimiter) -> TaskResponse {
+    static func rateLimited(wait: Double, limiter: RateLimiter, task: TaskRuntime) -> TaskResponse {
         let seconds = max(1, Int(wait.rounded(.up)))
-        var answer = errorAnswer(429, "too many requests for this API key (limit \(limiter.perSecond) per second); retry after \(seconds) s")
+        var answer = errorAnswer(429, "too many requests for this API key (limit \(limiter.perSecond) per second); retry after \(seconds) s", task: task)
         answer.retryAfter = seconds
         return answer
     }
 
     /// 503 (all bodies) or 429 (this key's bodies) when holding one more body would pass a budget.
-    static func bodyBudgetRefused(_ refusal: BodyBudget.Refusal, budget: BodyBudget) -> TaskResponse {
+    static func bodyBudgetRefused(_ refusal: BodyBudget.Refusal, budget: BodyBudget, task: TaskRuntime) -> TaskResponse {
         var answer: TaskResponse
         switch refusal {
         case .full:
-            answer = errorAnswer(503, "the gateway holds as many request bodies as it may (server.maxInFlightBodyBytes, \(budget.maxBytes) bytes); retry shortly")
+            answer = errorAnswer(503, "the gateway holds as many request bodies as it may (server.maxInFlightBodyBytes, \(budget.maxBytes) bytes); retry shortly", task: task)
         case .keyFull:
-            answer = errorAnswer(429, "this API key's requests in flight hold as many body bytes as one key may (server.maxInFlightBodyBytesPerKey, \(budget.maxBytesPerKey) bytes); retry when they are answered")
+            answer = errorAnswer(429, "this API key's requests in flight hold as many body bytes as one key may (server.maxInFlightBodyBytesPerKey, \(budget.maxBytesPerKey) bytes); retry when they are answered", task: task)
         }
         answer.retryAfter = 1
         return answer
     }
 
     /// 408 for a body slower than `server.bodyTimeoutSeconds`.
-    static func bodyTimedOut(_ timeout: Duration) -> TaskResponse {
-        errorAnswer(408, "the request body did not arrive within \(timeout.components.seconds) s (server.bodyTimeoutSeconds)")
+    static func bodyTimedOut(_ timeout: Duration, task: TaskRuntime) -> TaskResponse {
+        errorAnswer(408, "the request body did not arrive within \(timeout.components.seconds) s (server.bodyTimeoutSeconds)", task: task)
     }
 
     /// Small answers go out as one buffer (one write); large ones as their parts, never copied.
@@ -161,16 +161,13 @@ struct TaskController<Context: RequestContext>: Sendable {
         return ResponseBody(byteBuffer: merged)
     }
 
-    static func error(_ status: Int, _ message: String) -> Response {
-        response(errorAnswer(status, message))
+    static func error(_ status: Int, _ message: String, task: TaskRuntime) -> Response {
+        response(errorAnswer(status, message, task: task))
     }
 
     /// An error in the task protocol's envelope, billed nothing.
-    static func errorAnswer(_ status: Int, _ message: String) -> TaskResponse {
-        TaskResponse(
-            status: status, outcome: nil, key: nil,
-            body: [PaddleXProtocol.renderError(status: status, message: message, logId: PaddleXProtocol.newLogId())]
-        )
+    static func errorAnswer(_ status: Int, _ message: String, task: TaskRuntime) -> TaskResponse {
+        TaskResponse(status: status, outcome: nil, key: nil, body: [task.taskProtocol.renderError(status: status, message: message)])
     }
 
     /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, blanks around

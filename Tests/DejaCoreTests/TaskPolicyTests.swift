@@ -5,7 +5,7 @@ import Testing
 @Suite struct TaskPolicyTests {
     @Test func configHashIgnoresDeclarationOrderAndNumberSpelling() {
         let a = TaskPolicy(
-            task: "ocr", modelName: "m", modelVersion: "1", volatileFields: ["a", "b", "c"],
+            task: "ocr", modelName: "m", modelVersion: "1", volatileFields: ["a", "b", "c", "logId"],
             defaults: ["x": 1, "y": .number(JSONNumber("2.50")!)], binaryFields: ["file", "image"]
         )
         let b = TaskPolicy(
@@ -36,10 +36,12 @@ import Testing
         #expect(Set(hashes).count == hashes.count)
     }
 
-    @Test func protocolVolatileFieldsAreAlwaysIncluded() {
-        let policy = TaskPolicy(task: "ocr", modelName: "m", modelVersion: "1", volatileFields: ["requestId"])
-        #expect(policy.volatileFields == ["requestId", "logId"])
-        #expect(TaskProtocol.paddleX.volatileFields == ["logId"])
+    @Test func theProtocolNameIsPartOfTheConfigurationHash() {
+        let a = TaskPolicy(task: "t", protocolName: "paddlex-ocr", modelName: "m", modelVersion: "1")
+        let b = TaskPolicy(task: "t", protocolName: "paddlex-sentiment", modelName: "m", modelVersion: "1")
+        #expect(a.protocolName == "paddlex-ocr")
+        #expect(a.configHash != b.configHash)
+        #expect(TaskPolicy.paddleXOCR(modelName: "m", modelVersion: "1", volatileFields: ["requestId"]).volatileFields == ["requestId", "logId"])
     }
 
     @Test func paddleXPresetMakesFileABinaryRequiredField() {

@@ -46,3 +46,19 @@ func parse(_ text: String) throws -> JSONValue {
 func canonical(_ text: String) throws -> String {
     String(decoding: try parse(text).canonicalBytes(), as: UTF8.self)
 }
+
+extension TaskPolicy {
+    /// The member roles of the gateway's `paddlex-ocr` protocol (DejaCore itself names no protocol):
+    /// `file` a required binary member, `logId` volatile.
+    static func paddleXOCR(
+        task: String = "ocr", modelName: String, modelVersion: String, scope: CacheScope = .shared,
+        volatileFields: Set<String> = [], defaults: [String: JSONValue] = [:], textNormalization: TextNormalization = .nfc,
+        textRule: TextRule? = nil, fieldTextRules: [String: TextRule] = [:], maxTextBytes: Int = TaskPolicy.defaultMaxTextBytes
+    ) -> TaskPolicy {
+        TaskPolicy(
+            task: task, protocolName: "paddlex-ocr", modelName: modelName, modelVersion: modelVersion, scope: scope,
+            volatileFields: volatileFields.union(["logId"]), defaults: defaults, binaryFields: ["file"], requiredFields: ["file"],
+            textNormalization: textNormalization, textRule: textRule, fieldTextRules: fieldTextRules, maxTextBytes: maxTextBytes
+        )
+    }
+}

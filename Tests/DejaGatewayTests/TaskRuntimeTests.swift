@@ -29,9 +29,10 @@ import Testing
         #expect(runtime(ttl: 60, jitter: 0).expiry(from: 10, unit: 1) == 70)
     }
 
-    @Test func hitPriceIsAFractionOfTheMeter() {
-        #expect(runtime(ttl: 1, jitter: 0).hitBill(metered: 10) == 0)
-        #expect(runtime(ttl: 1, jitter: 0, hitPrice: 0.1).hitBill(metered: 10) == 1)
-        #expect(runtime(ttl: 1, jitter: 0, hitPrice: 0.25).hitBill(metered: 10) == 3)
+    @Test func theTasksCachedAnswerPolicyCarriesItsPricing() {
+        var task = runtime(ttl: 1, jitter: 0, hitPrice: 0.25)
+        task.hitsPastBudget = false
+        task.freshness.staleWhileRevalidate = 30
+        #expect(task.cachedAnswers == CachedAnswerPolicy(hitPrice: 0.25, hitsPastBudget: false, staleWhileRevalidate: 30))
     }
 }

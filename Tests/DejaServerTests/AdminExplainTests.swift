@@ -48,10 +48,9 @@ import Testing
         try """
             tasks:
               - name: classify
+                protocol: paddlex-sentiment
                 upstream: http://127.0.0.1:1/classify
                 model: {name: m, version: v}
-                binaryFields: []
-                requiredFields: [text]
                 textRules:
                   text: {form: nfkc, trim: true, collapseWhitespace: true}
             """.write(toFile: path, atomically: true, encoding: .utf8)

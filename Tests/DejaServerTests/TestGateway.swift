@@ -5,6 +5,7 @@ import Hummingbird
 import HummingbirdTesting
 import Logging
 import NIOCore
+import Prometheus
 
 /// An in-process gateway on a temporary storage folder, with one API key, for router tests.
 struct TestGateway {
@@ -15,7 +16,9 @@ struct TestGateway {
 
     /// A configuration whose model server is unreachable (port 9 on loopback): tests here cover what
     /// must be decided before any model call.
-    static func make(maxBodyBytes: Int = 1 << 20, adminToken: String? = "admin-secret") async throws -> TestGateway {
+    static func make(
+        maxBodyBytes: Int = 1 << 20, adminToken: String? = "admin-secret", configure: (inout DejaConfiguration) -> Void = { _ in }
+    ) async throws -> TestGateway {
         let folder = NSTemporaryDirectory() + "deja-test-\(UUID().uuidString)"
         var configuration = DejaConfiguration()
         configuration.storage.path = folder
@@ -24,6 +27,7 @@ struct TestGateway {
         configuration.tasks[0].upstream = "http://127.0.0.1:9/ocr"
         configuration.tasks[0].timeoutSeconds = 2
         configuration.tasks[0].defaults = ["fileType": .number("1")]
+        configure(&configuration)
         let ledger = try await DejaComponents.openLedger(configuration: configuration, logger: Logger(label: "test"))
         let (info, secret) = try await ledger.createKey(tenant: "acme", name: "test")
         try await ledger.close()
@@ -34,6 +38,24 @@ struct TestGateway {
     func test<Value: Sendable>(_ body: @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {
         let app = try await buildApplication(configuration: configuration, logger: Logger(label: "test"))
         return try await app.test(.router, body)
+    }
+
+    /// Runs `body` against the app served over real HTTP on loopback — the event-loop hit path included
+    /// when `server.fastPath` is on — with `registry` collecting its metrics.
+    func testLive<Value: Sendable>(
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        _ body: @Sendable (any TestClientProtocol) async throws -> Value
+    ) async throws -> Value {
+        let app = try await buildApplication(configuration: configuration, registry: registry, logger: Logger(label: "test"))
+        return try await app.test(.live, body)
+    }
+
+    /// Every usage record of tenant acme, oldest first, read after the app has stopped.
+    func records() async throws -> [UsageRecord] {
+        let ledger = try await DejaComponents.openLedger(configuration: configuration, logger: Logger(label: "test"))
+        let rows = try await ledger.records(UsageQuery(tenant: "acme", from: nil, to: nil))
+        try await ledger.close()
+        return rows.sorted { $0.time < $1.time }
     }
 
     /// The ledger's totals for tenant acme, read after the app has stopped.

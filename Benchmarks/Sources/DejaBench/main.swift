@@ -40,7 +40,7 @@ func makePNG() -> [UInt8] {
     }
 }
 
-let policy = TaskPolicy.paddleXOCR(modelName: "PP-OCRv4", modelVersion: "bench")
+let policy = TaskPolicy(task: "ocr", protocolName: "paddlex-ocr", modelName: "PP-OCRv4", modelVersion: "bench", volatileFields: ["logId"], binaryFields: ["file"], requiredFields: ["file"])
 let runs = 30
 var files: [(String, [UInt8])] = [("PNG", makePNG())]
 if CommandLine.arguments.count > 1 {

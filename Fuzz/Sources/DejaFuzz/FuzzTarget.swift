@@ -3,7 +3,7 @@
 @testable import DejaCore
 
 private let limits = ImageLimits(maxPixels: 1 << 22, maxDecodedBytes: 64 << 20)
-private let policy = TaskPolicy.paddleXOCR(modelName: "fuzz", modelVersion: "1", defaults: ["fileType": 1])
+private let policy = TaskPolicy(task: "ocr", protocolName: "paddlex-ocr", modelName: "fuzz", modelVersion: "1", volatileFields: ["logId"], defaults: ["fileType": 1], binaryFields: ["file"], requiredFields: ["file"])
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOne(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {

@@ -1,0 +1,87 @@
+import DejaCache
+import DejaCore
+import Logging
+
+/// The gateway's view of stored answers: the memory tier read first, the cache behind it, and — with
+/// a shared store — the cross-instance locks and waits of one computation per key.
+struct AnswerStore: Sendable {
+    let cache: any CacheStore
+    /// The in-memory tier of `cache`, read without suspending; `nil` if none.
+    let fastCache: MemoryStore?
+    /// The shared store, for locks and aliases across instances; `nil` when embedded.
+    let coordinator: RedisStore?
+    /// Names this instance as the owner of cross-instance locks.
+    let instanceID = "deja-\(UInt64.random(in: 0...UInt64.max))"
+    let clock: WallClock
+    let logger: Logger
+
+    /// What a lookup found.
+    enum Found {
+        case entry(CacheEntry)
+        case nothing
+        /// The store could not be read: the answer will be labelled `bypass`.
+        case storeFailed
+    }
+
+    /// The entry stored for `key`, fresh or not.
+    func find(_ key: CacheKey) async -> Found {
+        if let entry = fastCache?.entry(for: key) { return .entry(entry) }
+        do {
+            return try await cache.get(key).map(Found.entry) ?? .nothing
+        } catch {
+            logger.warning("cache read failed; answering from the model", metadata: ["error": "\(error)"])
+            return .storeFailed
+        }
+    }
+
+    func put(_ key: CacheKey, _ entry: CacheEntry) async {
+        do {
+            try await cache.put(key, entry)
+        } catch {
+            logger.warning("cache write failed; answer served but not stored", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Whether a `no-cache` answer may take the place of what is stored for `key`: always in a
+    /// tenant's own scope or when the task allows it; in a shared scope only when nothing fresh is
+    /// stored or the stored answer is the same. One tenant's refresh never changes the answer other
+    /// tenants are served.
+    func mayReplace(_ key: CacheKey, with entry: CacheEntry, task: TaskRuntime, now: Double) async -> Bool {
+        guard task.policy.scope == .shared, !task.noCacheReplacesShared else { return true }
+        guard case .entry(let current) = await find(key), current.status == 200, current.isFresh(at: now) else { return true }
+        return current.body == entry.body
+    }
+
+    /// Who computes `key` across instances.
+    enum Turn {
+        /// This instance; `owned` when it holds the lock (to release after).
+        case compute(owned: Bool)
+        /// Another instance computed it meanwhile.
+        case answered(CacheEntry)
+    }
+
+    /// Takes the cross-instance lock on `key`, or waits for the instance holding it. A lock that cannot
+    /// be taken (store down, an error reply) means nobody is known to compute it: compute it here.
+    func turn(_ key: CacheKey, task: TaskRuntime) async -> Turn {
+        guard let coordinator else { return .compute(owned: false) }
+        let owned: Bool
+        do {
+            owned = try await coordinator.tryLock(key: key, owner: instanceID, ttl: .seconds(task.lockSeconds))
+        } catch {
+            return .compute(owned: false)
+        }
+        if owned { return .compute(owned: true) }
+        guard let entry = try? await coordinator.waitForEntry(key: key, timeout: .seconds(task.lockSeconds)),
+              entry.isFresh(at: clock.now())
+        else { return .compute(owned: false) }  // none came in time: compute it here
+        fastCache?.setEntry(entry, for: key)
+        return .answered(entry)
+    }
+
+    /// Releases a lock taken by ``turn(_:task:)``, off the request path.
+    func unlock(_ key: CacheKey) {
+        guard let coordinator else { return }
+        let owner = instanceID
+        Task { _ = try? await coordinator.unlock(key: key, owner: owner) }
+    }
+}

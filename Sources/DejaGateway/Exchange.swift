@@ -1,0 +1,51 @@
+import DejaCore
+import DejaLedger
+import NIOCore
+
+/// One task request on its way through the gateway: what every collaborator needs to know about it.
+struct Exchange: Sendable {
+    /// The task the route serves.
+    let task: TaskRuntime
+    /// Who asks.
+    let caller: APIKeyInfo
+    /// The body as it came.
+    let body: ByteBuffer
+    /// The request's `Cache-Control`.
+    let cacheControl: CacheControl
+    /// When the request reached the gateway (``WallClock`` seconds).
+    let started: Double
+    /// The content key, once resolved.
+    var key: CacheKey?
+    /// The canonical form, when it had to be built to find the key (it holds the forward body).
+    var canonical: CanonicalRequest?
+
+    init(task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl, started: Double) {
+        self.task = task
+        self.caller = caller
+        self.body = body
+        self.cacheControl = cacheControl
+        self.started = started
+    }
+
+    /// The task's name, for records, metrics and logs.
+    var taskName: String { task.policy.task }
+}
+
+/// Whose budget a model call is billed to.
+enum Billing: Sendable {
+    /// The caller's: reserved before the call, billed with the answer.
+    case caller
+    /// Nobody's: a background refresh no client asked for (recorded, billed 0).
+    case nobody
+}
+
+/// Whether and how a fresh answer from the model is stored.
+enum StoreRule: Sendable {
+    /// Store it (a miss).
+    case store
+    /// The caller asked for the model's own answer (`no-cache`): store it, but never in place of a
+    /// fresh, different answer that other tenants may rely on (unless the task allows that).
+    case refresh
+    /// Leave the cache alone (`no-store`).
+    case skip
+}

@@ -1,0 +1,94 @@
+import DejaCore
+import DejaLedger
+import Logging
+import NIOCore
+
+/// Misses: the model's answer, metered, billed before anyone sees it, and stored.
+extension Gateway {
+    /// Calls the model for `exchange`, bills the answer to whom `billing` says and stores it as `rule`
+    /// says. A billed call first holds what the smallest answer is worth in the caller's budgets, so a
+    /// request the budget cannot cover never reaches the model; the hold is settled with the billed
+    /// record, or given back if the call fails. A rejection (the model's 4xx) is remembered for the
+    /// negative TTL (unless `no-store`) and thrown.
+    func fill(
+        _ exchange: Exchange, forward: [UInt8], outcome: Outcome, billing: Billing, store rule: StoreRule,
+        idempotency: IdempotencyLease? = nil
+    ) async throws(GatewayError) -> CacheEntry {
+        try model.refuseRecentFailure(exchange.key!)
+        var reservation: Reservation?
+        if billing == .caller {
+            let smallest = exchange.task.taskProtocol.minimumMeasurement(forwardBody: forward)
+            reservation = try await biller.reserve(exchange, tokens: max(1, exchange.task.meter.tokens(for: smallest)))
+        }
+        do {
+            return try await fillReserved(exchange, forward: forward, outcome: outcome, billing: billing, store: rule,
+                                          reservation: reservation, idempotency: idempotency)
+        } catch {
+            await biller.release(reservation)
+            throw error
+        }
+    }
+
+    private func fillReserved(
+        _ exchange: Exchange, forward: [UInt8], outcome: Outcome, billing: Billing, store rule: StoreRule,
+        reservation: Reservation?, idempotency: IdempotencyLease?
+    ) async throws(GatewayError) -> CacheEntry {
+        let task = exchange.task, key = exchange.key!
+        let answer: ModelAnswer, seconds: Double
+        switch try await model.call(task, key: key, forward: forward, tenant: exchange.caller.tenant) {
+        case .answer(let modelAnswer, let took):
+            (answer, seconds) = (modelAnswer, took)
+        case .rejected(let error, let remembered):
+            if rule != .skip, let remembered { await store.put(key, remembered) }
+            throw error
+        }
+        let now = clock.now()
+        let tokens = task.meter.tokens(for: task.taskProtocol.measure(answer, forwardBody: forward))
+        let expiresAt = task.expiry(from: now, unit: Double.random(in: -1...1))
+        let entry = CacheEntry(
+            body: answer.stored, modelVersion: task.policy.modelVersion, meteredTokens: tokens, upstreamSeconds: seconds,
+            createdAt: now, expiresAt: expiresAt,
+            retainUntil: expiresAt + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate)
+        )
+        // Billed before anyone sees the answer: if the ledger cannot take it, nobody gets it.
+        let record = UsageRecord(
+            time: now, tenant: exchange.caller.tenant, keyID: exchange.caller.id, task: exchange.taskName, outcome: outcome,
+            meteredTokens: tokens, billedTokens: billing == .caller ? tokens : 0, latencyMicros: Int64((now - exchange.started) * 1e6),
+            status: 200, modelSeconds: seconds
+        )
+        try await biller.bill(record, answer: entry, key: key, reservation: reservation, idempotency: idempotency)
+        metrics.record(task: exchange.taskName, outcome: outcome, seconds: now - exchange.started, tokens: tokens, billed: record.billedTokens)
+        switch rule {
+        case .store:
+            await store.put(key, entry)
+        case .refresh:
+            if await store.mayReplace(key, with: entry, task: task, now: now) {
+                await store.put(key, entry)
+            } else {
+                metrics.countKeptEntry(task: exchange.taskName)
+                logger.info("a no-cache answer differs from the stored one; the stored answer is kept for the other tenants", metadata: [
+                    "deja.task": "\(exchange.taskName)", "deja.tenant": "\(exchange.caller.tenant)", "deja.key_id": "\(exchange.caller.id)",
+                ])
+            }
+        case .skip:
+            break
+        }
+        return entry
+    }
+
+    /// A stale-while-revalidate refresh: one model call whose answer replaces the expired entry.
+    /// Recorded under ``refreshTenant``, billed to nobody: no client asked for it.
+    func refresh(_ exchange: Exchange) async {
+        var refresh = Exchange(
+            task: exchange.task, caller: APIKeyInfo(id: "-", tenant: Self.refreshTenant, name: "refresh", createdAt: 0),
+            body: exchange.body, cacheControl: CacheControl(), started: clock.now())
+        refresh.key = exchange.key
+        do {
+            // The canonical form is built for the requester's scope, whose key this is.
+            let forward = try await resolver.canonicalize(exchange).forwardBody
+            _ = try await fill(refresh, forward: forward, outcome: .miss, billing: .nobody, store: .store)
+        } catch {
+            logger.debug("background refresh failed", metadata: ["deja.task": "\(exchange.taskName)", "error": "\(error)"])
+        }
+    }
+}

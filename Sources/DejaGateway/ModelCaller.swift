@@ -1,0 +1,102 @@
+import DejaCore
+import Logging
+import NIOCore
+
+/// Calls a task's model servers: through the task's limiter, past inputs that just failed, over the
+/// servers whose breakers let it through, and reads the reply in the task's protocol.
+struct ModelCaller: Sendable {
+    let upstream: UpstreamClient
+    /// Inputs the model failed on (5xx), not sent again for the task's failure TTL.
+    let failures: FailureMemory
+    let clock: WallClock
+
+    /// What a call came to.
+    enum Reply: Sendable {
+        /// The model answered, in `seconds`.
+        case answer(ModelAnswer, seconds: Double)
+        /// The model rejected the input: `error` is the client's; `remembered`, when the protocol
+        /// stores such rejections, is the entry to keep for the task's negative TTL.
+        case rejected(GatewayError, remembered: CacheEntry?)
+    }
+
+    /// Refuses an input the model failed on a moment ago: its repeats cost nobody anything.
+    func refuseRecentFailure(_ key: CacheKey) throws(GatewayError) {
+        let now = clock.now()
+        guard let failed = failures.failure(for: key, at: now) else { return }
+        let wait = max(1, Int((failed.until - now).rounded(.up)))
+        throw GatewayError(
+            .upstreamFailed,
+            "the model server failed on this very input a moment ago (status \(failed.status)); it is not sent again for \(wait) s",
+            status: 502, retryAfter: wait)
+    }
+
+    /// Sends `forward` for `key` on behalf of `tenant`; throws when the model could not answer.
+    func call(_ task: TaskRuntime, key: CacheKey, forward: [UInt8], tenant: String) async throws(GatewayError) -> Reply {
+        do {
+            try await task.limiter.acquire(tenant: tenant)
+        } catch {
+            throw GatewayError(.overloaded, "too many requests are waiting for the model server; retry shortly", retryAfter: 1)
+        }
+        defer { task.limiter.release(tenant: tenant) }
+        let reply = try await post(task, forward: forward, tenant: tenant)
+        switch task.taskProtocol.read(status: reply.status, body: reply.body) {
+        case .answer(let answer):
+            return .answer(answer, seconds: reply.seconds)
+        case .rejected(let status, let message, let stored):
+            // The model's own words, as a drop-in client expects them.
+            let error = GatewayError(.upstreamRejected, message, status: status)
+            let ttl = task.freshness.negativeTTL
+            guard ttl > 0, let stored else { return .rejected(error, remembered: nil) }
+            let at = clock.now()
+            let entry = CacheEntry(body: stored, status: status, modelVersion: task.policy.modelVersion, meteredTokens: 0,
+                                   upstreamSeconds: reply.seconds, createdAt: at, expiresAt: at + ttl)
+            return .rejected(error, remembered: entry)
+        case .refused(let status, let message):
+            throw GatewayError(.upstreamRejected, message, status: status)
+        case .failed(let message):
+            if reply.status >= 500, task.freshness.failureTTL > 0 {
+                failures.remember(key, status: reply.status, until: clock.now() + task.freshness.failureTTL)
+            }
+            throw GatewayError(.upstreamFailed, message, status: 502)
+        }
+    }
+
+    /// Posts to one of the task's model servers: the first whose breaker lets it through, in balancing
+    /// order. A server that cannot be reached is skipped for the next (the request never reached it, so
+    /// trying another is safe); a timeout or a server error is the answer. All breakers open: 503 with
+    /// the shortest wait.
+    ///
+    /// A timeout or a 5xx is charged to `tenant` in the breaker: failures from one tenant alone do not
+    /// open it (see ``CircuitBreaker``). An unreachable server is nobody's doing and always counts.
+    private func post(_ task: TaskRuntime, forward: [UInt8], tenant: String) async throws(GatewayError) -> UpstreamReply {
+        var shortestWait: Double?
+        var unreachable: GatewayError?
+        for server in task.upstreams.candidates() {
+            if case .reject(let wait) = server.breaker.decide() {
+                shortestWait = min(shortestWait ?? wait, wait)
+                continue
+            }
+            let reply: UpstreamReply
+            do {
+                reply = try await upstream.postJSON(url: server.url, body: forward, timeout: task.timeout)
+            } catch {
+                if error.isConnectionFailure {
+                    server.breaker.record(success: false)
+                    unreachable = error
+                    continue
+                }
+                server.breaker.record(success: false, source: tenant)
+                throw error
+            }
+            server.breaker.record(success: reply.status < 500, source: tenant)
+            return reply
+        }
+        if let unreachable { throw unreachable }
+        let seconds = max(1, Int((shortestWait ?? 1).rounded(.up)))
+        throw GatewayError(
+            .upstreamUnavailable,
+            "the model server is failing, so Deja stopped sending it requests for a while (circuit open); retry after \(seconds) s",
+            retryAfter: seconds
+        )
+    }
+}

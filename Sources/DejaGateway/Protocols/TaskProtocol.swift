@@ -1,0 +1,100 @@
+import DejaCore
+import NIOCore
+
+/// A wire protocol that task routes speak: the seam between the gateway and a kind of model server.
+///
+/// A protocol owns everything that depends on the shape of its requests and answers: which request
+/// members are files, which are required and which are per-request noise (``roles``); how a model's
+/// reply is read — an answer to store, a rejection of the input (remembered for the negative TTL), or
+/// a failure (``read(status:body:)``); what an answer is worth to the meter (``measure(_:forwardBody:)``);
+/// and how answers and errors are written for the client (``render(stored:)``, ``renderError(status:message:)``).
+/// The gateway's request path — keys, cache, single flight, billing — is the same for every protocol.
+///
+/// Adding a protocol is one conforming type plus its name in ``TaskProtocols/all``.
+public protocol TaskProtocol: Sendable {
+    /// The protocol's one name: `protocol:` in configuration, and part of every key's configuration hash.
+    static var name: String { get }
+    /// The roles the protocol gives top-level request members; a task's configuration may add more.
+    var roles: MemberRoles { get }
+    /// Checks a request the canonical form accepted, for what the roles cannot say (a member's type);
+    /// throws the client's error naming the member. The default accepts every request.
+    func check(_ request: CanonicalRequest) throws(CanonicalError)
+    /// Reads what the model server replied.
+    func read(status: Int, body: ByteBuffer) -> ModelReply
+    /// What an answer amounts to for the meter; `forwardBody` is what the model was sent.
+    func measure(_ answer: ModelAnswer, forwardBody: [UInt8]) -> Measurement
+    /// The least a request with this forward body can amount to: what a miss reserves before the call.
+    func minimumMeasurement(forwardBody: [UInt8]) -> Measurement
+    /// A stored answer (or rejection) as the client receives it, per-request noise filled in, as buffers
+    /// written in order (the stored bytes are not copied).
+    func render(stored: ByteBuffer) -> [ByteBuffer]
+    /// An error in the protocol's envelope.
+    func renderError(status: Int, message: String) -> ByteBuffer
+}
+
+extension TaskProtocol {
+    public func check(_ request: CanonicalRequest) throws(CanonicalError) {}
+
+    public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
+        Measurement(pages: 1, labels: 1, inputBytes: Int64(forwardBody.count))
+    }
+
+    /// The protocol's name, from an instance.
+    public var name: String { Self.name }
+}
+
+/// What the top-level members of a protocol's requests are to the model.
+public struct MemberRoles: Sendable, Equatable {
+    /// Members holding a file (base64, a data URI or a URL): keyed by content.
+    public var binary: Set<String>
+    /// Members that must be present and not `null`.
+    public var required: Set<String>
+    /// Per-request noise (ids, timestamps): never part of the key, never sent to the model.
+    public var volatile: Set<String>
+
+    public init(binary: Set<String> = [], required: Set<String> = [], volatile: Set<String> = []) {
+        self.binary = binary
+        self.required = required
+        self.volatile = volatile
+    }
+}
+
+/// A model's answer, checked and ready to store.
+public struct ModelAnswer: Sendable {
+    /// What is stored and replayed: the answer without its per-request noise.
+    public var stored: ByteBuffer
+    /// The parsed answer, for ``TaskProtocol/measure(_:forwardBody:)``.
+    public var value: JSONValue
+
+    public init(stored: ByteBuffer, value: JSONValue) {
+        self.stored = stored
+        self.value = value
+    }
+}
+
+/// How a model server's reply reads, in a protocol's terms.
+public enum ModelReply: Sendable {
+    /// An answer.
+    case answer(ModelAnswer)
+    /// The model says this input is invalid, whoever sends it: `stored` (its error, without noise) may
+    /// be remembered for the task's negative TTL.
+    case rejected(status: Int, message: String, stored: ByteBuffer?)
+    /// A refusal that depends on the moment or the caller (408, 409, 429, …): passed on, never remembered.
+    case refused(status: Int, message: String)
+    /// The model server failed (5xx, or a 200 that is not an answer).
+    case failed(message: String)
+}
+
+/// The protocols Deja speaks, by configuration name.
+public enum TaskProtocols {
+    /// Every protocol; adding one is adding its type here.
+    public static let all: [any TaskProtocol] = [PaddleXOCR(), PaddleXSentiment()]
+
+    /// The protocol named `name` in configuration, if there is one.
+    public static func named(_ name: String) -> (any TaskProtocol)? {
+        all.first { $0.name == name }
+    }
+
+    /// The names, for error messages.
+    public static var names: [String] { all.map(\.name) }
+}

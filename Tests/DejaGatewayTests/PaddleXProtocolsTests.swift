@@ -1,0 +1,156 @@
+import DejaCore
+import DejaGateway
+import NIOCore
+import Testing
+
+@Suite struct PaddleXOCRTests {
+    let ocr = PaddleXOCR()
+    let answer = #"{"logId":"0a1b","errorCode":0,"errorMsg":"Success","result":{"ocrResults":[{"prunedResult":{"rec_texts":["发票","INVOICE"],"rec_scores":[0.99,0.5]}}],"dataInfo":{"width":800,"height":600,"type":"image"}}}"#
+
+    func joined(_ parts: [ByteBuffer]) -> String {
+        parts.map { String(buffer: $0) }.joined()
+    }
+
+    func read(_ body: String, status: Int = 200) throws -> ModelAnswer {
+        guard case .answer(let answer) = ocr.read(status: status, body: ByteBuffer(string: body)) else {
+            Issue.record("not read as an answer: \(body)")
+            throw CancellationError()
+        }
+        return answer
+    }
+
+    @Test func storedAnswersDropTheLogIdAndKeepEverythingElse() throws {
+        let read = try read(answer)
+        let stored = String(buffer: read.stored)
+        #expect(!stored.contains("logId"))
+        #expect(!stored.contains("0a1b"))
+        let reparsed = try JSONValue(parsing: read.stored)
+        var expected = try JSONValue(parsing: ByteBuffer(string: answer))
+        if case .object(let members) = expected { expected = .object(members.filter { $0.key != "logId" }) }
+        #expect(reparsed == expected)
+    }
+
+    @Test func renderingPutsAFreshLogIdInFrontOfTheStoredBytes() throws {
+        let read = try read(answer)
+        let first = joined(PaddleXEnvelope.render(stored: read.stored, logId: "id-1"))
+        let second = joined(PaddleXEnvelope.render(stored: read.stored, logId: "id-2"))
+        #expect(first.hasPrefix(#"{"logId":"id-1","errorCode":0"#))
+        let a = try JSONValue(parsing: ByteBuffer(string: first))
+        let b = try JSONValue(parsing: ByteBuffer(string: second))
+        #expect(a != b)
+        #expect(a.objectValue?.first?.value == .string("id-1"))
+        #expect(a.objectValue?.dropFirst().map(\.key) == b.objectValue?.dropFirst().map(\.key))
+        #expect(joined(ocr.render(stored: read.stored)) != joined(ocr.render(stored: read.stored)))  // a new logId each time
+    }
+
+    @Test func anEmptyObjectStillRendersValidJSON() throws {
+        let rendered = joined(PaddleXEnvelope.render(stored: ByteBuffer(string: "{}"), logId: "x"))
+        #expect(rendered == #"{"logId":"x"}"#)
+        _ = try JSONValue(parsing: ByteBuffer(string: rendered))
+    }
+
+    @Test func errorCodesAndBrokenAnswersAreFailures() {
+        for bad in [#"{"logId":"a","errorCode":500,"errorMsg":"boom"}"#, "not json", "[1,2]", #"{"result": [1]}"#] {
+            guard case .failed = ocr.read(status: 200, body: ByteBuffer(string: bad)) else {
+                Issue.record("\(bad) was not read as a failure")
+                continue
+            }
+        }
+        guard case .failed(let message) = ocr.read(status: 503, body: ByteBuffer(string: #"{"errorMsg":"busy"}"#)) else {
+            Issue.record("a 503 was not read as a failure")
+            return
+        }
+        #expect(message.contains("503") && message.contains("busy"))
+    }
+
+    @Test func rejectionsAreRememberedOnlyForStatusesAboutTheInput() {
+        let body = ByteBuffer(string: #"{"logId":"z","errorCode":422,"errorMsg":"Invalid file"}"#)
+        guard case .rejected(422, "Invalid file", let stored?) = ocr.read(status: 422, body: body) else {
+            Issue.record("a 422 was not read as a remembered rejection")
+            return
+        }
+        #expect(!String(buffer: stored).contains("logId"))
+        guard case .refused(429, _) = ocr.read(status: 429, body: body) else {
+            Issue.record("a 429 is about the moment, not the input")
+            return
+        }
+    }
+
+    @Test func errorEnvelopesCarryTheStatusAsErrorCode() throws {
+        let body = PaddleXEnvelope.renderError(status: 422, message: "Invalid input file \"x\"", logId: "l")
+        let value = try JSONValue(parsing: body)
+        #expect(value.objectValue?.map(\.key) == ["logId", "errorCode", "errorMsg"])
+        #expect(value.objectValue?[1].value == .number(JSONNumber(422)))
+        #expect(value.objectValue?[2].value == .string("Invalid input file \"x\""))
+    }
+
+    @Test func pagesComeFromNumPagesOrOCRResultsAndAreAtLeastOne() throws {
+        #expect(ocr.measure(try read(answer), forwardBody: []).pages == 1)
+        let pdf = try read(#"{"result": {"ocrResults": [{}], "dataInfo": {"numPages": 5, "type": "pdf"}}}"#)
+        #expect(ocr.measure(pdf, forwardBody: []).pages == 5)
+        let three = try read(#"{"result": {"ocrResults": [{}, {}, {}]}}"#)
+        #expect(ocr.measure(three, forwardBody: [1, 2]) == Measurement(pages: 3, inputBytes: 2))
+        #expect(ocr.measure(try read(#"{"result": {"ocrResults": []}}"#), forwardBody: []).pages == 1)
+        #expect(ocr.minimumMeasurement(forwardBody: [0, 0, 0]) == Measurement(pages: 1, inputBytes: 3))
+    }
+
+    @Test func outputCharactersAreTheGraphemesOfEveryRecognisedText() throws {
+        let answer = try read(#"{"result": {"ocrResults": [{"prunedResult": {"rec_texts": ["h\u00e9llo", "AB"]}}, {"prunedResult": {"rec_texts": ["e\u0301", "\ud83d\ude00x", 5]}}], "rec_texts": "not an array"}}"#)
+        // "héllo" 5 + "AB" 2 + "é" (decomposed) 1 + "😀x" 2 = 10
+        #expect(ocr.measure(answer, forwardBody: []).outputCharacters == 10)
+    }
+}
+
+@Suite struct PaddleXSentimentTests {
+    let sentiment = PaddleXSentiment()
+
+    @Test func anAnswerNeedsALabel() {
+        guard case .answer(let answer) = sentiment.read(status: 200, body: ByteBuffer(string: #"{"logId":"a","errorCode":0,"errorMsg":"Success","result":{"label":"negative","score":0.91}}"#)) else {
+            Issue.record("a labelled answer was not read as one")
+            return
+        }
+        #expect(answer.value["result"]?["label"] == .string("negative"))
+        guard case .failed = sentiment.read(status: 200, body: ByteBuffer(string: #"{"errorCode":0,"result":{"score":1}}"#)) else {
+            Issue.record("an answer without a label was read as one")
+            return
+        }
+    }
+
+    @Test func oneLabelPerAnswerAndTheInputsCharacters() throws {
+        let forward = Array(#"{"text":"怎么退货?"}"#.utf8)
+        let measured = sentiment.minimumMeasurement(forwardBody: forward)
+        #expect(measured == Measurement(labels: 1, inputBytes: Int64(forward.count), inputCharacters: 5))
+    }
+
+    @Test func textMustBeAString() throws {
+        let policy = TaskPolicy(task: "sentiment", protocolName: PaddleXSentiment.name, modelName: "m", modelVersion: "1",
+                                requiredFields: sentiment.roles.required)
+        let canonicalizer = Canonicalizer()
+        let good = try canonicalizer.canonicalize(body: ByteBuffer(string: #"{"text":"好"}"#), policy: policy, scope: nil)
+        try sentiment.check(good)
+        let bad = try canonicalizer.canonicalize(body: ByteBuffer(string: #"{"text":[1]}"#), policy: policy, scope: nil)
+        #expect(throws: CanonicalError.self) { try sentiment.check(bad) }
+    }
+}
+
+@Suite struct TaskProtocolsTests {
+    @Test func everyProtocolHasOneDistinctName() {
+        #expect(TaskProtocols.names == ["paddlex-ocr", "paddlex-sentiment"])
+        #expect(TaskProtocols.named("paddlex-ocr")?.roles == MemberRoles(binary: ["file"], required: ["file"], volatile: ["logId"]))
+        #expect(TaskProtocols.named("paddlex") == nil)
+    }
+}
+
+@Suite struct LogIdTests {
+    @Test func logIdsAreVersion4UUIDsAndUnique() {
+        let ids = (0..<10_000).map { _ in PaddleXEnvelope.newLogId() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(1000) {
+            let groups = id.split(separator: "-")
+            #expect(groups.map(\.count) == [8, 4, 4, 4, 12])
+            #expect(id.allSatisfy { $0 == "-" || $0.isHexDigit && !$0.isUppercase })
+            #expect(groups[2].first == "4")  // version 4
+            #expect("89ab".contains(groups[3].first!))  // RFC 9562 variant
+        }
+    }
+}
