@@ -13,13 +13,19 @@ public struct Measurement: Sendable, Hashable {
     public var inputBytes: Int64
     /// Characters (grapheme clusters) of text input.
     public var inputCharacters: Int64
+    /// Tokens the model reports having used (an LLM's `usage`), for protocols whose answers say so.
+    public var modelTokens: Int64
 
-    public init(pages: Int64 = 1, outputCharacters: Int64 = 0, labels: Int64 = 0, inputBytes: Int64 = 0, inputCharacters: Int64 = 0) {
+    public init(
+        pages: Int64 = 1, outputCharacters: Int64 = 0, labels: Int64 = 0, inputBytes: Int64 = 0, inputCharacters: Int64 = 0,
+        modelTokens: Int64 = 0
+    ) {
         self.pages = max(1, pages)
         self.outputCharacters = max(0, outputCharacters)
         self.labels = max(0, labels)
         self.inputBytes = max(0, inputBytes)
         self.inputCharacters = max(0, inputCharacters)
+        self.modelTokens = max(0, modelTokens)
     }
 }
 
@@ -39,6 +45,8 @@ public enum Meter: Sendable, Hashable {
     case perInputKiB(Int64)
     /// A price per character of text input.
     case perInputCharacter(Int64)
+    /// A price per token the model reports.
+    case perModelToken(Int64)
     /// The sum of several meters.
     case sum([Meter])
 
@@ -60,6 +68,8 @@ public enum Meter: Sendable, Hashable {
             return Self.multiply(price, (measurement.inputBytes + 1023) / 1024)
         case .perInputCharacter(let price):
             return Self.multiply(price, measurement.inputCharacters)
+        case .perModelToken(let price):
+            return Self.multiply(price, measurement.modelTokens)
         case .sum(let meters):
             return meters.reduce(Int64(0)) { total, meter in
                 let (sum, overflow) = total.addingReportingOverflow(meter.tokens(for: measurement))

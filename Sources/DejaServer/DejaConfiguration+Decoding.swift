@@ -90,14 +90,15 @@ extension DejaConfiguration.Storage {
 extension DejaConfiguration.MeterConfig {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        try c.rejectUnknown(["perRequest", "perPage", "perOutputCharacter", "perLabel", "perInputKiB", "perInputCharacter"])
+        try c.rejectUnknown(["perRequest", "perPage", "perOutputCharacter", "perLabel", "perInputKiB", "perInputCharacter", "perModelToken"])
         self.init(
             perRequest: try c.optional("perRequest"),
             perPage: try c.optional("perPage"),
             perOutputCharacter: try c.optional("perOutputCharacter"),
             perLabel: try c.optional("perLabel"),
             perInputKiB: try c.optional("perInputKiB"),
-            perInputCharacter: try c.optional("perInputCharacter")
+            perInputCharacter: try c.optional("perInputCharacter"),
+            perModelToken: try c.optional("perModelToken")
         )
     }
 }

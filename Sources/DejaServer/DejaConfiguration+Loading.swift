@@ -204,6 +204,7 @@ extension DejaConfiguration {
             if let n = task.meter.perLabel { parts.append(.perLabel(n)) }
             if let n = task.meter.perInputKiB { parts.append(.perInputKiB(n)) }
             if let n = task.meter.perInputCharacter { parts.append(.perInputCharacter(n)) }
+            if let n = task.meter.perModelToken { parts.append(.perModelToken(n)) }
             let meter: Meter = parts.count == 1 ? parts[0] : .sum(parts)
             var runtime = TaskRuntime(
                 policy: policy,

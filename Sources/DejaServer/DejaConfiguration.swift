@@ -85,10 +85,12 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var perInputKiB: Int64?
         /// Tokens per character of text input.
         public var perInputCharacter: Int64?
+        /// Tokens per token the model reports using (protocols whose answers report usage).
+        public var perModelToken: Int64?
 
         public init(
             perRequest: Int64? = nil, perPage: Int64? = nil, perOutputCharacter: Int64? = nil, perLabel: Int64? = nil,
-            perInputKiB: Int64? = nil, perInputCharacter: Int64? = nil
+            perInputKiB: Int64? = nil, perInputCharacter: Int64? = nil, perModelToken: Int64? = nil
         ) {
             self.perRequest = perRequest
             self.perPage = perPage
@@ -96,6 +98,7 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
             self.perLabel = perLabel
             self.perInputKiB = perInputKiB
             self.perInputCharacter = perInputCharacter
+            self.perModelToken = perModelToken
         }
     }
 

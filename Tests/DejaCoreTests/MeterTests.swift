@@ -3,7 +3,7 @@ import Testing
 @testable import DejaCore
 
 @Suite struct MeterTests {
-    static let measured = Measurement(pages: 3, outputCharacters: 10, labels: 2, inputBytes: 2048, inputCharacters: 7)
+    static let measured = Measurement(pages: 3, outputCharacters: 10, labels: 2, inputBytes: 2048, inputCharacters: 7, modelTokens: 11)
 
     @Test func perRequest() {
         #expect(Meter.perRequest(7).tokens(for: Self.measured) == 7)
@@ -15,7 +15,7 @@ import Testing
     }
 
     @Test func aMeasurementHasAtLeastOnePageAndNoNegativeCounts() {
-        let odd = Measurement(pages: 0, outputCharacters: -1, labels: -2, inputBytes: -3, inputCharacters: -4)
+        let odd = Measurement(pages: 0, outputCharacters: -1, labels: -2, inputBytes: -3, inputCharacters: -4, modelTokens: -5)
         #expect(odd == Measurement(pages: 1))
         #expect(Meter.perPage(10).tokens(for: odd) == 10)
     }
@@ -24,6 +24,7 @@ import Testing
         #expect(Meter.perOutputCharacter(3).tokens(for: Self.measured) == 30)
         #expect(Meter.perInputCharacter(2).tokens(for: Self.measured) == 14)
         #expect(Meter.perLabel(5).tokens(for: Self.measured) == 10)
+        #expect(Meter.perModelToken(2).tokens(for: Self.measured) == 22)
     }
 
     @Test func perInputKiBRoundsUp() {

@@ -154,3 +154,28 @@ import Testing
         }
     }
 }
+
+@Suite struct ByteFaithfulAnswerTests {
+    @Test func theStoredAnswerIsTheModelsBytesWithoutLogId() throws {
+        let body = #"{ "logId" : "abc", "errorCode":0,"errorMsg":"Success","result":{"score": 2.0, "big": 1e400, "t":"caf\u00e9 \"q\"", "a":[1.50, {"logId":"inner"}]} }"#
+        guard case .answer(let answer) = PaddleXOCR().read(status: 200, body: ByteBuffer(string: body)) else {
+            Issue.record("not an answer")
+            return
+        }
+        #expect(String(buffer: answer.stored)
+            == #"{"errorCode":0,"errorMsg":"Success","result":{"score": 2.0, "big": 1e400, "t":"caf\u00e9 \"q\"", "a":[1.50, {"logId":"inner"}]}}"#)
+        let rendered = PaddleXEnvelope.render(stored: answer.stored, logId: "L").map { String(buffer: $0) }.joined()
+        #expect(rendered.hasPrefix(#"{"logId":"L","errorCode":0,"#))
+        _ = try JSONValue(parsing: ByteBuffer(string: rendered))
+    }
+
+    @Test func membersAreScannedWithEscapedNamesAndNesting() throws {
+        let bytes = Array(#"{"a":[1,{"b":"}"}],"log\u0049d":"x","c":-0.0e+1,"d":"\\","e":{}}"#.utf8)
+        let members = try #require(JSONMembers.scan(bytes))
+        #expect(members.map(\.name) == ["a", "logId", "c", "d", "e"])
+        #expect(JSONMembers.object(bytes, dropping: ["logId"]).map { String(decoding: $0, as: UTF8.self) }
+            == #"{"a":[1,{"b":"}"}],"c":-0.0e+1,"d":"\\","e":{}}"#)
+        #expect(JSONMembers.scan(Array("[1]".utf8)) == nil)
+        #expect(JSONMembers.object(Array("{}".utf8), dropping: []) == Array("{}".utf8))
+    }
+}

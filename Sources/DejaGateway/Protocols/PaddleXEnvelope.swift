@@ -4,8 +4,8 @@ import NIOCore
 /// The PaddleX basic-serving envelope, shared by the PaddleX protocols:
 /// `{"logId","errorCode","errorMsg","result"}`, with HTTP status = errorCode.
 ///
-/// Answers are stored without their `logId`; every response gets a fresh one, so a volatile id is
-/// never replayed.
+/// Answers are stored byte for byte as the model wrote them, without their `logId`; every response
+/// gets a fresh one, so a volatile id is never replayed.
 public enum PaddleXEnvelope {
     /// Per-request noise in PaddleX requests and answers.
     public static let logId = "logId"
@@ -42,10 +42,11 @@ public enum PaddleXEnvelope {
         if let problem = checkResult(value["result"]) {
             return .failed(message: "the model server's answer is not one: \(problem)")
         }
-        let kept = JSONValue.object(members.filter { $0.key != logId })
-        var stored = ByteBuffer()
-        stored.writeBytes(kept.serialized())
-        return .answer(ModelAnswer(stored: stored, value: kept))
+        // Stored as the model wrote it (numbers, escapes, member order), only without its logId.
+        guard let kept = JSONMembers.object(Array(buffer: body), dropping: [logId]) else {
+            return .failed(message: "the model server's answer is not a JSON object")
+        }
+        return .answer(ModelAnswer(stored: ByteBuffer(bytes: kept), value: .object(members.filter { $0.key != logId })))
     }
 
     /// A model's error envelope ready to store as a rejection (without `logId`), if the body is one.
@@ -53,9 +54,7 @@ public enum PaddleXEnvelope {
         guard let value = try? JSONValue(parsing: body), case .object(let members) = value,
               members.contains(where: { $0.key == "errorCode" })
         else { return nil }
-        var stored = ByteBuffer()
-        stored.writeBytes(JSONValue.object(members.filter { $0.key != logId }).serialized())
-        return stored
+        return JSONMembers.object(Array(buffer: body), dropping: [logId]).map { ByteBuffer(bytes: $0) }
     }
 
     /// The message a PaddleX error envelope carries, if the body is one.

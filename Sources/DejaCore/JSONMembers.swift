@@ -1,0 +1,100 @@
+/// The top-level members of a JSON object as the bytes that spell them, for passing a document on
+/// byte for byte with some members left out (numbers as their writer wrote them, no re-serialisation).
+public enum JSONMembers {
+    /// One member: its unescaped name and the range of `"name": value` in the document.
+    public struct Member: Sendable, Equatable {
+        public var name: String
+        public var range: Range<Int>
+    }
+
+    /// The top-level members of `bytes`, which must be one valid JSON object (check it with
+    /// ``JSONValue/init(parsing:limits:)`` first); `nil` if it is not an object. Linear in the input.
+    public static func scan(_ bytes: [UInt8]) -> [Member]? {
+        var index = skipSpace(bytes, 0)
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        var members: [Member] = []
+        while true {
+            index = skipSpace(bytes, index)
+            guard index < bytes.count else { return nil }
+            if bytes[index] == UInt8(ascii: "}") { return members }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            let start = index
+            let nameEnd = skipString(bytes, index)
+            guard let name = try? JSONValue(parsing: bytes[start..<nameEnd]).stringValue else { return nil }
+            index = skipSpace(bytes, nameEnd)
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
+            index = skipValue(bytes, skipSpace(bytes, index + 1))
+            members.append(Member(name: name, range: start..<index))
+        }
+    }
+
+    /// `bytes` as an object of its top-level members but those named in `dropping`, each member spelled
+    /// exactly as in `bytes`; `nil` if `bytes` is not an object.
+    public static func object(_ bytes: [UInt8], dropping names: Set<String>) -> [UInt8]? {
+        guard let members = scan(bytes) else { return nil }
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(bytes.count + 1)
+        var first = true
+        for member in members where !names.contains(member.name) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            out.append(contentsOf: bytes[member.range])
+            first = false
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    private static func isSpace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
+
+    private static func skipSpace(_ bytes: [UInt8], _ start: Int) -> Int {
+        var index = start
+        while index < bytes.count, isSpace(bytes[index]) { index += 1 }
+        return index
+    }
+
+    /// The index just past the string starting at `start` (a `"`).
+    private static func skipString(_ bytes: [UInt8], _ start: Int) -> Int {
+        var index = start + 1
+        while index < bytes.count {
+            switch bytes[index] {
+            case UInt8(ascii: "\\"): index += 2
+            case UInt8(ascii: "\""): return index + 1
+            default: index += 1
+            }
+        }
+        return index
+    }
+
+    /// The index just past the value starting at `start`.
+    private static func skipValue(_ bytes: [UInt8], _ start: Int) -> Int {
+        var index = start
+        var depth = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "\""):
+                index = skipString(bytes, index)
+                if depth == 0 { return index }
+                continue
+            case UInt8(ascii: "{"), UInt8(ascii: "["):
+                depth += 1
+            case UInt8(ascii: "}"), UInt8(ascii: "]"):
+                if depth == 0 { return index }  // the enclosing object's end: a scalar ended before it
+                depth -= 1
+                if depth == 0 { return index + 1 }
+            case UInt8(ascii: ","):
+                if depth == 0 { return index }
+            default:
+                if depth == 0, isSpace(byte) { return index }
+            }
+            index += 1
+        }
+        return index
+    }
+}
