@@ -27,7 +27,8 @@ It handles ``POST /ocr`` the way PaddleX's server does (see FINDINGS.md for the 
 
 Test controls (not PaddleX's):
   GET  /received        the list of /ocr requests received, oldest first: {"contentType", "body"
-                        (the exact text), "json" (parsed, or null)}
+                        (the exact text), "json" (parsed, or null), "status", "answer" (the exact
+                        text of the mock's answer)}
   POST /received/reset  forget them
   POST /control         {"failNext": N, "status": 500, "errorMsg": "..."}: the next N /ocr requests
                         get that error (status 500 without errorMsg: PaddleX's catch-all answer)
@@ -55,14 +56,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import paddlex_schema as px  # noqa: E402
 
-# _pipeline_apps/_common/ocr.py:139-140
+# _pipeline_apps/_common/ocr.py:33-34
 MAX_NUM_INPUT_IMGS = 10
 MAX_OUTPUT_IMG_SIZE = (2000, 2000)
 # paddlex/inference/utils/pdf_rendering.py:20 (infra/utils.py:82)
 MAX_IMAGE_PIXELS = 178_956_970
 # paddlex/utils/flags.py:97
 PDF_RENDER_SCALE = 2.0
-LIMIT_TYPES = ("min", "max", "resize_long")  # models/text_detection/processors.py:145-163
+LIMIT_TYPES = ("min", "max", "resize_long")  # models/text_detection/processors.py:145-164
 
 # The fixed recognition: (text, score, box as fractions of the page: x0, y0, x1, y1).
 LINES = [
@@ -89,7 +90,7 @@ class State:
 
 
 def get_file_type(request) -> str:
-    """_pipeline_apps/_common/ocr.py:183-199."""
+    """_pipeline_apps/_common/ocr.py:78-93."""
     if request.fileType is None:
         if is_url(request.file):
             maybe = infer_file_type(request.file)
@@ -223,7 +224,7 @@ def effective_settings(request) -> dict:
 
 def pruned_result(page, settings: dict, digest: str) -> dict:
     """The OCR result's JSON (pipelines/ocr/result.py:161-192) without input_path and page_index
-    (_pipeline_apps/_common/common.py:253-266), in PaddleX's member order."""
+    (_pipeline_apps/_common/common.py:29-42), in PaddleX's member order."""
     w, h = page.width, page.height
     doc = settings["doc"]
     polys = []
@@ -263,7 +264,7 @@ def pruned_result(page, settings: dict, digest: str) -> dict:
 
 
 def jpeg_base64(img) -> str:
-    """_common/common.py:269-304: fit into max_output_img_size (PaddleX's own arithmetic), JPEG, base64."""
+    """_common/common.py:46-80: fit into max_output_img_size (PaddleX's own arithmetic), JPEG, base64."""
     w, h = img.size
     if w > MAX_OUTPUT_IMG_SIZE[1] or h > MAX_OUTPUT_IMG_SIZE[0]:
         factor = MAX_OUTPUT_IMG_SIZE[0] / w if w / h > MAX_OUTPUT_IMG_SIZE[0] / MAX_OUTPUT_IMG_SIZE[1] else MAX_OUTPUT_IMG_SIZE[1] / h
@@ -297,11 +298,11 @@ def infer(request) -> dict:
         pages, data_info = file_to_pages(data, file_type)
     except ImageTooLarge as error:
         raise px.PaddleXError(422, str(error)) from None
-    except Exception:  # noqa: BLE001 - _common/ocr.py:221-223
+    except Exception:  # noqa: BLE001 - _common/ocr.py:112-117
         raise px.PaddleXError(422, "Invalid input file") from None
     settings = effective_settings(request)
     if settings["text_det_params"]["limit_type"] not in LIMIT_TYPES:
-        # processors.py:163 raises inside the pipeline; the catch-all handler answers (_app.py:276-292).
+        # processors.py:164 raises inside the pipeline; the catch-all handler answers (_app.py:276-292).
         raise px.PaddleXError(500, "Internal server error", echo_log_id=False)
     digest = hashlib.sha256(data).hexdigest()[:8]
     results = []
@@ -349,14 +350,17 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def _send_error_envelope(self, raw: bytes, error: px.PaddleXError) -> None:
+    @staticmethod
+    def _error_envelope(raw: bytes, error: px.PaddleXError) -> tuple[int, bytes]:
         log_id = px.error_log_id(raw, error)
         if not isinstance(log_id, str):
             # AIStudioNoResultResponse(logId=<not a string>) raises inside PaddleX's handler, and the
             # catch-all handler answers instead (_app.py:276-292), without the body's logId.
-            self._send(500, px.error_body(500, "Internal server error", px.generate_log_id()))
-            return
-        self._send(error.status, px.error_body(error.status, error.message, log_id))
+            return 500, px.error_body(500, "Internal server error", px.generate_log_id())
+        return error.status, px.error_body(error.status, error.message, log_id)
+
+    def _send_error_envelope(self, raw: bytes, error: px.PaddleXError) -> None:
+        self._send(*self._error_envelope(raw, error))
 
     @property
     def state(self) -> State:
@@ -405,7 +409,6 @@ class Handler(BaseHTTPRequestHandler):
         except Exception:  # noqa: BLE001
             parsed = None
         with self.state.lock:
-            self.state.received.append({"contentType": content_type, "body": raw.decode("utf-8", "replace"), "json": parsed})
             failing = self.state.fail_next > 0
             if failing:
                 self.state.fail_next -= 1
@@ -418,11 +421,15 @@ class Handler(BaseHTTPRequestHandler):
                     message = http.HTTPStatus(status).phrase  # Starlette's HTTPException default detail
                 raise px.PaddleXError(status, message)
             request = px.validate_request(raw, content_type)
-            answer = infer(request)
+            status, payload = 200, px.dumps(infer(request))
         except px.PaddleXError as error:
-            self._send_error_envelope(raw, error)
-            return
-        self._send(200, px.dumps(answer))
+            status, payload = self._error_envelope(raw, error)
+        with self.state.lock:
+            self.state.received.append({
+                "contentType": content_type, "body": raw.decode("utf-8", "replace"), "json": parsed,
+                "status": status, "answer": payload.decode("utf-8"),
+            })
+        self._send(status, payload)
 
 
 class MockServer:

@@ -257,7 +257,7 @@ def paddlex_defaults() -> dict:
     stock OCR.yaml and no ``Serving`` section. The code that resolves each (all paddlex 3.7.2):
 
     - visualize: ``ctx.config.visualize`` (_pipeline_apps/ocr.py:47-49), AppConfig.visualize = True
-      (infra/config.py:480);
+      (infra/config.py:29);
     - useDocOrientationClassify / useDocUnwarping: *coupled*, see ``doc_preprocessing`` (OCR.yaml:6,
       12-13; pipelines/ocr/pipeline.py:231-237; pipelines/doc_preprocessor/pipeline.py:132-135);
     - useTextlineOrientation: OCR.yaml:7 (pipeline.py:89, 239-240);
@@ -265,7 +265,7 @@ def paddlex_defaults() -> dict:
     - textRecScoreThresh: OCR.yaml:45 ``score_thresh: 0.0`` (pipeline.py:141, 343-344);
     - returnWordBox: not in OCR.yaml; pipeline.py:142 ``text_rec_config.get("return_word_box", False)``;
     - fileType: no default: base64 input without it is refused with 422 ``File type cannot be
-      determined``; a URL's type is guessed from its file name (_pipeline_apps/_common/ocr.py:183-199).
+      determined``; a URL's type is guessed from its file name (_pipeline_apps/_common/ocr.py:78-93).
     """
     config = pipeline_config()
     det = config["SubModules"]["TextDetection"]
