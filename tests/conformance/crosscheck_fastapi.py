@@ -13,8 +13,8 @@ elsewhere in PaddleX (logging, deps, flags, pipelines, infra/utils) are stubbed 
 
 Every request of the battery goes to both; status, Content-Type and body must agree, with each
 generated logId replaced by a placeholder. Success bodies are compared byte for byte; where FastAPI
->= 0.12x serialises floats through pydantic-core (``3.0517578125e-05`` becomes ``0.000030517578125``),
-they are compared as JSON with the difference printed.
+serialises floats through pydantic-core (0.165.0 does, 0.115.12 does not: ``3.0517578125e-05`` becomes
+``0.000030517578125``), they are compared as JSON and the difference is noted.
 """
 
 import base64

@@ -160,8 +160,8 @@ def parse_body(raw: bytes, content_type: str | None) -> Any:
       ``json.loads`` (Starlette's ``Request.json``): a ``JSONDecodeError`` becomes a validation error
       ``json_invalid`` at ``("body", e.pos)`` with msg ``JSON decode error``; any other failure (bytes
       that are not UTF-8 inside a string, say) becomes HTTP 400 ``There was an error parsing the body``;
-    - with another Content-Type, or none (FastAPI >= 0.12x's default ``strict_content_type``; older
-      FastAPI parsed a body without Content-Type as JSON), the raw bytes are validated, and fail as
+    - with another Content-Type, or none (the default ``strict_content_type`` of FastAPI 0.165.0;
+      FastAPI 0.115.12 still parsed a body without Content-Type as JSON), the raw bytes are validated, and fail as
       ``model_attributes_type`` at ``body``.
     """
     if not raw:
