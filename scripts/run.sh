@@ -18,7 +18,7 @@ echo "==> building deja (release)"
 swift build -c release --product deja
 DEJA="$REPO/.build/release/deja"
 
-echo "==> starting the PP-OCRv4 worker on 127.0.0.1:$WORKER_PORT (log: run/worker.log)"
+echo "==> starting the worker (PP-OCRv4, sentiment) on 127.0.0.1:$WORKER_PORT (log: run/worker.log)"
 "$VENV/bin/python" worker/server.py --host 127.0.0.1 --port "$WORKER_PORT" > run/worker.log 2>&1 &
 WORKER_PID=$!
 trap 'kill $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null || true' EXIT
@@ -27,6 +27,10 @@ for _ in $(seq 1 300); do
   kill -0 $WORKER_PID 2>/dev/null || { echo "the worker exited; see run/worker.log"; exit 1; }
   sleep 1
 done
+
+# The sentiment model is trained at install time; its version is the worker's to say.
+export DEJA_TASK_SENTIMENT_MODEL_VERSION=${DEJA_TASK_SENTIMENT_MODEL_VERSION:-$(curl -fsS "http://127.0.0.1:$WORKER_PORT/health" \
+  | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["sentimentModel"]["version"])')}
 
 if [ ! -s run/api-key ]; then
   "$DEJA" keys create --config "$CONFIG" --tenant demo --name walkthrough --quiet > run/api-key

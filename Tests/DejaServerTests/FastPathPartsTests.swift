@@ -2,7 +2,8 @@
 import Foundation
 import Testing
 
-/// The small parsers the event-loop hit path relies on; the path itself is tested end to end in
+/// The small parsers the event-loop hit path relies on; its connection logic is tested in
+/// HitFastPathStateMachineTests and HitFastPathHandlerTests, the path itself end to end in
 /// tests/integration/test_fast_path.py (real sockets, real worker).
 @Suite struct FastPathPartsTests {
     @Test(arguments: [

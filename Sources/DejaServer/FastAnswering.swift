@@ -1,0 +1,35 @@
+import DejaGateway
+import NIOCore
+import NIOHTTP1
+
+/// What a ``HitFastPathHandler`` asks of the fast path: whether to hold a request, and its answer.
+///
+/// ``HitFastPath`` is the real one, over the gateway; tests give the handler a fake, so the
+/// connection logic is tested on a channel without a gateway. Both are called on the event loop and
+/// must not block.
+protocol FastAnswering {
+    /// A request held while its body arrives.
+    associatedtype Held: HeldRequest
+
+    /// How long a held body may still take after the read that brought its head.
+    var bodyTimeout: Duration { get }
+    /// The `Server` header of the answers the handler writes; `nil` for none.
+    var serverName: String? { get }
+
+    /// Whether the request starting with `head` may be a fast hit; `nil` sends it to the router.
+    func hold(_ head: HTTPRequestHead) -> Held?
+    /// The answer to a held request whose body has all arrived; `nil` sends it to the router.
+    func answer(_ held: Held) -> TaskResponse?
+    /// The 408 for a held request whose body did not arrive within ``bodyTimeout``, as the router words it.
+    func bodyTimedOut(_ head: HTTPRequestHead) -> TaskResponse
+}
+
+/// A request the fast path holds while its body arrives.
+protocol HeldRequest {
+    /// The request's head, as parsed.
+    var head: HTTPRequestHead { get }
+    /// The body parts so far, in order; the router gets them as they came if it takes the request.
+    var parts: [ByteBuffer] { get }
+    /// Adds the next body part.
+    mutating func append(_ part: ByteBuffer)
+}

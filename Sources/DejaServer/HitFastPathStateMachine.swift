@@ -1,0 +1,243 @@
+import DejaGateway
+import NIOCore
+import NIOHTTP1
+
+/// The connection logic of ``HitFastPathHandler``: which request parts go on to the router, when a
+/// held request is answered, when connection events go on, when reads are issued.
+///
+/// Synchronous and free of I/O: the handler feeds it the channel's events and carries out the
+/// ``Action`` each returns. The fast path's two decisions — may this request be held, what is its
+/// answer — come in as functions, asked only when the machine may act on them.
+///
+/// The state is that of the request being read:
+/// - `idle`: between requests.
+/// - `holding`: a request the fast path may answer, its body parts kept as they arrive; once a read
+///   ended without its end, its body timer runs.
+/// - `passing`: the current request's parts go to the router as they come, up to its end.
+/// - `closing`: an answer after which the connection closes is written; nothing more is read.
+/// - `closed`: the channel is inactive (or the handler removed); what still comes is ignored.
+///
+/// Across requests it counts requests handed to the router whose response has not ended — while any
+/// has not, later requests go to the router too, so pipelined answers keep their order — and fast
+/// answers whose write has not completed. A quiesce or an input close is held back while a request
+/// is held or an answer is being written, so Hummingbird does not close the connection under it.
+struct HitFastPathStateMachine<Held: HeldRequest> {
+    /// A connection event the machine may hold back.
+    enum ConnectionEvent: Equatable {
+        /// `ChannelShouldQuiesceEvent`: graceful shutdown.
+        case quiesce
+        /// `ChannelEvent.inputClosed`: the client half-closed the connection.
+        case inputClosed
+    }
+
+    /// What the handler does after an event.
+    enum Action {
+        /// Nothing.
+        case none
+        /// Pass this request part on to the router.
+        case forward(HTTPServerRequestPart)
+        /// Cancel the held request's body timer and hand the request to the router: its head and body
+        /// parts as they came, then the connection events `release` (held back until now), then `next`,
+        /// the part just read.
+        case route(Held, next: HTTPServerRequestPart, release: [ConnectionEvent])
+        /// Start the held request's body timer; when it fires, report ``bodyTimedOut()``.
+        case startBodyTimer
+        /// Cancel the held request's body timer and write `answer` to it; report ``answerWritten()``
+        /// when the write completes.
+        case write(TaskResponse, version: HTTPVersion)
+        /// Write the 408 for a held body that is too slow, with `Connection: close`; report
+        /// ``answerWritten()`` when the write completes.
+        case writeBodyTimedOut(head: HTTPRequestHead)
+        /// Cancel the held request's body timer and drop it (its body can never arrive), then pass
+        /// these connection events on.
+        case dropHeld(thenFire: [ConnectionEvent])
+        /// Pass these connection events on, in order.
+        case fire([ConnectionEvent])
+        /// Issue a read on the channel.
+        case read
+        /// Close the channel.
+        case close
+    }
+
+    private enum State {
+        case idle
+        case holding(Held, bodyTimer: Bool)
+        case passing
+        case closing
+        case closed
+    }
+
+    private var state = State.idle
+    /// Requests handed to the router whose response has not ended.
+    private(set) var routed = 0
+    /// Fast answers whose write has not completed.
+    private(set) var writing = 0
+    /// Connection events held back until no request is held and no answer is being written.
+    private var deferred: [ConnectionEvent] = []
+    /// A read asked for while the socket was not writable, to issue once it is.
+    private var readPending = false
+
+    init() {}
+
+    // MARK: Request parts
+
+    /// A request head arrived; `hold` is asked whether the fast path may answer it, only when it
+    /// could: no request is held or passing and every routed request has its response.
+    mutating func receivedHead(_ head: HTTPRequestHead, hold: (HTTPRequestHead) -> Held?) -> Action {
+        switch state {
+        case .idle:
+            if routed == 0, let held = hold(head) {
+                state = .holding(held, bodyTimer: false)
+                return .none
+            }
+            routed += 1
+            state = .passing
+            return .forward(.head(head))
+        case .holding(let held, _):
+            // A head inside a held request (the parser does not make one): the router judges both.
+            routed += 2
+            state = .passing
+            return .route(held, next: .head(head), release: releasable())
+        case .passing:
+            return .forward(.head(head))
+        case .closing, .closed:
+            return .none
+        }
+    }
+
+    /// A body part arrived.
+    mutating func receivedBody(_ part: ByteBuffer) -> Action {
+        switch state {
+        case .holding(var held, let bodyTimer):
+            state = .idle  // no second reference to the parts while appending, so they are not copied
+            held.append(part)
+            state = .holding(held, bodyTimer: bodyTimer)
+            return .none
+        case .idle, .passing:
+            return .forward(.body(part))  // idle: a body without a head, the router reports it
+        case .closing, .closed:
+            return .none
+        }
+    }
+
+    /// A request's end arrived; for a held request `answer` is asked for its answer.
+    mutating func receivedEnd(_ trailers: HTTPHeaders?, answer: (Held) -> TaskResponse?) -> Action {
+        switch state {
+        case .holding(let held, _):
+            if let response = answer(held) {
+                writing += 1
+                // The router does not repeat a client's own `Connection: close`; neither does this.
+                state = held.head.isKeepAlive ? .idle : .closing
+                return .write(response, version: held.head.version)
+            }
+            routed += 1
+            state = .idle
+            return .route(held, next: .end(trailers), release: releasable())
+        case .passing:
+            state = .idle
+            return .forward(.end(trailers))
+        case .idle:
+            return .forward(.end(trailers))
+        case .closing, .closed:
+            return .none
+        }
+    }
+
+    /// A read from the socket ended. A held body still arriving has `bodyTimeout` from now to finish;
+    /// most requests arrive whole in one read and never start the timer.
+    mutating func readComplete() -> Action {
+        guard case .holding(let held, bodyTimer: false) = state else { return .none }
+        state = .holding(held, bodyTimer: true)
+        return .startBodyTimer
+    }
+
+    /// The held request's body timer fired: the request gets a 408 and the connection closes. Without
+    /// a running timer (one cancelled too late), nothing happens.
+    mutating func bodyTimedOut() -> Action {
+        guard case .holding(let held, bodyTimer: true) = state else { return .none }
+        writing += 1
+        state = .closing
+        return .writeBodyTimedOut(head: held.head)
+    }
+
+    // MARK: Writes
+
+    /// The router's response ended (its `.end` passed on the way out). An end beyond the requests
+    /// handed to the router is not counted.
+    mutating func routedResponseEnded() {
+        routed = max(0, routed - 1)
+    }
+
+    /// A fast answer's write completed (or failed).
+    mutating func answerWritten() -> Action {
+        precondition(writing > 0, "a fast answer's write completed that was not started")
+        writing -= 1
+        switch state {
+        case .closing:
+            return writing == 0 ? .close : .none
+        case .idle, .passing:
+            let events = releasable()
+            return events.isEmpty ? .none : .fire(events)
+        case .holding, .closed:
+            return .none
+        }
+    }
+
+    // MARK: Connection
+
+    /// A quiesce or an input close arrived.
+    mutating func received(_ event: ConnectionEvent) -> Action {
+        switch state {
+        case .holding where event == .inputClosed:
+            // The held body can never complete: drop it; the router sees the input close.
+            state = .idle
+            deferred.append(event)
+            return .dropHeld(thenFire: releasable())
+        case .holding:
+            deferred.append(event)
+            return .none
+        case .idle, .passing, .closing:
+            deferred.append(event)
+            let events = releasable()
+            return events.isEmpty ? .none : .fire(events)
+        case .closed:
+            return .fire([event])
+        }
+    }
+
+    /// The handler was asked to read; reads wait while the socket is not writable, so a client that
+    /// sends requests without reading the answers cannot make answers pile up in memory.
+    mutating func read(writable: Bool) -> Action {
+        guard writable else {
+            readPending = true
+            return .none
+        }
+        readPending = false
+        return .read
+    }
+
+    /// The socket's writability changed: a read held back goes out once it is writable.
+    mutating func writabilityChanged(writable: Bool) -> Action {
+        guard writable, readPending else { return .none }
+        readPending = false
+        return .read
+    }
+
+    /// The channel went inactive or the handler was removed: the held request and events held back
+    /// are dropped.
+    mutating func channelInactive() -> Action {
+        let wasHolding = if case .holding = state { true } else { false }
+        state = .closed
+        deferred.removeAll()
+        return wasHolding ? .dropHeld(thenFire: []) : .none
+    }
+
+    /// Takes the events held back when nothing holds them anymore: no request held, no answer being
+    /// written.
+    private mutating func releasable() -> [ConnectionEvent] {
+        if case .holding = state { return [] }
+        guard writing == 0, !deferred.isEmpty else { return [] }
+        defer { deferred.removeAll() }
+        return deferred
+    }
+}
