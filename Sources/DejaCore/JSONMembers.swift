@@ -8,7 +8,8 @@ public enum JSONMembers {
     }
 
     /// The top-level members of `bytes`, which must be one valid JSON object (check it with
-    /// ``JSONValue/init(parsing:limits:)`` first); `nil` if it is not an object. Linear in the input.
+    /// ``JSONValue/init(parsing:limits:)`` first); `nil` if it is not an object. Linear in the input;
+    /// never reads out of bounds, whatever the input.
     public static func scan(_ bytes: [UInt8]) -> [Member]? {
         var index = skipSpace(bytes, 0)
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
@@ -24,10 +25,11 @@ public enum JSONMembers {
             }
             let start = index
             let nameEnd = skipString(bytes, index)
-            guard let name = try? JSONValue(parsing: bytes[start..<nameEnd]).stringValue else { return nil }
+            guard bytes[start] == UInt8(ascii: "\""), nameEnd <= bytes.count, let name = try? JSONValue(parsing: bytes[start..<nameEnd]).stringValue else { return nil }
             index = skipSpace(bytes, nameEnd)
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
             index = skipValue(bytes, skipSpace(bytes, index + 1))
+            guard index <= bytes.count else { return nil }
             members.append(Member(name: name, range: start..<index))
         }
     }

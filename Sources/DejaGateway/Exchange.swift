@@ -18,6 +18,8 @@ struct Exchange: Sendable {
     var key: CacheKey?
     /// The canonical form, when it had to be built to find the key (it holds the forward body).
     var canonical: CanonicalRequest?
+    /// The request's own id its answer echoes (``TaskProtocol/echo(in:)``), once read.
+    var echo: String?
 
     init(task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl, started: Double) {
         self.task = task

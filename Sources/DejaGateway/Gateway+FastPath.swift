@@ -11,6 +11,7 @@ extension Gateway {
         fileprivate let key: CacheKey
         fileprivate let entry: CacheEntry
         fileprivate let serving: CachedAnswerPolicy.Serving
+        fileprivate let echo: String?
         fileprivate let started: Double
     }
 
@@ -22,13 +23,13 @@ extension Gateway {
     ///
     /// The answer is the one ``handle(task:caller:body:cacheControl:idempotencyKey:)`` would give.
     public func cachedAnswer(task: TaskRuntime, caller: APIKeyInfo, bodyDigest: CacheKey, cacheControl: CacheControl) -> MemoryHit? {
-        guard cacheControl.allowsCachedAnswer, let fastCache = store.fastCache, let key = resolver.memo.key(for: bodyDigest),
-              let entry = fastCache.entry(for: key)
+        guard cacheControl.allowsCachedAnswer, let fastCache = store.fastCache, let remembered = resolver.memo.remembered(bodyDigest),
+              let entry = fastCache.entry(for: remembered.key)
         else { return nil }
         let now = clock.now()
         guard case .serve(let serving) = task.cachedAnswers.decide(entry, cacheControl: cacheControl, now: now), serving.isImmediate
         else { return nil }
-        return MemoryHit(key: key, entry: entry, serving: serving, started: now)
+        return MemoryHit(key: remembered.key, entry: entry, serving: serving, echo: remembered.echo, started: now)
     }
 
     /// Records a hit found by ``cachedAnswer(task:caller:bodyDigest:cacheControl:)`` (queued, billed 0)
@@ -36,6 +37,7 @@ extension Gateway {
     public func answer(_ hit: MemoryHit, task: TaskRuntime, caller: APIKeyInfo) -> TaskResponse {
         var exchange = Exchange(task: task, caller: caller, body: ByteBuffer(), cacheControl: CacheControl(), started: hit.started)
         exchange.key = hit.key
+        exchange.echo = hit.echo
         return responder.cachedNow(hit.entry, serving: hit.serving, exchange: exchange)
     }
 }

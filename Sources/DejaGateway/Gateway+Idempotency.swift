@@ -85,7 +85,7 @@ extension Gateway {
             key: stored.headers["x-deja-key"].flatMap { CacheKey(hex: $0) }, tokens: tokens, billed: 0,
             modelVersion: stored.headers["x-deja-model-version"], age: max(0, Int(now - stored.createdAt)),
             contentType: stored.headers["content-type"] ?? "application/json",
-            body: task.taskProtocol.render(stored: ByteBuffer(bytes: stored.body))
+            body: task.taskProtocol.render(stored: ByteBuffer(bytes: stored.body), echo: exchange.echo)
         )
         response.replayed = true
         return response

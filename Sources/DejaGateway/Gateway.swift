@@ -92,6 +92,7 @@ public final class Gateway: Sendable {
         do {
             exchange = try await resolver.resolve(exchange)
         } catch {
+            exchange.echo = task.taskProtocol.echo(in: body)
             return responder.failure(exchange, error: error)
         }
         guard let idempotencyKey else { return await answer(exchange, idempotency: nil) }

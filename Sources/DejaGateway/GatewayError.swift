@@ -1,3 +1,5 @@
+import DejaCore
+
 /// An error on Deja's request path, with the HTTP status it maps to.
 ///
 /// The message says what was wrong and how to fix it; it never contains request content, keys or secrets.
@@ -68,6 +70,9 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     public var status: Int
     public var underlying: (any Error)?
     /// Seconds after which a retry may succeed (`Retry-After`), for overload and rate limits.
+    /// Deja's own account of a refusal that the protocol words its own way (a PaddleX validation list);
+    /// sent in the `x-deja-error` header.
+    public var detail: String?
     public var retryAfter: Int?
     /// The model server could not be connected to: the request never reached it, so another server
     /// may take it.
@@ -112,4 +117,22 @@ public struct GatewayError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "GatewayError(\(code), status \(status)): \(message)" }
+}
+
+extension GatewayError {
+    /// Deja's own words for a request the canonical form refused; the message names the field.
+    public static func badRequest(_ error: CanonicalError) -> GatewayError {
+        switch error.code {
+        case .invalidJSON, .invalidUTF8, .invalidEscape:
+            return GatewayError(.badRequest, "the request body is not valid JSON: \(error.description)", status: 400)
+        case .limitExceeded, .imageTooLarge:
+            return GatewayError(.payloadTooLarge, "the request exceeds a limit: \(error.description)", status: 413)
+        case .missingTenant:
+            return GatewayError(.internalError, "the task's cache scope needs a tenant", status: 500)
+        case .emptyBody:
+            return GatewayError(.badRequest, "empty request body: send the request as a JSON object", status: 400)
+        default:
+            return GatewayError(.badRequest, "invalid request: \(error.description)", status: 400)
+        }
+    }
 }

@@ -10,7 +10,7 @@ import Synchronization
 /// are in the memo's own digest. Sharded and bounded: a full shard is cleared, never grown.
 public final class KeyMemo: Sendable {
     private final class Shard: Sendable {
-        let map = Mutex<[CacheKey: CacheKey]>([:])
+        let map = Mutex<[CacheKey: Remembered]>([:])
     }
 
     private let shards: [Shard]
@@ -58,15 +58,25 @@ public final class KeyMemo: Sendable {
 
     /// The content key remembered for a body digest, if any.
     public func key(for bodyDigest: CacheKey) -> CacheKey? {
+        remembered(bodyDigest)?.key
+    }
+
+    /// What a body was found to be: its content key and the id its answers echo.
+    public struct Remembered: Sendable, Equatable {
+        public var key: CacheKey
+        public var echo: String?
+    }
+
+    /// What the body with this digest was found to be, if it is remembered.
+    public func remembered(_ bodyDigest: CacheKey) -> Remembered? {
         shard(bodyDigest).map.withLock { $0[bodyDigest] }
     }
 
-    /// Remembers that a body digest resolves to `key`.
-    public func remember(_ bodyDigest: CacheKey, resolvesTo key: CacheKey) {
+    public func remember(_ bodyDigest: CacheKey, resolvesTo key: CacheKey, echo: String? = nil) {
         let limit = perShard
         shard(bodyDigest).map.withLock { map in
             if map.count >= limit { map.removeAll(keepingCapacity: true) }
-            map[bodyDigest] = key
+            map[bodyDigest] = Remembered(key: key, echo: echo)
         }
     }
 

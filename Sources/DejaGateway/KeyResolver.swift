@@ -24,17 +24,20 @@ struct KeyResolver: Sendable {
         let task = exchange.task, body = exchange.body
         let name = task.policy.task, scope = task.memoScope(tenant: exchange.caller.tenant)
         let bodyDigest = await offServingThreads(bytes: body.readableBytes) { KeyMemo.bodyDigest(task: name, scope: scope, body: body) }
-        if let remembered = memo.key(for: bodyDigest) {
-            exchange.key = remembered
+        if let remembered = memo.remembered(bodyDigest) {
+            exchange.key = remembered.key
+            exchange.echo = remembered.echo
             return exchange
         }
         if let shared = await sharedAlias(task: task, bodyDigest: bodyDigest) {
-            memo.remember(bodyDigest, resolvesTo: shared)  // another instance canonicalised this very body
+            exchange.echo = task.taskProtocol.echo(in: body)
+            memo.remember(bodyDigest, resolvesTo: shared, echo: exchange.echo)  // another instance canonicalised this very body
             exchange.key = shared
             return exchange
         }
         let request = try await canonicalize(exchange)
-        memo.remember(bodyDigest, resolvesTo: request.key)
+        exchange.echo = task.taskProtocol.echo(in: body)
+        memo.remember(bodyDigest, resolvesTo: request.key, echo: exchange.echo)
         shareAlias(task: task, bodyDigest: bodyDigest, key: request.key)
         exchange.key = request.key
         exchange.canonical = request
@@ -52,38 +55,28 @@ struct KeyResolver: Sendable {
     func canonicalize(_ exchange: Exchange) async throws(GatewayError) -> CanonicalRequest {
         let task = exchange.task, body = exchange.body, tenant = exchange.caller.tenant
         metrics.countCanonicalization(task: task.policy.task)
-        let canonicalizer = self.canonicalizer, policy = task.policy, wire = task.taskProtocol
+        let canonicalizer = self.canonicalizer, policy = task.policy
         let work = { @Sendable () throws(CanonicalError) -> CanonicalRequest in
-            let request = try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant)
-            try wire.check(request)
-            return request
+            try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant)
         }
+        let request: CanonicalRequest
         do {
-            guard let workers else { return try work() }
-            return try await workers.run(bytes: body.readableBytes, work)
+            if let workers {
+                request = try await workers.run(bytes: body.readableBytes, work)
+            } else {
+                request = try work()
+            }
         } catch {
-            throw Self.badRequest(error)
+            throw task.taskProtocol.requestError(error, body: body)
         }
+        try task.taskProtocol.check(request)
+        return request
     }
 
     /// `work` (which cannot fail) on ``CanonicalWorkers`` for a large body, else here.
     private func offServingThreads<T: Sendable>(bytes: Int, _ work: @escaping @Sendable () -> T) async -> T {
         guard let workers else { return work() }
         return await workers.run(bytes: bytes) { () throws(Never) in work() }
-    }
-
-    /// The client's error for a request that cannot be canonicalised; the message names the field.
-    static func badRequest(_ error: CanonicalError) -> GatewayError {
-        switch error.code {
-        case .invalidJSON, .invalidUTF8, .invalidEscape:
-            return GatewayError(.badRequest, "the request body is not valid JSON: \(error.description)", status: 400)
-        case .limitExceeded, .imageTooLarge:
-            return GatewayError(.payloadTooLarge, "the request exceeds a limit: \(error.description)", status: 413)
-        case .missingTenant:
-            return GatewayError(.internalError, "the task's cache scope needs a tenant", status: 500)
-        default:
-            return GatewayError(.badRequest, "invalid request: \(error.description)", status: 400)
-        }
     }
 
     // MARK: - Aliases shared across instances

@@ -15,7 +15,7 @@ struct Responder: Sendable {
         TaskResponse(
             status: 200, outcome: outcome, key: exchange.key, tokens: entry.meteredTokens, billed: entry.meteredTokens,
             modelVersion: entry.modelVersion, contentType: entry.contentType,
-            body: exchange.task.taskProtocol.render(stored: entry.body)
+            body: exchange.task.taskProtocol.render(stored: entry.body, echo: exchange.echo)
         )
     }
 
@@ -55,7 +55,7 @@ struct Responder: Sendable {
         return TaskResponse(
             status: entry.status, outcome: serving.outcome, key: exchange.key, tokens: entry.meteredTokens, billed: serving.billed,
             modelVersion: entry.modelVersion, age: entry.age(at: now), contentType: entry.contentType,
-            body: exchange.task.taskProtocol.render(stored: entry.body)
+            body: exchange.task.taskProtocol.render(stored: entry.body, echo: exchange.echo)
         )
     }
 
@@ -80,9 +80,11 @@ struct Responder: Sendable {
         } else if gatewayError.code == .upstreamRejected {
             logger.info("the model rejected the input", metadata: metadata)
         }
-        return TaskResponse(
+        var response = TaskResponse(
             status: gatewayError.status, outcome: nil, key: exchange.key, retryAfter: gatewayError.retryAfter,
-            body: [exchange.task.taskProtocol.renderError(status: gatewayError.status, message: gatewayError.message)]
+            body: [exchange.task.taskProtocol.renderError(status: gatewayError.status, message: gatewayError.message, echo: exchange.echo)]
         )
+        response.detail = gatewayError.detail
+        return response
     }
 }

@@ -20,6 +20,8 @@ public struct TaskResponse: Sendable {
     public var age: Int?
     /// Seconds to wait before retrying (`Retry-After`), on overload.
     public var retryAfter: Int?
+    /// Deja's own words for an error whose body the protocol words its own way (`x-deja-error`).
+    public var detail: String?
     /// True when this is the stored answer to an earlier request with the same `Idempotency-Key`.
     public var replayed = false
     /// Media type of the body.

@@ -63,7 +63,10 @@ struct TaskController<Context: RequestContext>: Sendable {
             return Self.error(413, "request body is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)", task: task)
         }
         if body.readableBytes == 0 {
-            return Self.error(400, "empty request body: send the request as a JSON object", task: task)
+            let error = task.taskProtocol.requestError(CanonicalError(.emptyBody, path: "$", message: "the body is empty"), body: body)
+            var answer = Self.errorAnswer(error.status, error.message, task: task)
+            answer.detail = error.detail
+            return Self.response(answer)
         }
 
         let idempotencyKey = request.headers[.idempotencyKey]
@@ -122,6 +125,12 @@ struct TaskController<Context: RequestContext>: Sendable {
         if let age = answer.age { body(.age, String(age)) }
         if let retryAfter = answer.retryAfter { body(.retryAfter, String(retryAfter)) }
         if answer.replayed { body(.dejaIdempotentReplay, "true") }
+        if let detail = answer.detail { body(.dejaError, Self.headerValue(detail)) }
+    }
+
+    /// `text` as a header value: visible ASCII and spaces, anything else as `?`.
+    static func headerValue(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.prefix(1024).map { (0x20...0x7e).contains($0.value) ? $0 : "?" }))
     }
 
     /// 429 for a key over its request rate.
@@ -167,7 +176,7 @@ struct TaskController<Context: RequestContext>: Sendable {
 
     /// An error in the task protocol's envelope, billed nothing.
     static func errorAnswer(_ status: Int, _ message: String, task: TaskRuntime) -> TaskResponse {
-        TaskResponse(status: status, outcome: nil, key: nil, body: [task.taskProtocol.renderError(status: status, message: message)])
+        TaskResponse(status: status, outcome: nil, key: nil, body: [task.taskProtocol.renderError(status: status, message: message, echo: nil)])
     }
 
     /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, blanks around

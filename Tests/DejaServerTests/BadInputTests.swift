@@ -7,7 +7,8 @@ import NIOCore
 import Testing
 
 /// Every bad-input case gets a clear 4xx naming what is wrong, bills nothing, caches nothing, and the
-/// server keeps serving.
+/// server keeps serving. Where PaddleX itself refuses the body, the answer is PaddleX's (422 with its
+/// validation list, or `Invalid input file`) and Deja's own words are in `x-deja-error`.
 @Suite struct BadInputTests {
     struct Case: Sendable, CustomTestStringConvertible {
         var name: String
@@ -19,15 +20,16 @@ import Testing
     }
 
     static let cases: [Case] = [
-        Case(name: "malformed JSON", body: "{\"file\": ", status: 400, mentions: "JSON"),
-        Case(name: "not an object", body: "[\"file\"]", status: 400, mentions: "object"),
-        Case(name: "missing file", body: "{\"fileType\": 1}", status: 400, mentions: "file"),
-        Case(name: "file wrongly typed", body: "{\"file\": 123, \"fileType\": 1}", status: 400, mentions: "file"),
-        Case(name: "file is an object", body: "{\"file\": {\"a\": 1}}", status: 400, mentions: "file"),
-        Case(name: "invalid base64", body: "{\"file\": \"%%%%\", \"fileType\": 1}", status: 400, mentions: "base64"),
+        Case(name: "malformed JSON", body: "{\"file\": ", status: 422, mentions: "JSON"),
+        Case(name: "not an object", body: "[\"file\"]", status: 422, mentions: "object"),
+        Case(name: "missing file", body: "{\"fileType\": 1}", status: 422, mentions: "file"),
+        Case(name: "file wrongly typed", body: "{\"file\": 123, \"fileType\": 1}", status: 422, mentions: "file"),
+        Case(name: "file is an object", body: "{\"file\": {\"a\": 1}}", status: 422, mentions: "file"),
+        Case(name: "invalid base64", body: "{\"file\": \"%%%%\", \"fileType\": 1}", status: 422, mentions: "base64"),
         Case(name: "duplicate key", body: "{\"file\": \"aGk=\", \"file\": \"aGk=\"}", status: 400, mentions: "file"),
-        Case(name: "trailing garbage", body: "{\"file\": \"aGk=\"} x", status: 400, mentions: "JSON"),
-        Case(name: "empty body", body: "", status: 400, mentions: "empty"),
+        Case(name: "trailing garbage", body: "{\"file\": \"aGk=\"} x", status: 422, mentions: "JSON"),
+        Case(name: "empty body", body: "", status: 422, mentions: "empty"),
+        Case(name: "option wrongly typed", body: "{\"file\": \"aGk=\", \"visualize\": \"maybe\"}", status: 422, mentions: "visualize"),
     ]
 
     @Test(arguments: cases)
@@ -39,7 +41,9 @@ import Testing
                 #expect(response.status.code == badCase.status)
                 let envelope = try response.decode(PaddleXError.self)
                 #expect(envelope.errorCode == badCase.status)
-                #expect(envelope.errorMsg.lowercased().contains(badCase.mentions.lowercased()), "\(envelope.errorMsg)")
+                // What the client learns: the envelope's message and Deja's own words beside it.
+                let said = envelope.errorMsg + " " + (response.headers[.dejaError] ?? "")
+                #expect(said.lowercased().contains(badCase.mentions.lowercased()), "\(said)")
                 #expect(response.headers[.dejaBilledTokens] == "0")
                 #expect(response.headers[.dejaCache] == nil)
             }

@@ -139,7 +139,7 @@ def test_usage_report_equals_the_billed_headers(gateway, invoices):
         seen += int(headers["x-deja-billed-tokens"])
         requests += 1
     status, headers, _ = gateway.post(b'{"file": 12}', tenant="audit")  # rejected: not billed
-    assert status == 400
+    assert status == 422  # PaddleX: file must be a string
     seen += int(headers["x-deja-billed-tokens"])
     requests += 1
 
@@ -203,20 +203,23 @@ def test_cache_control_no_cache_and_no_store(gateway, worker, invoices):
 
 def test_bad_input_is_rejected_clearly_never_billed_and_never_cached(gateway, worker):
     before = usage(gateway, "acme")["totals"]["billedTokens"]
+    # Where PaddleX refuses the body, the answer is PaddleX's (422, its validation list or "Invalid input
+    # file"); Deja's own words, naming the field, are in x-deja-error. Duplicate members are Deja's own 400.
     cases = [
-        (b"{not json", 400, "JSON"),
-        (b'{"fileType": 1}', 400, "file"),
-        (b'{"file": 42, "fileType": 1}', 400, "file"),
-        (b'{"file": "@@@ not base64 @@@", "fileType": 1}', 400, "base64"),
+        (b"{not json", 422, "JSON"),
+        (b'{"fileType": 1}', 422, "file"),
+        (b'{"file": 42, "fileType": 1}', 422, "file"),
+        (b'{"file": "@@@ not base64 @@@", "fileType": 1}', 422, "base64"),
         (b'{"file": "aGVsbG8=", "file": "aGVsbG8=", "fileType": 1}', 400, "file"),
-        (b"[1, 2, 3]", 400, "object"),
+        (b"[1, 2, 3]", 422, "object"),
     ]
     for body, expected, word in cases:
         status, headers, answer = gateway.post(body)
         assert status == expected, (body, status, answer)
         envelope = json.loads(answer)
         assert envelope["errorCode"] == expected
-        assert word.lower() in envelope["errorMsg"].lower(), (body, envelope)
+        said = envelope["errorMsg"] + " " + headers.get("x-deja-error", "")
+        assert word.lower() in said.lower(), (body, envelope, headers)
         assert headers["x-deja-billed-tokens"] == "0"
 
     # Not an image: the model is the one that must judge it; its rejection passes through, unbilled,

@@ -66,7 +66,7 @@ public enum PaddleXEnvelope {
     }
 
     /// A stored answer with a fresh `logId` in front, as buffers to write in order (no copy of the answer).
-    public static func render(stored: ByteBuffer, logId: String = newLogId()) -> [ByteBuffer] {
+    public static func render(stored: ByteBuffer, logId: String) -> [ByteBuffer] {
         var head = ByteBuffer()
         head.reserveCapacity(64)
         head.writeString("{\"logId\":\"")
@@ -82,7 +82,7 @@ public enum PaddleXEnvelope {
     }
 
     /// An error envelope: `{"logId","errorCode","errorMsg"}` with errorCode = the HTTP status.
-    public static func renderError(status: Int, message: String, logId: String = newLogId()) -> ByteBuffer {
+    public static func renderError(status: Int, message: String, logId: String) -> ByteBuffer {
         let value = JSONValue.object([
             (key: "logId", value: .string(logId)),
             (key: "errorCode", value: .number(JSONNumber(status))),
@@ -91,6 +91,21 @@ public enum PaddleXEnvelope {
         var buffer = ByteBuffer()
         buffer.writeBytes(value.serialized())
         return buffer
+    }
+
+    /// The `logId` PaddleX's server echoes (its `_try_get_log_id`): a non-empty string `logId` member of
+    /// a body that is a JSON object; `nil` otherwise.
+    public static func echo(in body: ByteBuffer) -> String? {
+        // Only a body that may name the member (plainly or escaped) is parsed: most never do.
+        guard body.readableBytesView.firstRange(of: Array("logId".utf8)) != nil
+                || body.readableBytesView.firstRange(of: Array("\\u".utf8)) != nil
+        else { return nil }
+        let bytes = Array(buffer: body)
+        guard (try? JSONValue(parsing: bytes)) != nil, let member = JSONMembers.scan(bytes)?.last(where: { $0.name == logId })
+        else { return nil }
+        let value = bytes[member.range].drop { $0 != UInt8(ascii: ":") }.dropFirst()
+        guard let id = (try? JSONValue(parsing: value))?.stringValue, !id.isEmpty else { return nil }
+        return id
     }
 
     /// A new log id: a version-4 UUID, as PaddleX's (see ``LogIdGenerator``).

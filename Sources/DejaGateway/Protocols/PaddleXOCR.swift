@@ -12,6 +12,30 @@ public struct PaddleXOCR: TaskProtocol {
         MemberRoles(binary: ["file"], required: ["file"], volatile: [PaddleXEnvelope.logId])
     }
 
+    /// The members of PaddleX 3.7.2's OCR `InferRequest` after `file`, in its field order, with the
+    /// types its lax validation accepts (paddlex/inference/serving/schemas/ocr.py, shared/ocr.py).
+    static let fields: [(name: String, type: PaddleXValidation.FieldType)] = [
+        ("fileType", .zeroOrOne), ("useDocOrientationClassify", .bool), ("useDocUnwarping", .bool),
+        ("useTextlineOrientation", .bool), ("textDetLimitSideLen", .int), ("textDetLimitType", .string),
+        ("textDetThresh", .float), ("textDetBoxThresh", .float), ("textDetUnclipRatio", .float),
+        ("textRecScoreThresh", .float), ("returnWordBox", .bool), ("visualize", .bool),
+    ]
+
+    /// PaddleX's own refusals for the options' types (422, its validation list); unknown members are
+    /// ignored, as PaddleX ignores them.
+    public func check(_ request: CanonicalRequest) throws(GatewayError) {
+        let problems = PaddleXValidation.problems(in: request.canonicalForm, fields: Self.fields)
+        guard !problems.isEmpty else { return }
+        let names = problems.map { $0.loc.dropFirst("body.".count) }.joined(separator: ", ")
+        throw PaddleXValidation.refusal(problems, detail: "invalid request: wrong type for \(names) (see the PaddleX OCR request schema)")
+    }
+
+    /// PaddleX's answer where PaddleX refuses the body too (malformed JSON, not an object, `file`
+    /// missing or not a string, `file` not base64); Deja's own otherwise.
+    public func requestError(_ error: CanonicalError, body: ByteBuffer) -> GatewayError {
+        PaddleXValidation.refusal(for: error, body: body, required: "file") ?? GatewayError.badRequest(error)
+    }
+
     public func read(status: Int, body: ByteBuffer) -> ModelReply {
         PaddleXEnvelope.read(status: status, body: body) { result in
             guard let result else { return nil }  // tolerated: metered as one page
@@ -32,12 +56,16 @@ public struct PaddleXOCR: TaskProtocol {
         Measurement(pages: 1, inputBytes: Int64(forwardBody.count))
     }
 
-    public func render(stored: ByteBuffer) -> [ByteBuffer] {
-        PaddleXEnvelope.render(stored: stored)
+    public func echo(in body: ByteBuffer) -> String? {
+        PaddleXEnvelope.echo(in: body)
     }
 
-    public func renderError(status: Int, message: String) -> ByteBuffer {
-        PaddleXEnvelope.renderError(status: status, message: message)
+    public func render(stored: ByteBuffer, echo: String?) -> [ByteBuffer] {
+        PaddleXEnvelope.render(stored: stored, logId: echo ?? PaddleXEnvelope.newLogId())
+    }
+
+    public func renderError(status: Int, message: String, echo: String?) -> ByteBuffer {
+        PaddleXEnvelope.renderError(status: status, message: message, logId: echo ?? PaddleXEnvelope.newLogId())
     }
 
     static func pages(in answer: JSONValue) -> Int64 {

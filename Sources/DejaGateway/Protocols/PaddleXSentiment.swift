@@ -13,9 +13,9 @@ public struct PaddleXSentiment: TaskProtocol {
     }
 
     /// `text` must be a string: the model classifies one text.
-    public func check(_ request: CanonicalRequest) throws(CanonicalError) {
+    public func check(_ request: CanonicalRequest) throws(GatewayError) {
         guard let text = request.canonicalForm["text"], text.stringValue == nil else { return }
-        throw CanonicalError(.wrongType, path: "$.text", message: "must be a string, not \(text.kindName)")
+        throw GatewayError(.badRequest, "invalid request: $.text: must be a string, not \(text.kindName)", status: 400)
     }
 
     public func read(status: Int, body: ByteBuffer) -> ModelReply {
@@ -35,11 +35,15 @@ public struct PaddleXSentiment: TaskProtocol {
         return Measurement(labels: 1, inputBytes: Int64(forwardBody.count), inputCharacters: Int64(text?.count ?? 0))
     }
 
-    public func render(stored: ByteBuffer) -> [ByteBuffer] {
-        PaddleXEnvelope.render(stored: stored)
+    public func echo(in body: ByteBuffer) -> String? {
+        PaddleXEnvelope.echo(in: body)
     }
 
-    public func renderError(status: Int, message: String) -> ByteBuffer {
-        PaddleXEnvelope.renderError(status: status, message: message)
+    public func render(stored: ByteBuffer, echo: String?) -> [ByteBuffer] {
+        PaddleXEnvelope.render(stored: stored, logId: echo ?? PaddleXEnvelope.newLogId())
+    }
+
+    public func renderError(status: Int, message: String, echo: String?) -> ByteBuffer {
+        PaddleXEnvelope.renderError(status: status, message: message, logId: echo ?? PaddleXEnvelope.newLogId())
     }
 }

@@ -4,10 +4,12 @@ import NIOCore
 /// A wire protocol that task routes speak: the seam between the gateway and a kind of model server.
 ///
 /// A protocol owns everything that depends on the shape of its requests and answers: which request
-/// members are files, which are required and which are per-request noise (``roles``); how a model's
-/// reply is read — an answer to store, a rejection of the input (remembered for the negative TTL), or
-/// a failure (``read(status:body:)``); what an answer is worth to the meter (``measure(_:forwardBody:)``);
-/// and how answers and errors are written for the client (``render(stored:)``, ``renderError(status:message:)``).
+/// members are files, which are required and which are per-request noise (``roles``); which requests it
+/// refuses and in what words (``check(_:)``, ``requestError(_:body:)``); how a model's reply is read — an
+/// answer to store, a rejection of the input (remembered for the negative TTL), or a failure
+/// (``read(status:body:)``); what an answer is worth to the meter (``measure(_:forwardBody:)``); and how
+/// answers and errors are written for the client, with the request's own id echoed where the protocol
+/// does that (``echo(in:)``, ``render(stored:echo:)``, ``renderError(status:message:echo:)``).
 /// The gateway's request path — keys, cache, single flight, billing — is the same for every protocol.
 ///
 /// Adding a protocol is one conforming type plus its name in ``TaskProtocols/all``.
@@ -18,22 +20,34 @@ public protocol TaskProtocol: Sendable {
     var roles: MemberRoles { get }
     /// Checks a request the canonical form accepted, for what the roles cannot say (a member's type);
     /// throws the client's error naming the member. The default accepts every request.
-    func check(_ request: CanonicalRequest) throws(CanonicalError)
+    func check(_ request: CanonicalRequest) throws(GatewayError)
+    /// The client's error for a body the canonical form refused (`body` is the request as it came).
+    /// The default: 400 naming the field, 413 over a limit.
+    func requestError(_ error: CanonicalError, body: ByteBuffer) -> GatewayError
+    /// The request's own id that its answer echoes (PaddleX: a non-empty string `logId`); `nil` for none.
+    /// Read from the raw body; the default echoes nothing.
+    func echo(in body: ByteBuffer) -> String?
     /// Reads what the model server replied.
     func read(status: Int, body: ByteBuffer) -> ModelReply
     /// What an answer amounts to for the meter; `forwardBody` is what the model was sent.
     func measure(_ answer: ModelAnswer, forwardBody: [UInt8]) -> Measurement
     /// The least a request with this forward body can amount to: what a miss reserves before the call.
     func minimumMeasurement(forwardBody: [UInt8]) -> Measurement
-    /// A stored answer (or rejection) as the client receives it, per-request noise filled in, as buffers
-    /// written in order (the stored bytes are not copied).
-    func render(stored: ByteBuffer) -> [ByteBuffer]
+    /// A stored answer (or rejection) as the client receives it, per-request noise filled in (`echo`,
+    /// or a fresh id), as buffers written in order (the stored bytes are not copied).
+    func render(stored: ByteBuffer, echo: String?) -> [ByteBuffer]
     /// An error in the protocol's envelope.
-    func renderError(status: Int, message: String) -> ByteBuffer
+    func renderError(status: Int, message: String, echo: String?) -> ByteBuffer
 }
 
 extension TaskProtocol {
-    public func check(_ request: CanonicalRequest) throws(CanonicalError) {}
+    public func check(_ request: CanonicalRequest) throws(GatewayError) {}
+
+    public func requestError(_ error: CanonicalError, body: ByteBuffer) -> GatewayError {
+        GatewayError.badRequest(error)
+    }
+
+    public func echo(in body: ByteBuffer) -> String? { nil }
 
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
         Measurement(pages: 1, labels: 1, inputBytes: Int64(forwardBody.count))
