@@ -70,6 +70,12 @@ struct KeyResolver: Sendable {
             throw task.taskProtocol.requestError(error, body: body)
         }
         try task.taskProtocol.check(request)
+        if task.fileURLs == .refuse, let member = Self.urlMember(request, policy: task.policy) {
+            throw GatewayError(
+                .badRequest,
+                "\(member) is a URL; this gateway does not have files fetched from URLs (tasks[].fileURLs: refuse): send the file's bytes as base64",
+                status: 422)
+        }
         return request
     }
 
@@ -77,6 +83,17 @@ struct KeyResolver: Sendable {
     private func offServingThreads<T: Sendable>(bytes: Int, _ work: @escaping @Sendable () -> T) async -> T {
         guard let workers else { return work() }
         return await workers.run(bytes: bytes) { () throws(Never) in work() }
+    }
+
+    /// The first binary member of `request` given as an http(s) URL (the canonical form keeps a URL's
+    /// text, and a file's digest never starts with a scheme).
+    static func urlMember(_ request: CanonicalRequest, policy: TaskPolicy) -> String? {
+        for name in policy.binaryFields.sorted() {
+            guard let text = request.canonicalForm[name]?.stringValue else { continue }
+            let lower = text.prefix(8).lowercased()
+            if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return name }
+        }
+        return nil
     }
 
     // MARK: - Aliases shared across instances

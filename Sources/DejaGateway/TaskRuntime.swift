@@ -49,6 +49,17 @@ public struct TaskRuntime: Sendable {
     /// Whether one tenant's `Cache-Control: no-cache` answer may replace a different fresh answer in
     /// the shared cache (default false: it is served to that tenant but the stored answer stays).
     public var noCacheReplacesShared = false
+    /// What happens to a binary member given as an http(s) URL.
+    public var fileURLs = FileURLs.refuse
+
+    /// What happens to a binary member given as an http(s) URL.
+    public enum FileURLs: Sendable {
+        /// Refused (422): the gateway would have the model server fetch an address the client chose
+        /// (internal ones included), and would key the answer by a URL whose content may change.
+        case refuse
+        /// Sent to the model server as it is, keyed by the URL's text.
+        case forward
+    }
 
     /// A task with one model server.
     public init(

@@ -112,7 +112,7 @@ extension DejaConfiguration.Task {
             "hitPrice", "scope", "ttlJitter", "negativeTTLSeconds", "staleWhileRevalidateSeconds", "staleIfErrorSeconds",
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
             "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
-            "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "maxTextBytes",
+            "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "maxTextBytes", "fileURLs",
         ])
         // `upstream` names the first model server; with only `upstreams`, the first of those is it.
         var more: [String] = try c.value("upstreams", default: [])
@@ -157,5 +157,6 @@ extension DejaConfiguration.Task {
         failureTTLSeconds = try c.value("failureTTLSeconds", default: failureTTLSeconds)
         maxQueuePerTenant = try c.optional("maxQueuePerTenant")
         noCacheReplacesShared = try c.value("noCacheReplacesShared", default: noCacheReplacesShared)
+        fileURLs = try c.value("fileURLs", default: fileURLs)
     }
 }

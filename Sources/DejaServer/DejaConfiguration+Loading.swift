@@ -159,6 +159,9 @@ extension DejaConfiguration {
             for (field, rule) in task.textRules where !["nfc", "nfkc", "none"].contains(rule.form) {
                 throw ConfigurationError("\(where_).textRules.\(field).form must be 'nfc', 'nfkc' or 'none'")
             }
+            guard ["refuse", "forward"].contains(task.fileURLs) else {
+                throw ConfigurationError("\(where_).fileURLs must be 'refuse' or 'forward'")
+            }
             guard task.maxTextBytes >= 1 else { throw ConfigurationError("\(where_).maxTextBytes must be at least 1") }
             guard !task.model.name.isEmpty, !task.model.version.isEmpty else {
                 throw ConfigurationError("\(where_).model needs a name and a version")
@@ -224,6 +227,7 @@ extension DejaConfiguration {
             )
             runtime.hitsPastBudget = task.hitsPastBudget
             runtime.noCacheReplacesShared = task.noCacheReplacesShared
+            runtime.fileURLs = task.fileURLs == "forward" ? .forward : .refuse
             return runtime
         }
     }

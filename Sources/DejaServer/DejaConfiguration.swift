@@ -188,6 +188,10 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// One tenant's `Cache-Control: no-cache` answer replaces a different fresh answer in the shared
         /// cache (default false: that tenant gets the new answer, the stored one stays for the others).
         public var noCacheReplacesShared: Bool = false
+        /// A binary member given as an http(s) URL: `refuse` (default: 422, send the bytes instead) or
+        /// `forward` (sent to the model server as it is, keyed by the URL's text — only for a model server
+        /// that cannot reach internal addresses, and for URLs whose content never changes).
+        public var fileURLs: String = "refuse"
         /// Seconds the breaker stays open before probing the model again (default 10).
         public var breakerOpenSeconds: Double = 10
         /// Fraction of failed calls among the last `breakerWindow` that opens the breaker (default 0.5;

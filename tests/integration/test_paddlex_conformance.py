@@ -82,6 +82,9 @@ def fresh_mock(request):
 
 
 def start_gateway(upstream: str, folder: Path, defaults: dict, **task) -> Gateway:
+    # These gateways forward URL files as they are (a deliberate setting; the default refuses them, see
+    # test_a_url_is_refused_by_default): PaddleX's own handling of URLs is under test here.
+    task = {"fileURLs": "forward", **task}
     gw = Gateway(upstream, folder, task={"defaults": defaults, **task})
     gw.start()
     return gw
@@ -402,6 +405,42 @@ def test_a_url_reaches_the_model_as_a_url(schema, mock, gateway):
     model = assert_success(schema, status, headers, answer)
     assert model.result.dataInfo.type == "image"
     assert_forwarded(schema, received(mock)[-1]["json"], asked, paddlex_declared())
+
+
+def test_a_url_is_refused_by_default_and_nothing_fetches_it(schema, mock, tmp_path):
+    """By default a URL `file` is refused: the gateway never makes the model server fetch an address a
+    client chose. A server on 127.0.0.1 stands in for an internal address; nobody may ask it anything."""
+    import http.server
+    import threading
+
+    asked_internal = []
+
+    class Internal(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            asked_internal.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(image("internal secret"))
+
+        def log_message(self, *args):
+            pass
+
+    internal = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Internal)
+    threading.Thread(target=internal.serve_forever, daemon=True).start()
+    gw = start_gateway(mock.url, tmp_path, paddlex_declared(), fileURLs="refuse")
+    try:
+        before = len(received(mock))
+        url = f"http://127.0.0.1:{internal.server_address[1]}/admin/secret.png"
+        for spelled in (url, url.upper().replace("HTTP://", "http://"), "HTTPS://127.0.0.1:1/x.png"):
+            status, headers, answer = gw.post(body(file=spelled, logId="client-log-url"))
+            assert_error(schema, status, headers, answer, 422, log_id="client-log-url")
+            assert "URL" in json.loads(answer)["errorMsg"] and "base64" in json.loads(answer)["errorMsg"]
+            assert headers["x-deja-billed-tokens"] == "0"
+        assert asked_internal == []
+        assert len(received(mock)) == before, "the model server must not be sent a URL"
+    finally:
+        gw.stop()
+        internal.shutdown()
 
 
 # --------------------------------------------------------------------------------------------------
