@@ -29,6 +29,12 @@ struct Exchange: Sendable {
         self.started = started
     }
 
+    /// The content key of a resolved request: every step after ``KeyResolver`` reads it.
+    var resolvedKey: CacheKey {
+        guard let key else { preconditionFailure("the request path reads the key only after KeyResolver resolved it") }
+        return key
+    }
+
     /// The task's name, for records, metrics and logs.
     var taskName: String { task.policy.task }
 }

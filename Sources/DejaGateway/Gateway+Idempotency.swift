@@ -24,7 +24,7 @@ extension Gateway {
     /// Answers a request with an `Idempotency-Key` at most once.
     func answerOnce(_ exchange: Exchange, idempotencyKey: String) async -> TaskResponse {
         let task = exchange.task, caller = exchange.caller
-        let fingerprint = Self.fingerprint(tenant: caller.tenant, task: task.policy.task, key: exchange.key!)
+        let fingerprint = Self.fingerprint(tenant: caller.tenant, task: task.policy.task, key: exchange.resolvedKey)
         // Long enough for one model call after a wait in the queue; a holder that died frees it after that.
         let leaseSeconds = Double(task.lockSeconds) + 30
         var pause = 0.05

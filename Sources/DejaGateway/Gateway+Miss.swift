@@ -14,7 +14,7 @@ extension Gateway {
         _ exchange: Exchange, forward: [UInt8], outcome: Outcome, billing: Billing, store rule: StoreRule,
         idempotency: IdempotencyLease? = nil
     ) async throws(GatewayError) -> CacheEntry {
-        try model.refuseRecentFailure(exchange.key!)
+        try model.refuseRecentFailure(exchange.resolvedKey)
         var reservation: Reservation?
         if billing == .caller {
             let smallest = exchange.task.taskProtocol.minimumMeasurement(forwardBody: forward)
@@ -33,7 +33,7 @@ extension Gateway {
         _ exchange: Exchange, forward: [UInt8], outcome: Outcome, billing: Billing, store rule: StoreRule,
         reservation: Reservation?, idempotency: IdempotencyLease?
     ) async throws(GatewayError) -> CacheEntry {
-        let task = exchange.task, key = exchange.key!
+        let task = exchange.task, key = exchange.resolvedKey
         let answer: ModelAnswer, seconds: Double
         switch try await model.call(task, key: key, forward: forward, tenant: exchange.caller.tenant) {
         case .answer(let modelAnswer, let took):

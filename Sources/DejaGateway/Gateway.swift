@@ -101,7 +101,7 @@ public final class Gateway: Sendable {
 
     /// Answers a request whose key is resolved: from the cache when the policy allows, else from the model.
     func answer(_ exchange: Exchange, idempotency: IdempotencyLease?) async -> TaskResponse {
-        let key = exchange.key!, cacheControl = exchange.cacheControl
+        let key = exchange.resolvedKey, cacheControl = exchange.cacheControl
         var fallback: CacheEntry?
         var missOutcome = Outcome.miss
         if cacheControl.allowsCachedAnswer {
@@ -114,11 +114,15 @@ public final class Gateway: Sendable {
                 switch exchange.task.cachedAnswers.decide(entry, cacheControl: cacheControl, now: exchange.started) {
                 case .serve(let serving):
                     return await responder.cached(entry, serving: serving, exchange: exchange)
-                case .serveAndRefresh(let serving) where refresher != nil:
+                case .serveAndRefresh(let serving):
+                    guard let refresher else {
+                        fallback = entry  // no refresher: the model is asked now, the entry stands by
+                        break
+                    }
                     // Stale while revalidate: answer now, refresh once in the background.
-                    refresher!.submit(key) { [self] in await self.refresh(exchange) }
+                    refresher.submit(key) { [self] in await self.refresh(exchange) }
                     return await responder.cached(entry, serving: serving, exchange: exchange)
-                case .serveAndRefresh, .fallback:
+                case .fallback:
                     fallback = entry
                 case .unusable:
                     break
@@ -150,7 +154,7 @@ public final class Gateway: Sendable {
     private func fly(
         _ exchange: Exchange, forward: [UInt8], outcome: Outcome, fallback: CacheEntry?, idempotency: IdempotencyLease?
     ) async -> TaskResponse {
-        let key = exchange.key!, task = exchange.task
+        let key = exchange.resolvedKey, task = exchange.task
         let graceEnd = (fallback?.expiresAt ?? 0) + task.freshness.staleIfError
         do {
             let (result, leader) = try await flights.run(key) { () async throws -> FlightResult in
