@@ -43,8 +43,8 @@ import Testing
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
         )
-        #expect(fields.first == utf8("deja-key-v3"))
-        #expect(CanonicalScheme.version == 3)
+        #expect(fields.first == utf8("deja-key-v4"))
+        #expect(CanonicalScheme.version == 4)
         let key = CacheKey(
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
@@ -52,9 +52,9 @@ import Testing
         #expect(key == CacheKey(digest: KeyEncoding.digest(fields: fields)))
     }
 
-    /// Pins scheme version 3: if this changes, the canonical form or key rules changed and
+    /// Pins scheme version 4: if this changes, the canonical form or key rules changed and
     /// `CanonicalScheme.version` must be bumped (and these values updated).
-    @Test func keySchemeVersionThreeIsStable() throws {
+    @Test func keySchemeVersionFourIsStable() throws {
         let policy = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", volatileFields: ["requestId"], defaults: ["lang": "en"]
         )
@@ -64,16 +64,24 @@ import Testing
         )
         #expect(String(decoding: request.canonicalBytes, as: UTF8.self)
             == "{\"file\":\"sha256:b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78\",\"n\":1.5,\"t\":\"caf\u{e9}\"}")
-        #expect(policy.configHash == "39a869c4c2950ec14f187a8726e229039fe6e96898a7a5f13392f47637d5a5de")
-        #expect(request.key.hex == "1616841205967db1ddbd5bc56a022bc39ba760307f9e731b33cc63ef1092cd10")
+        #expect(policy.configHash == "bc288fe0f70174fd877102acf16e88572282dfb95b47c488744ec7639d9c0107")
+        #expect(request.key.hex == "57aa5c16fff1d75d1b4a6783799e99191c8f866537222a27faf007dcd6200ece")
         let ruled = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, foldCase: true)]
         )
-        #expect(ruled.configHash == "5001a3299d5867ce1f2ff4b2f6eaa27887724619363a6e24e80f1da9a0f33648")
+        #expect(ruled.configHash == "17ecc463586b2d48262b96a13e2c38a81529cfc5268964e3b818cc0f179411a5")
+        let cjk = TaskPolicy.paddleXOCR(
+            modelName: "PP-OCRv4", modelVersion: "4.0.0",
+            fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, cjkSpacing: true)]
+        )
+        let spaced = try Canonicalizer().canonicalize(body: utf8(#"{"file": "QUJD", "q": " 怎么 退货 ？ "}"#), policy: cjk, scope: nil)
+        #expect(String(decoding: spaced.canonicalBytes, as: UTF8.self).hasSuffix(#""q":"怎么退货?"}"#))
+        #expect(cjk.configHash == "1f8d8df4ec1f81780648a7366b6147f2037e33b72a15bcca334afdcfdc3a9b0b")
+        #expect(spaced.key.hex == "a8d5d9deac37bc2fad8bb20ed5f9380da173827d5e1f35d08ee50cd389c122eb")
     }
 
-    /// Pins the image content digests of scheme version 3 (they do not depend on the zlib encoder).
-    @Test func imageDigestsOfVersionThreeAreStable() throws {
+    /// Pins the image content digests of scheme version 4 (they do not depend on the zlib encoder).
+    @Test func imageDigestsOfVersionFourAreStable() throws {
         let small = gradientImage(width: 4, height: 3)
         let png = try fileDigest(small.encode())
         let interlaced = try fileDigest(small.encode(interlaced: true))
