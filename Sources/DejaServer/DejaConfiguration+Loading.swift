@@ -158,6 +158,9 @@ extension DejaConfiguration {
             for (field, rule) in task.textRules where !["nfc", "nfkc", "none"].contains(rule.form) {
                 throw ConfigurationError("\(where_).textRules.\(field).form must be 'nfc', 'nfkc' or 'none'")
             }
+            if let rule = task.textRule, !["nfc", "nfkc", "none"].contains(rule.form) {
+                throw ConfigurationError("\(where_).textRule.form must be 'nfc', 'nfkc' or 'none'")
+            }
             guard task.maxTextBytes >= 1 else { throw ConfigurationError("\(where_).maxTextBytes must be at least 1") }
             guard !task.model.name.isEmpty, !task.model.version.isEmpty else {
                 throw ConfigurationError("\(where_).model needs a name and a version")
@@ -187,10 +190,8 @@ extension DejaConfiguration {
                 binaryFields: Set(task.binaryFields),
                 requiredFields: Set(task.requiredFields),
                 textNormalization: TextNormalization(rawValue: task.textNormalization) ?? .nfc,
-                fieldTextRules: task.textRules.mapValues { rule in
-                    TextRule(form: TextNormalization(rawValue: rule.form) ?? .nfc, trim: rule.trim,
-                             collapseWhitespace: rule.collapseWhitespace, foldCase: rule.foldCase)
-                },
+                textRule: task.textRule?.textRule,
+                fieldTextRules: task.textRules.mapValues(\.textRule),
                 maxTextBytes: task.maxTextBytes
             )
             var parts: [Meter] = []
@@ -264,5 +265,13 @@ extension DejaConfiguration.Task {
         components.path = health ?? "/health"
         components.query = nil
         return components.string
+    }
+}
+
+extension DejaConfiguration.TextRuleConfig {
+    /// The rule this setting describes (the form already validated).
+    var textRule: TextRule {
+        TextRule(form: TextNormalization(rawValue: form) ?? .nfc, trim: trim, collapseWhitespace: collapseWhitespace,
+                 foldCase: foldCase, cjkSpacing: cjkSpacing)
     }
 }
