@@ -17,6 +17,9 @@ public struct CanonicalRequest: Sendable {
     public let forwardBody: [UInt8]
     /// Human-readable steps that changed something, in order, for `deja explain`.
     public let notes: [String]
+    /// Every string a text rule changed, in document order, when the ``Canonicalizer`` was asked to
+    /// record them (``Canonicalizer/recordsTextChanges``); empty otherwise.
+    public let textChanges: [TextChange]
     /// Total decoded bytes of all binary members (URLs count zero); an input size for meters.
     public let binaryBytes: Int
 }

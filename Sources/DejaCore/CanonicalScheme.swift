@@ -11,9 +11,13 @@
 /// libjpeg-turbo) provably decodes them alike: EXIF read as OpenCV reads it or keyed on its bytes, JFIF as
 /// libjpeg recognises it, the first `eXIf` libpng keeps, the zlib header's window, OpenCV's chunk size cap,
 /// interlaced PNGs hashed pass by pass.
+///
+/// Version 4: the text-rule option that removes white space next to Chinese and Japanese text (`+cjk`);
+/// the protocol's configuration name (`paddlex-ocr`, `paddlex-sentiment`) enters the configuration hash;
+/// the forward body carries every declared default explicitly.
 public enum CanonicalScheme {
     /// The scheme version.
-    public static let version = 3
+    public static let version = 4
     /// The first field of every key encoding.
     public static let keyTag = "deja-key-v\(version)"
     /// The first field of every configuration-hash encoding.

@@ -17,6 +17,9 @@ public struct Canonicalizer: Sendable {
     /// Remembers raw file → content digest so an image is decoded once per distinct byte sequence;
     /// `nil` decodes every time.
     public var contentDigestCache: (any ContentDigestCache)?
+    /// Keep every string a text rule changed, before and after, in ``CanonicalRequest/textChanges`` (for
+    /// `deja explain`; off by default, since it holds the request's text twice).
+    public var recordsTextChanges = false
 
     /// Creates a canonicalizer with the given parser and image bounds and an optional decode-once cache.
     public init(
@@ -65,12 +68,14 @@ public struct Canonicalizer: Sendable {
         return try canonicalize(document: document, policy: policy, scopeField: scope)
     }
 
-    /// `to NFC`, `to NFKC, trimmed, white space collapsed, case folded`, `by trimming` (form `none`).
+    /// `to NFC`, `to NFKC, trimmed, white space collapsed, case folded, white space next to CJK removed`,
+    /// `(trimmed)` (form `none`).
     private static func describe(_ rule: TextRule) -> String {
         var steps: [String] = []
         if rule.trimsWhitespace { steps.append("trimmed") }
         if rule.collapsesWhitespace { steps.append("white space collapsed") }
         if rule.foldsCase { steps.append("case folded") }
+        if rule.removesCJKSpacing { steps.append("white space next to CJK removed") }
         guard rule.form != .none else { return "(" + steps.joined(separator: ", ") + ")" }
         return "to " + ([rule.form.rawValue.uppercased()] + steps).joined(separator: ", ")
     }
@@ -101,6 +106,7 @@ public struct Canonicalizer: Sendable {
         var forwardMembers: [(key: String, value: JSONValue)] = []
         var normalizers: [TextRule: TextNormalizer] = [:]
         var ruleOrder: [TextRule] = []
+        var textChanges: [TextChange] = []
         var binaryBytes = 0
         let context = BinaryInput.Context(limits: imageLimits, cache: contentDigestCache)
 
@@ -125,10 +131,11 @@ public struct Canonicalizer: Sendable {
             }
             let rule = policy.exactTextRules[exact] ?? policy.defaultTextRule
             if normalizers[rule] == nil {
-                normalizers[rule] = TextNormalizer(rule: rule, maxBytes: policy.maxTextBytes)
+                normalizers[rule] = TextNormalizer(rule: rule, maxBytes: policy.maxTextBytes, recordsChanges: recordsTextChanges)
                 ruleOrder.append(rule)
             }
             let normalized = try normalizers[rule]!.normalize(value, member: key)
+            if recordsTextChanges { textChanges += normalizers[rule]!.takeChanges() }
             // Normalisation may lengthen a request by one member's worth in all, not more: a body of
             // characters that expand must not become a request many times its size.
             let grown = normalizers.values.reduce(0) { $0 + $1.grownBytes }
@@ -173,7 +180,8 @@ public struct Canonicalizer: Sendable {
         )
         return CanonicalRequest(
             key: key, scope: scopeField, canonicalForm: canonicalForm, canonicalBytes: canonicalBytes,
-            forwardBody: JSONValue.object(forwardMembers).canonicalBytes(), notes: notes, binaryBytes: binaryBytes
+            forwardBody: JSONValue.object(forwardMembers).canonicalBytes(), notes: notes, textChanges: textChanges,
+            binaryBytes: binaryBytes
         )
     }
 }

@@ -6,10 +6,15 @@ struct TextNormalizer {
     private(set) var changedCount = 0
     /// Bytes the request's strings grew by when normalised (NFKC expands some characters eighteenfold).
     private(set) var grownBytes = 0
+    /// Whether ``normalize(_:member:)`` keeps the strings it changes in ``changes``.
+    let recordsChanges: Bool
+    /// The strings changed since the last ``takeChanges()``, when ``recordsChanges``.
+    private var changes: [TextChange] = []
 
-    init(rule: TextRule, maxBytes: Int = .max) {
+    init(rule: TextRule, maxBytes: Int = .max, recordsChanges: Bool = false) {
         self.rule = rule
         self.maxBytes = maxBytes
+        self.recordsChanges = recordsChanges
     }
 
     init(form: TextNormalization) { self.init(rule: TextRule(form: form)) }
@@ -33,8 +38,17 @@ struct TextNormalizer {
                 )
             }
             grownBytes += max(0, after - before)
+            if recordsChanges, !normalized.utf8.elementsEqual(string.utf8) {
+                changes.append(TextChange(path: JSONPath.render(path), rule: rule, before: string, after: normalized))
+            }
             return normalized
         }
+    }
+
+    /// The strings changed since the last call, in document order; empty unless ``recordsChanges``.
+    mutating func takeChanges() -> [TextChange] {
+        defer { changes.removeAll() }
+        return changes
     }
 
     /// `value` (from configuration, trusted) with every string in it normalised, without limits.

@@ -1,11 +1,14 @@
 import Foundation
 
 /// How the string values of a text field are normalised before keying: a Unicode form and, only when a
-/// task asks for them, trimming, collapsing white space and case folding.
+/// task asks for them, trimming, collapsing white space, removing white space next to CJK text and case
+/// folding.
 ///
 /// Applied in this order: the Unicode form; case folding (Unicode full case folding, `Straße` → `strasse`)
-/// followed by the form again; collapsing every run of white space (Unicode `White_Space`, line breaks
-/// included) to one U+0020; trimming white space at both ends. The default, ``nfc``, only composes.
+/// followed by the form again; then one pass over the runs of white space (Unicode `White_Space`, line
+/// breaks included) that removes a run at either end (trimming), else removes a run next to Chinese or
+/// Japanese text (``removesCJKSpacing``), else makes it one U+0020 (collapsing). The default, ``nfc``, only
+/// composes.
 public struct TextRule: Sendable, Hashable, CustomStringConvertible {
     /// The Unicode normalisation form.
     public var form: TextNormalization
@@ -15,28 +18,39 @@ public struct TextRule: Sendable, Hashable, CustomStringConvertible {
     public var collapsesWhitespace: Bool
     /// Fold case (Unicode full case folding, locale-independent).
     public var foldsCase: Bool
+    /// Remove every run of white space next to a CJK character (``CJKScalars``: Han, kana, Bopomofo and
+    /// their punctuation, not Hangul), where spaces carry no meaning; runs between other text stay.
+    public var removesCJKSpacing: Bool
 
     /// Creates a rule; by default NFC and nothing else.
-    public init(form: TextNormalization = .nfc, trim: Bool = false, collapseWhitespace: Bool = false, foldCase: Bool = false) {
+    public init(
+        form: TextNormalization = .nfc, trim: Bool = false, collapseWhitespace: Bool = false, foldCase: Bool = false,
+        cjkSpacing: Bool = false
+    ) {
         self.form = form
         trimsWhitespace = trim
         collapsesWhitespace = collapseWhitespace
         foldsCase = foldCase
+        removesCJKSpacing = cjkSpacing
     }
 
     /// NFC only: the conservative default.
     public static let nfc = TextRule()
 
     /// Whether the rule is only a Unicode form (or nothing at all).
-    public var isFormOnly: Bool { !trimsWhitespace && !collapsesWhitespace && !foldsCase }
+    public var isFormOnly: Bool { !trimsWhitespace && !collapsesWhitespace && !foldsCase && !removesCJKSpacing }
+
+    /// Whether the rule changes white space.
+    var handlesWhitespace: Bool { trimsWhitespace || collapsesWhitespace || removesCJKSpacing }
 
     /// The rule's spelling in the configuration hash and notes: the form, then `+trim`, `+collapse`,
-    /// `+casefold` for each option that is on (`nfc`, `nfkc+trim+collapse`).
+    /// `+casefold`, `+cjk` for each option that is on (`nfc`, `nfkc+trim+collapse+cjk`).
     public var description: String {
         var text = form.rawValue
         if trimsWhitespace { text += "+trim" }
         if collapsesWhitespace { text += "+collapse" }
         if foldsCase { text += "+casefold" }
+        if removesCJKSpacing { text += "+cjk" }
         return text
     }
 
@@ -56,8 +70,8 @@ public struct TextRule: Sendable, Hashable, CustomStringConvertible {
                 text = form.apply(to: Self.folded(text, targetBytes: targetBytes), targetBytes: targetBytes)
             }
         }
-        if collapsesWhitespace || trimsWhitespace {
-            text = Self.spaced(text, collapse: collapsesWhitespace, trim: trimsWhitespace)
+        if handlesWhitespace {
+            text = spaced(text)
         }
         return text
     }
@@ -71,31 +85,5 @@ public struct TextRule: Sendable, Hashable, CustomStringConvertible {
     /// Foundation's case folding on all of `text` at once (quadratic in its length on Linux).
     static func foundationFolded(_ text: Substring) -> String {
         String(text).folding(options: [.caseInsensitive], locale: nil)
-    }
-
-    private static func spaced(_ text: String, collapse: Bool, trim: Bool) -> String {
-        let scalars = text.unicodeScalars
-        guard scalars.contains(where: { $0.properties.isWhitespace }) else { return text }
-        var out = String.UnicodeScalarView()
-        var pendingSpace: [Unicode.Scalar] = []
-        var seenText = false
-        for scalar in scalars {
-            if scalar.properties.isWhitespace {
-                pendingSpace.append(scalar)
-                continue
-            }
-            if !pendingSpace.isEmpty {
-                if seenText || !trim {
-                    if collapse { out.append(" ") } else { out.append(contentsOf: pendingSpace) }
-                }
-                pendingSpace.removeAll(keepingCapacity: true)
-            }
-            out.append(scalar)
-            seenText = true
-        }
-        if !pendingSpace.isEmpty, !trim {
-            if collapse { out.append(" ") } else { out.append(contentsOf: pendingSpace) }
-        }
-        return String(out)
     }
 }

@@ -7,7 +7,8 @@ import Hummingbird
 /// Endpoints under `/admin/`, for the admin token only.
 ///
 /// `POST /admin/explain?route=/ocr[&tenant=T]` with a request body: the canonical form, each step that
-/// changed something and the content key — what `deja explain` prints — without sending anything.
+/// changed something, each string a text rule changed (before and after) and the content key — what
+/// `deja explain` prints — without sending anything.
 ///
 /// `POST /admin/keys/<id>/revoke`: revokes an API key in the ledger and stops every instance from
 /// accepting it at once (``KeyRevocations``).
@@ -58,7 +59,9 @@ struct AdminController<Context: RequestContext>: Sendable {
         let body = try await request.collectBody(upTo: maxBodyBytes)
         let explained: CanonicalRequest
         do {
-            explained = try Canonicalizer().canonicalize(body: body, policy: task.policy, scope: tenant)
+            var canonicalizer = Canonicalizer()
+            canonicalizer.recordsTextChanges = true
+            explained = try canonicalizer.canonicalize(body: body, policy: task.policy, scope: tenant)
         } catch {
             throw GatewayError(.badRequest, "the request would be rejected with 400: \(error.description)")
         }
@@ -66,7 +69,9 @@ struct AdminController<Context: RequestContext>: Sendable {
             task: task.policy.task, route: task.route, modelName: task.policy.modelName,
             modelVersion: task.policy.modelVersion, scope: explained.scope, configHash: task.policy.configHash,
             keyScheme: CanonicalScheme.version, canonicalForm: String(decoding: explained.canonicalBytes, as: UTF8.self),
-            steps: explained.notes, key: explained.key.hex
+            steps: explained.notes,
+            textChanges: explained.textChanges.map { TextChangeReport(path: $0.path, rule: $0.rule.description, before: $0.before, after: $0.after) },
+            key: explained.key.hex
         )
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -79,6 +84,11 @@ struct AdminController<Context: RequestContext>: Sendable {
         var keyScheme: Int
         var canonicalForm: String
         var steps: [String]
+        var textChanges: [TextChangeReport]
         var key: String
+    }
+
+    struct TextChangeReport: Codable {
+        var path, rule, before, after: String
     }
 }

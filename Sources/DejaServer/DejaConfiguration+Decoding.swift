@@ -65,12 +65,13 @@ extension DejaConfiguration.Server {
 extension DejaConfiguration.TextRuleConfig {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        try c.rejectUnknown(["form", "trim", "collapseWhitespace", "foldCase"])
+        try c.rejectUnknown(["form", "trim", "collapseWhitespace", "foldCase", "cjkSpacing"])
         self.init()
         form = try c.value("form", default: form)
         trim = try c.value("trim", default: trim)
         collapseWhitespace = try c.value("collapseWhitespace", default: collapseWhitespace)
         foldCase = try c.value("foldCase", default: foldCase)
+        cjkSpacing = try c.value("cjkSpacing", default: cjkSpacing)
     }
 }
 
@@ -113,6 +114,7 @@ extension DejaConfiguration.Task {
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
             "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
             "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "maxTextBytes", "fileURLs",
+            "textRule",
         ])
         // `upstream` names the first model server; with only `upstreams`, the first of those is it.
         var more: [String] = try c.value("upstreams", default: [])
@@ -139,6 +141,13 @@ extension DejaConfiguration.Task {
         binaryFields = try c.value("binaryFields", default: binaryFields)
         requiredFields = try c.value("requiredFields", default: requiredFields)
         textNormalization = try c.value("textNormalization", default: textNormalization)
+        textRule = try c.optional("textRule")
+        if textRule != nil, c.contains(AnyCodingKey(stringValue: "textNormalization")) {
+            throw DecodingError.dataCorruptedError(
+                forKey: AnyCodingKey(stringValue: "textRule"), in: c,
+                debugDescription: "set either textNormalization or textRule (whose form replaces it), not both"
+            )
+        }
         textRules = try c.value("textRules", default: textRules)
         maxTextBytes = try c.value("maxTextBytes", default: maxTextBytes)
         meter = try c.value("meter", default: meter)

@@ -162,6 +162,9 @@ extension DejaConfiguration {
             guard ["refuse", "forward"].contains(task.fileURLs) else {
                 throw ConfigurationError("\(where_).fileURLs must be 'refuse' or 'forward'")
             }
+            if let rule = task.textRule, !["nfc", "nfkc", "none"].contains(rule.form) {
+                throw ConfigurationError("\(where_).textRule.form must be 'nfc', 'nfkc' or 'none'")
+            }
             guard task.maxTextBytes >= 1 else { throw ConfigurationError("\(where_).maxTextBytes must be at least 1") }
             guard !task.model.name.isEmpty, !task.model.version.isEmpty else {
                 throw ConfigurationError("\(where_).model needs a name and a version")
@@ -194,10 +197,8 @@ extension DejaConfiguration {
                 binaryFields: Set(task.binaryFields).union(wire.roles.binary),
                 requiredFields: Set(task.requiredFields).union(wire.roles.required),
                 textNormalization: TextNormalization(rawValue: task.textNormalization) ?? .nfc,
-                fieldTextRules: task.textRules.mapValues { rule in
-                    TextRule(form: TextNormalization(rawValue: rule.form) ?? .nfc, trim: rule.trim,
-                             collapseWhitespace: rule.collapseWhitespace, foldCase: rule.foldCase)
-                },
+                textRule: task.textRule?.textRule,
+                fieldTextRules: task.textRules.mapValues(\.textRule),
                 maxTextBytes: task.maxTextBytes
             )
             var parts: [Meter] = []
@@ -276,5 +277,13 @@ extension DejaConfiguration.Task {
         components.path = health ?? "/health"
         components.query = nil
         return components.string
+    }
+}
+
+extension DejaConfiguration.TextRuleConfig {
+    /// The rule this setting describes (the form already validated).
+    var textRule: TextRule {
+        TextRule(form: TextNormalization(rawValue: form) ?? .nfc, trim: trim, collapseWhitespace: collapseWhitespace,
+                 foldCase: foldCase, cjkSpacing: cjkSpacing)
     }
 }

@@ -112,6 +112,9 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var collapseWhitespace: Bool = false
         /// Compare case-insensitively (Unicode case folding).
         public var foldCase: Bool = false
+        /// Remove white space next to Chinese or Japanese characters and punctuation (not between Latin
+        /// words, not in Korean).
+        public var cjkSpacing: Bool = false
 
         public init() {}
     }
@@ -150,8 +153,11 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var requiredFields: [String] = []
         /// Unicode normalisation of text: `nfc` (default), `nfkc` or `none`.
         public var textNormalization: String = "nfc"
-        /// Per top-level text member, a fuller rule (form, trim, white space, case); overrides
-        /// `textNormalization` for that member.
+        /// A fuller rule (form, trim, white space, case, CJK spacing) for all text members; replaces
+        /// `textNormalization`, which may then not be set.
+        public var textRule: TextRuleConfig?
+        /// Per top-level text member, a fuller rule (form, trim, white space, case, CJK spacing); overrides
+        /// `textNormalization` and `textRule` for that member.
         public var textRules: [String: TextRuleConfig] = [:]
         /// Longest string in a text (non-binary) member of a request, in bytes (default 1 MiB); longer: 413.
         public var maxTextBytes: Int = 1 << 20

@@ -8,9 +8,11 @@ struct Explain: AsyncParsableCommand {
         abstract: "Show the canonical form and content key of a request without sending it.",
         discussion: """
             Answers 'why did this not hit?': run it on two requests and compare the keys and notes.
-            With --jsonl the input holds one request body per line and the output one JSON object per \
-            line: {"line":N,"key":…,"canonicalForm":…,"notes":[…]}, or {"line":N,"error":…} for a body \
-            that would be rejected; many requests are explained in one process.
+            Each string a text rule changed is shown before and after, with the rule's spelling \
+            (nfkc+trim+collapse+cjk). With --jsonl the input holds one request body per line and the \
+            output one JSON object per line: {"line":N,"key":…,"canonicalForm":…,"notes":[…], \
+            "textChanges":[{"path":…,"rule":…,"before":…,"after":…}]}, or {"line":N,"error":…} for a \
+            body that would be rejected; many requests are explained in one process.
             """
     )
 
@@ -46,18 +48,27 @@ struct Explain: AsyncParsableCommand {
             return
         }
         do {
-            let request = try Canonicalizer().canonicalize(body: Array(data), policy: task.policy, scope: tenant)
+            var canonicalizer = Canonicalizer()
+            canonicalizer.recordsTextChanges = true
+            let request = try canonicalizer.canonicalize(body: Array(data), policy: task.policy, scope: tenant)
             print("task:           \(task.policy.task) (\(task.route))")
             print("model:          \(task.policy.modelName) \(task.policy.modelVersion)")
             print("scope:          \(task.policy.scope == .tenant ? "tenant:\(tenant)" : "shared")")
             print("config hash:    \(task.policy.configHash)")
             print("key scheme:     \(CanonicalScheme.version)")
+            print("text rules:     \(Self.textRules(task.policy))")
             print("canonical form: \(String(decoding: request.canonicalForm.canonicalBytes(), as: UTF8.self))")
             if request.notes.isEmpty {
                 print("steps:          (nothing changed)")
             } else {
                 print("steps:")
                 for note in request.notes { print("  - \(note)") }
+            }
+            if !request.textChanges.isEmpty {
+                print("text changed:")
+                for change in request.textChanges {
+                    print("  - \(change.path) (\(change.rule)): \(Self.shown(change.before)) → \(Self.shown(change.after))")
+                }
             }
             print("key:            \(request.key.hex)")
         } catch {
@@ -67,7 +78,8 @@ struct Explain: AsyncParsableCommand {
 
     /// One JSON line per non-empty input line, numbered from 1 as in the input.
     private func explainLines(_ input: [UInt8], policy: TaskPolicy) {
-        let canonicalizer = Canonicalizer()
+        var canonicalizer = Canonicalizer()
+        canonicalizer.recordsTextChanges = true
         for (index, line) in input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
             let body = line.last == UInt8(ascii: "\r") ? line.dropLast() : line[...]
             guard !body.isEmpty else { continue }
@@ -77,10 +89,50 @@ struct Explain: AsyncParsableCommand {
                 members.append(("key", .string(request.key.hex)))
                 members.append(("canonicalForm", request.canonicalForm))
                 members.append(("notes", .array(request.notes.map(JSONValue.string))))
+                members.append(("textChanges", .array(request.textChanges.map { change in
+                    .object([
+                        ("path", .string(change.path)), ("rule", .string(change.rule.description)),
+                        ("before", .string(change.before)), ("after", .string(change.after)),
+                    ])
+                })))
             } catch {
                 members.append(("error", .string("\(error)")))
             }
             print(String(decoding: JSONValue.object(members).serialized(), as: UTF8.self))
         }
+    }
+
+    /// The task's default text rule, then each member's own: `nfc; q: nfkc+trim+collapse+cjk`.
+    static func textRules(_ policy: TaskPolicy) -> String {
+        let fields = policy.fieldTextRules.sorted { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        return ([policy.defaultTextRule.description] + fields.map { "\($0.key): \($0.value)" }).joined(separator: "; ")
+    }
+
+    /// `text` quoted, with every white-space and control character escaped so that the spaces a rule
+    /// removed or kept can be seen (`" 怎么\u3000退货"`), cut after 200 characters.
+    static func shown(_ text: String, limit: Int = 200) -> String {
+        var result = "\""
+        for (index, scalar) in text.unicodeScalars.enumerated() {
+            if index == limit {
+                result += "…(\(text.utf8.count) bytes)"
+                break
+            }
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\t": result += "\\t"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case " ": result += " "
+            default:
+                if scalar.properties.isWhitespace || scalar.properties.generalCategory == .control {
+                    let hex = String(scalar.value, radix: 16)
+                    result += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result + "\""
     }
 }

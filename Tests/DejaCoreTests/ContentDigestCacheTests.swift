@@ -36,7 +36,7 @@ import Testing
         let bytes = utf8("abc")
         #expect(ContentDigest.rawKey(of: bytes) != ContentDigest.rawKey(of: utf8("abd")))
         #expect("sha256:" + ContentDigest.rawKey(of: bytes).hex != plainDigest(bytes))
-        #expect(CanonicalScheme.contentTag == "deja-content-v3")
+        #expect(CanonicalScheme.contentTag == "deja-content-v4")
     }
 
     @Test func theInMemoryCacheIsBounded() {

@@ -43,8 +43,8 @@ import Testing
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
         )
-        #expect(fields.first == utf8("deja-key-v3"))
-        #expect(CanonicalScheme.version == 3)
+        #expect(fields.first == utf8("deja-key-v4"))
+        #expect(CanonicalScheme.version == 4)
         let key = CacheKey(
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
@@ -52,9 +52,9 @@ import Testing
         #expect(key == CacheKey(digest: KeyEncoding.digest(fields: fields)))
     }
 
-    /// Pins scheme version 3: if this changes, the canonical form or key rules changed and
+    /// Pins scheme version 4: if this changes, the canonical form or key rules changed and
     /// `CanonicalScheme.version` must be bumped (and these values updated).
-    @Test func keySchemeVersionThreeIsStable() throws {
+    @Test func keySchemeVersionFourIsStable() throws {
         let policy = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", volatileFields: ["requestId"], defaults: ["lang": "en"]
         )
@@ -64,16 +64,24 @@ import Testing
         )
         #expect(String(decoding: request.canonicalBytes, as: UTF8.self)
             == "{\"file\":\"sha256:b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78\",\"n\":1.5,\"t\":\"caf\u{e9}\"}")
-        #expect(policy.configHash == "ae9e393dbe1e88acc415f99502df32933cb96afbf2c68a99ee0e1f72a578b390")
-        #expect(request.key.hex == "d5be9ebcfae02e015c738879fa604554aad2b585153bd1c9d6bccb77ac250561")
+        #expect(policy.configHash == "52dc0eeb3cd69ce81a2941adfcd9a61bbc6b44102533614cb8421d2a71a6d24c")
+        #expect(request.key.hex == "c5c99fdb8fe57db728d486bda2f5ff3f1d1b09c07a591ed3b6315be5a0b99ea4")
         let ruled = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, foldCase: true)]
         )
-        #expect(ruled.configHash == "983620745c9868449e74dee721f05283871cfdf1e9bc25db7e0f218fdb18891f")
+        #expect(ruled.configHash == "b90b43ae17ea4bf625b74125f84983d53f9d7a564e937845924ff1ce8d91b17f")
+        let cjk = TaskPolicy.paddleXOCR(
+            modelName: "PP-OCRv4", modelVersion: "4.0.0",
+            fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, cjkSpacing: true)]
+        )
+        let spaced = try Canonicalizer().canonicalize(body: utf8(#"{"file": "QUJD", "q": " 怎么 退货 ？ "}"#), policy: cjk, scope: nil)
+        #expect(String(decoding: spaced.canonicalBytes, as: UTF8.self).hasSuffix(#""q":"怎么退货?"}"#))
+        #expect(cjk.configHash == "caf45e7aa440d76fc015a97b395a70a345c437d590a63a31d011ed30d4fff264")
+        #expect(spaced.key.hex == "22ab18e699880296e1a7d58c7391339dffd265521281b9367848e74726f71724")
     }
 
-    /// Pins the image content digests of scheme version 3 (they do not depend on the zlib encoder).
-    @Test func imageDigestsOfVersionThreeAreStable() throws {
+    /// Pins the image content digests of scheme version 4 (they do not depend on the zlib encoder).
+    @Test func imageDigestsOfVersionFourAreStable() throws {
         let small = gradientImage(width: 4, height: 3)
         let png = try fileDigest(small.encode())
         let interlaced = try fileDigest(small.encode(interlaced: true))
