@@ -15,8 +15,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step "installing the worker's environment (apt fonts, Python venv with paddlepaddle + rapidocr_paddle)"
+step "installing the worker's environment (apt fonts, Python venv with paddlepaddle + rapidocr_paddle, the sentiment model)"
 bash worker/install.sh
+step "installing PaddleX 3.7.2's serving schema for the conformance tests (pydantic only)"
+bash tests/conformance/install_schema.sh "$VENV"
 
 step "starting Redis (standalone, TLS, 6-node cluster) and PostgreSQL on 127.0.0.1"
 bash scripts/redis.sh start
