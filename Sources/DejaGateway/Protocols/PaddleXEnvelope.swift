@@ -113,3 +113,21 @@ public enum PaddleXEnvelope {
         LogIdGenerator.shared.next()
     }
 }
+
+/// A protocol whose answers and errors wear the PaddleX envelope: the request's `logId` echoed as
+/// PaddleX echoes it, otherwise a fresh one.
+public protocol PaddleXEnveloped: TaskProtocol {}
+
+extension PaddleXEnveloped {
+    public func echo(in body: ByteBuffer) -> String? {
+        PaddleXEnvelope.echo(in: body)
+    }
+
+    public func render(stored: ByteBuffer, echo: String?) -> [ByteBuffer] {
+        PaddleXEnvelope.render(stored: stored, logId: echo ?? PaddleXEnvelope.newLogId())
+    }
+
+    public func renderError(status: Int, message: String, echo: String?) -> ByteBuffer {
+        PaddleXEnvelope.renderError(status: status, message: message, logId: echo ?? PaddleXEnvelope.newLogId())
+    }
+}

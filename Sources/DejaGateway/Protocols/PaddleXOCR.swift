@@ -3,7 +3,7 @@ import NIOCore
 
 /// PaddleX basic serving's OCR pipeline (`POST /ocr`): `{"file": <base64 or URL>, "fileType": 0|1, ...}`
 /// answered with `result.ocrResults[].prunedResult` per page.
-public struct PaddleXOCR: TaskProtocol {
+public struct PaddleXOCR: PaddleXEnveloped {
     public static let name = "paddlex-ocr"
 
     public init() {}
@@ -54,18 +54,6 @@ public struct PaddleXOCR: TaskProtocol {
 
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
         Measurement(pages: 1, inputBytes: Int64(forwardBody.count))
-    }
-
-    public func echo(in body: ByteBuffer) -> String? {
-        PaddleXEnvelope.echo(in: body)
-    }
-
-    public func render(stored: ByteBuffer, echo: String?) -> [ByteBuffer] {
-        PaddleXEnvelope.render(stored: stored, logId: echo ?? PaddleXEnvelope.newLogId())
-    }
-
-    public func renderError(status: Int, message: String, echo: String?) -> ByteBuffer {
-        PaddleXEnvelope.renderError(status: status, message: message, logId: echo ?? PaddleXEnvelope.newLogId())
     }
 
     static func pages(in answer: JSONValue) -> Int64 {

@@ -3,7 +3,7 @@ import NIOCore
 
 /// Text classification in the PaddleX envelope, as the bundled worker's `POST /sentiment` serves it:
 /// `{"text": "..."}` answered with `result: {"label": "positive"|"negative", "score": 0.97}`.
-public struct PaddleXSentiment: TaskProtocol {
+public struct PaddleXSentiment: PaddleXEnveloped {
     public static let name = "paddlex-sentiment"
 
     public init() {}
@@ -33,17 +33,5 @@ public struct PaddleXSentiment: TaskProtocol {
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
         let text = (try? JSONValue(parsing: forwardBody))?["text"]?.stringValue
         return Measurement(labels: 1, inputBytes: Int64(forwardBody.count), inputCharacters: Int64(text?.count ?? 0))
-    }
-
-    public func echo(in body: ByteBuffer) -> String? {
-        PaddleXEnvelope.echo(in: body)
-    }
-
-    public func render(stored: ByteBuffer, echo: String?) -> [ByteBuffer] {
-        PaddleXEnvelope.render(stored: stored, logId: echo ?? PaddleXEnvelope.newLogId())
-    }
-
-    public func renderError(status: Int, message: String, echo: String?) -> ByteBuffer {
-        PaddleXEnvelope.renderError(status: status, message: message, logId: echo ?? PaddleXEnvelope.newLogId())
     }
 }
