@@ -36,6 +36,11 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+#: PaddleX's `max_side_limit` (OCR.yaml:31; text_detection/processors.py:
+#: 168-177): a detector input whose long side would exceed it is scaled down to
+#: it, and each side is then at least 32 px.  Applied on both chains.
+MAX_SIDE_LIMIT = 4000
+
 #: Largest detector input, in pixels, the worker will build: 4000 x 4000, the
 #: largest input PaddleX's own detector resize can produce (max_side_limit 4000)
 #: and what `textDetLimitSideLen=4000` asks for on a square image.
@@ -53,6 +58,7 @@ class Geometry:
     min_height: int = 30          # Global.min_height
     width_height_ratio: float = 8  # Global.width_height_ratio
     max_det_pixels: int = MAX_DET_PIXELS
+    max_side_limit: int = MAX_SIDE_LIMIT  # PaddleX's detector cap (not rapidocr's)
 
 
 @dataclass(frozen=True)
@@ -85,15 +91,27 @@ def round32(x: float) -> int:
     return int(round(x / 32) * 32)
 
 
-def det_input_size(h: int, w: int, limit: int, kind: str, max_pixels: Optional[int] = None) -> Size:
+def det_input_size(h: int, w: int, limit: int, kind: str, max_pixels: Optional[int] = None,
+                   max_side_limit: Optional[int] = None) -> Size:
     """`DetPreProcess.resize`'s target size for an h x w image; a side may be 0
-    (rapidocr then skips detection).  With `max_pixels`, a larger result is
-    scaled down to fit, each side a multiple of 32 and at least 32."""
+    (rapidocr then skips detection).  With `max_side_limit`, PaddleX's cap: a
+    long side over it is scaled down to it before rounding, and each side is
+    then at least 32 (PaddleX's `resize_image_type0`).  With `max_pixels`, a
+    larger result is scaled down to fit, each side a multiple of 32 and at
+    least 32."""
     if kind == "max":
         ratio = (limit / h if h > w else limit / w) if max(h, w) > limit else 1.0
+    elif kind == "resize_long":  # PaddleX's third limit type (text_detection/processors.py:161-162)
+        ratio = limit / max(h, w)
     else:
         ratio = (limit / h if h < w else limit / w) if min(h, w) < limit else 1.0
-    dh, dw = round32(int(h * ratio)), round32(int(w * ratio))
+    rh, rw = int(h * ratio), int(w * ratio)
+    if max_side_limit is not None and max(rh, rw) > max_side_limit:
+        cap = max_side_limit / max(rh, rw)
+        rh, rw = int(rh * cap), int(rw * cap)
+        dh, dw = max(32, round32(rh)), max(32, round32(rw))
+    else:
+        dh, dw = round32(rh), round32(rw)
     if max_pixels is not None and dh * dw > max_pixels:
         scale = math.sqrt(max_pixels / (dh * dw))
         dh = max(32, int(dh * scale) // 32 * 32)
@@ -130,7 +148,7 @@ def plan(h: int, w: int, limit: int, kind: str, g: Geometry = Geometry()) -> Pla
     else:
         (ph, pw), pad = lib
         padded = (ph + 2 * pad, pw)
-        det = det_input_size(padded[0], padded[1], limit, kind)
+        det = det_input_size(padded[0], padded[1], limit, kind, max_side_limit=g.max_side_limit)
         biggest = max(ph * pw, padded[0] * padded[1], det[0] * det[1])
         if biggest <= g.max_det_pixels:
             return Plan(False, (ph, pw), (pad, pad, 0, 0), det if min(det) > 0 else (0, 0))
@@ -154,5 +172,5 @@ def _safe_plan(h: int, w: int, limit: int, kind: str, g: Geometry, reason: str) 
             top = bottom = pad
         else:
             left = right = pad
-    det = det_input_size(fh + top + bottom, fw + left + right, limit, kind, g.max_det_pixels)
+    det = det_input_size(fh + top + bottom, fw + left + right, limit, kind, g.max_det_pixels, g.max_side_limit)
     return Plan(True, (fh, fw), (top, bottom, left, right), det if min(det) > 0 else (0, 0), reason)

@@ -41,7 +41,9 @@ from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Literal, Optional, Tuple
+
+from pydantic import BaseModel, ValidationError
 
 import resize_plan
 import sentiment_features
@@ -54,23 +56,48 @@ DEFAULT_MAX_PIXELS = 50_000_000
 MAX_LIMIT_SIDE_LEN = 4000
 MAX_UNCLIP_RATIO = 10.0
 
-# Request options defined by the PaddleX OCR serving schema that this worker
-# implements, with the kind of value each accepts.  The *default values* are not
-# written here: they are read from the loaded rapidocr_paddle configuration at
-# start-up (OcrEngine.defaults), so /health always reports the true behaviour.
-#   kind: "bool" | "int" | "float" | ("enum", values) | "false_only" | "ignored_bool"
+# At most this many pages of a multi-page TIFF are read; the rest are dropped
+# silently, as PaddleX does (DEFAULT_MAX_NUM_INPUT_IMGS, paddlex 3.7.2
+# basic_serving/_pipeline_apps/_common/ocr.py:33).
+MAX_NUM_INPUT_IMGS = 10
+TIFF_MAGIC = (b"II\x2a\x00", b"MM\x00\x2a")  # infra/utils.py:396
+
+# The worker's option defaults: PaddleX 3.7.2's own (stock OCR.yaml, no Serving
+# section; tests/conformance/FINDINGS.md section 1), wherever the models shipped
+# in rapidocr_paddle allow, so that a request means the same thing here and on a
+# stock PaddleX server.  The two document-preprocessing models (PP-LCNet doc
+# orientation, UVDoc) are not available offline: those two stay false (PaddleX:
+# true), and true is refused.  fileType has no default in PaddleX (base64 without
+# it is refused there); here it means an image.  /health reports exactly these.
+PADDLEX_DEFAULTS: Dict[str, Any] = {
+    "fileType": 1,
+    "useDocOrientationClassify": False,
+    "useDocUnwarping": False,
+    "useTextlineOrientation": True,  # OCR.yaml:7 (the mobile v2 classifier here)
+    "textDetLimitSideLen": 64,       # OCR.yaml:29
+    "textDetLimitType": "min",       # OCR.yaml:30
+    "textDetThresh": 0.3,            # OCR.yaml:32
+    "textDetBoxThresh": 0.6,         # OCR.yaml:33
+    "textDetUnclipRatio": 1.5,       # OCR.yaml:34
+    "textRecScoreThresh": 0.0,       # OCR.yaml:45
+    "returnWordBox": False,          # pipelines/ocr/pipeline.py:142
+    "visualize": True,               # serving/infra/config.py:29
+}
+
+# How each PaddleX option is used once pydantic has validated its type:
+#   kind: "bool" | "int" | "float" | ("enum", values) | "false_only"
 OPTION_KINDS: Dict[str, Any] = {
     "useDocOrientationClassify": "false_only",
     "useDocUnwarping": "false_only",
     "useTextlineOrientation": "bool",
     "textDetLimitSideLen": "int",
-    "textDetLimitType": ("enum", ("min", "max")),
+    "textDetLimitType": ("enum", ("min", "max", "resize_long")),
     "textDetThresh": "float",
     "textDetBoxThresh": "float",
     "textDetUnclipRatio": "float",
     "textRecScoreThresh": "float",
     "returnWordBox": "false_only",
-    "visualize": "ignored_bool",
+    "visualize": "bool",
 }
 
 FALSE_ONLY_REASON = {
@@ -81,12 +108,39 @@ FALSE_ONLY_REASON = {
 
 
 class ApiError(Exception):
-    """An error answered in the PaddleX envelope with HTTP status = errorCode."""
+    """An error answered in the PaddleX envelope with HTTP status = errorCode.
+    `log_id`: the logId to answer with (None: a new uuid4); `close`: whether
+    the connection must be closed (the body may not have been read whole)."""
 
-    def __init__(self, code: int, msg: str):
+    def __init__(self, code: int, msg: str, *, close: bool = False, log_id: Optional[str] = None):
         super().__init__(msg)
         self.code = code
         self.msg = msg
+        self.close = close
+        self.log_id = log_id
+
+
+class OcrRequest(BaseModel):
+    """PaddleX 3.7.2's OCR request model, field for field: `InferRequest`
+    (paddlex/inference/serving/schemas/ocr.py:33-46) over `BaseInferRequest`
+    (schemas/shared/ocr.py:23-25).  pydantic's lax mode, unknown members
+    ignored, so the same spellings are accepted ("false", "736", 1.0 ...) and
+    the same 422 lists answered as by PaddleX."""
+
+    file: str
+    fileType: Optional[Literal[0, 1]] = None
+    useDocOrientationClassify: Optional[bool] = None
+    useDocUnwarping: Optional[bool] = None
+    useTextlineOrientation: Optional[bool] = None
+    textDetLimitSideLen: Optional[int] = None
+    textDetLimitType: Optional[str] = None
+    textDetThresh: Optional[float] = None
+    textDetBoxThresh: Optional[float] = None
+    textDetUnclipRatio: Optional[float] = None
+    textRecScoreThresh: Optional[float] = None
+    returnWordBox: Optional[bool] = None
+    visualize: Optional[bool] = None
+    logId: Optional[str] = None
 
 
 # --------------------------------------------------------------------------
@@ -139,7 +193,6 @@ class OcrEngine:
         self.ocr = RapidOCR(cpu_math_library_num_threads=self.threads)
 
         det = self.ocr.text_det
-        pp = det.postprocess_op
         # Our own det-resize hook so textDetLimitType="max" has PaddleX's meaning
         # (rapidocr replaces limit_side_len by 960/1500/2000 when type is max),
         # and so the safe resize chain can cap the detector input.
@@ -154,39 +207,29 @@ class OcrEngine:
             width_height_ratio=float(ocr.width_height_ratio),
         )
 
-        # The worker's defaults = rapidocr_paddle's own configuration (read from
-        # the loaded engine, so they are the true behaviour), except the textline
-        # orientation classifier, which this worker runs only when a request asks
-        # for it (useTextlineOrientation=true).
-        self.defaults: Dict[str, Any] = {
-            "fileType": 1,
-            "useDocOrientationClassify": False,
-            "useDocUnwarping": False,
-            "useTextlineOrientation": False,
-            "textDetLimitSideLen": int(det.limit_side_len),
-            "textDetLimitType": str(det.limit_type),
-            "textDetThresh": float(pp.thresh),
-            "textDetBoxThresh": float(pp.box_thresh),
-            "textDetUnclipRatio": float(pp.unclip_ratio),
-            "textRecScoreThresh": float(self.ocr.text_score),
-            "returnWordBox": False,
-            "visualize": False,
-        }
-        self.max_side_limit = int(self.ocr.max_side_len)
+        # PaddleX's defaults, not rapidocr_paddle's own configuration (736, min,
+        # 0.3, 0.5, 1.6, score 0.5, no classifier): every request sets the
+        # detector's parameters explicitly (_run_on_infer_thread), so these are
+        # the true behaviour of a request that omits them.
+        self.defaults: Dict[str, Any] = dict(PADDLEX_DEFAULTS)
+        self.max_side_limit = self.geometry.max_side_limit  # the detector's cap, as PaddleX reports it
         self.cls_thresh = float(self.ocr.text_cls.cls_thresh)
 
     def _det_preprocess(self, _max_wh: int):
         det = self.ocr.text_det
         limit, kind, max_pixels = self._det_limit
         pre = self._DetPreProcess(limit, kind, det.mean, det.std)
-        if max_pixels is not None:
-            cv2 = self._cv2
+        # resize_plan's arithmetic: rapidocr's for "min" and "max", plus
+        # PaddleX's "resize_long", PaddleX's max_side_limit (4000) and the
+        # safe chain's pixel cap.
+        cv2 = self._cv2
+        side_cap = self.geometry.max_side_limit
 
-            def capped_resize(img):
-                dh, dw = resize_plan.det_input_size(img.shape[0], img.shape[1], limit, kind, max_pixels)
-                return cv2.resize(img, (dw, dh)) if dh > 0 and dw > 0 else None
+        def capped_resize(img):
+            dh, dw = resize_plan.det_input_size(img.shape[0], img.shape[1], limit, kind, max_pixels, side_cap)
+            return cv2.resize(img, (dw, dh)) if dh > 0 and dw > 0 else None
 
-            pre.resize = capped_resize
+        pre.resize = capped_resize
         return pre
 
     def _safe_resize(self, img, plan: resize_plan.Plan) -> Tuple[Any, Dict[str, Any]]:
@@ -366,47 +409,104 @@ def parse_sentiment_text(body: Dict[str, Any]) -> str:
     return text
 
 
-def parse_options(body: Dict[str, Any], defaults: Dict[str, Any]) -> Dict[str, Any]:
-    """Validate the PaddleX options; absent or null means the default."""
+def _loc_to_dot_sep(loc: Tuple[Any, ...]) -> str:
+    """PaddleX's `_loc_to_dot_sep` (basic_serving/_app.py:223-234): ("body", "file") -> "body.file",
+    ("body", 12) -> "body[12]"."""
+    path = ""
+    for i, x in enumerate(loc):
+        if isinstance(x, str):
+            if i > 0:
+                path += "."
+            path += x
+        elif isinstance(x, int):
+            path += f"[{x}]"
+    return path
+
+
+def validation_error(errors: List[Dict[str, Any]]) -> ApiError:
+    """PaddleX's 422 for a request that fails validation (_app.py:236-262): errorMsg is json.dumps of
+    [{type, loc, msg}], loc dotted and prefixed with "body", in model field order."""
+    listed = [{"type": e["type"], "loc": _loc_to_dot_sep(("body", *e["loc"])), "msg": e["msg"]} for e in errors]
+    return ApiError(422, json.dumps(listed))
+
+
+def parse_ocr_request(raw: bytes) -> OcrRequest:
+    """The body as PaddleX's /ocr endpoint reads it (FastAPI + pydantic; tests/conformance/
+    paddlex_schema.py validate_request is the executable spec): an empty body is a missing body,
+    json.loads of the bytes (UTF-8/16/32, NaN accepted, the last duplicate wins), a JSON error is
+    422 json_invalid at its character position, bytes that are not text are 400, and the value is
+    validated by the OcrRequest model.  (PaddleX also requires Content-Type: application/json;
+    this worker reads any body as JSON.)"""
+    if not raw:
+        raise validation_error([{"type": "missing", "loc": (), "msg": "Field required"}])
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise validation_error([{"type": "json_invalid", "loc": (e.pos,), "msg": "JSON decode error"}]) from None
+    except (ValueError, RecursionError):
+        raise ApiError(400, "There was an error parsing the body") from None
+    try:
+        return OcrRequest.model_validate(value, from_attributes=True)
+    except ValidationError as e:
+        raise validation_error(e.errors()) from None
+
+
+def echoed_log_id(raw: bytes) -> Optional[str]:
+    """The request's logId that PaddleX echoes (`_try_get_log_id`, _app.py:211-218, and the
+    endpoint's `request.logId if request.logId else generate_log_id()`, apps/ocr.py:46): the body's
+    `logId` member when the body is a JSON object and it is a non-empty string; else None (a new
+    uuid4 is drawn).  (A logId that is not a string makes PaddleX's own error handler fail with a
+    500; here it is a 422 like any other wrong type, with a new logId.)"""
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(body, dict):
+        log_id = body.get("logId")
+        if isinstance(log_id, str) and log_id:
+            return log_id
+    return None
+
+
+def resolve_options(request: OcrRequest, defaults: Dict[str, Any]) -> Dict[str, Any]:
+    """The options of a validated request, absent or null meaning the default; refuses what this
+    worker cannot do and the values the model cannot take (where PaddleX would fail with a 500 or
+    build an unbounded detector input)."""
     opts = dict(defaults)
     for name, kind in OPTION_KINDS.items():
-        value = body.get(name)
+        value = getattr(request, name)
         if value is None:
             continue
-        if kind in ("bool", "false_only", "ignored_bool"):
-            if not isinstance(value, bool):
-                raise ApiError(422, f"Invalid '{name}': expected a boolean, got {json.dumps(value)[:80]}")
-            if kind == "false_only" and value:
-                raise ApiError(
-                    422,
-                    f"'{name}': true is not supported by this worker "
-                    f"(it has no {FALSE_ONLY_REASON[name]} model); send false or omit it",
-                )
-            opts[name] = value
-        elif kind == "int":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or (
-                isinstance(value, float) and not value.is_integer()
-            ):
-                raise ApiError(422, f"Invalid '{name}': expected an integer, got {json.dumps(value)[:80]}")
-            value = int(value)
-            if not 1 <= value <= MAX_LIMIT_SIDE_LEN:
-                raise ApiError(422, f"Invalid '{name}': must be between 1 and {MAX_LIMIT_SIDE_LEN}, got {value}")
-            opts[name] = value
-        elif kind == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ApiError(422, f"Invalid '{name}': expected a number, got {json.dumps(value)[:80]}")
-            value = float(value)
+        if kind == "false_only" and value:
+            raise ApiError(
+                422,
+                f"'{name}': true is not supported by this worker "
+                f"(it has no {FALSE_ONLY_REASON[name]} model); send false or omit it",
+            )
+        if kind == "int" and not 1 <= value <= MAX_LIMIT_SIDE_LEN:
+            raise ApiError(422, f"Invalid '{name}': must be between 1 and {MAX_LIMIT_SIDE_LEN}, got {value}")
+        if kind == "float":
+            if not math.isfinite(value):
+                raise ApiError(422, f"Invalid '{name}': must be a finite number, got {value}")
             if name in ("textDetThresh", "textDetBoxThresh") and not 0.0 <= value <= 1.0:
                 raise ApiError(422, f"Invalid '{name}': must be between 0 and 1, got {value}")
             if name == "textDetUnclipRatio" and not 0.0 < value <= MAX_UNCLIP_RATIO:
                 raise ApiError(422, f"Invalid '{name}': must be > 0 and <= {MAX_UNCLIP_RATIO}, got {value}")
-            opts[name] = value
-        else:  # enum
-            allowed = kind[1]
-            if value not in allowed:
-                raise ApiError(422, f"Invalid '{name}': must be one of {list(allowed)}, got {json.dumps(value)[:80]}")
-            opts[name] = value
+        if isinstance(kind, tuple) and value not in kind[1]:
+            raise ApiError(422, f"Invalid '{name}': must be one of {list(kind[1])}, got {json.dumps(value)[:80]}")
+        opts[name] = value
     return opts
+
+
+def is_url(s: str) -> bool:
+    """PaddleX's `is_url` (infra/utils.py:178-183): an http(s) URL with a host is fetched, anything
+    else is base64."""
+    if not (s.startswith("http://") or s.startswith("https://")):
+        return False
+    from urllib.parse import urlparse
+
+    result = urlparse(s)
+    return bool(result.scheme and result.netloc)
 
 
 def decode_base64(data: str) -> bytes:
@@ -462,11 +562,13 @@ class WorkerServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, addr, engine: OcrEngine, sentiment: SentimentEngine, max_body: int, max_pixels: int):
+    def __init__(self, addr, engine: OcrEngine, sentiment: SentimentEngine, max_body: int, max_pixels: int,
+                 font_path: Optional[str] = None):
         self.engine = engine
         self.sentiment = sentiment
         self.max_body = max_body
         self.max_pixels = max_pixels
+        self.font_path = font_path  # the font ocrImage writes the recognised text in
         self.stats = Stats()
         super().__init__(addr, Handler)
 
@@ -494,8 +596,8 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
 
-    def _send_error(self, code: int, msg: str, close: bool = False) -> None:
-        self._send_json(code, {"logId": str(uuid.uuid4()), "errorCode": code, "errorMsg": msg}, close)
+    def _send_error(self, code: int, msg: str, close: bool = False, log_id: Optional[str] = None) -> None:
+        self._send_json(code, {"logId": log_id or str(uuid.uuid4()), "errorCode": code, "errorMsg": msg}, close)
 
     def _read_body(self) -> bytes:
         max_body = self.server.max_body
@@ -505,18 +607,18 @@ class Handler(BaseHTTPRequestHandler):
             while True:
                 line = self.rfile.readline(1024)
                 if not line:
-                    raise ApiError(400, "Truncated chunked request body")
+                    raise ApiError(400, "Truncated chunked request body", close=True)
                 try:
                     size = int(line.split(b";", 1)[0].strip(), 16)
                 except ValueError:
-                    raise ApiError(400, "Malformed chunked request body") from None
+                    raise ApiError(400, "Malformed chunked request body", close=True) from None
                 if size == 0:
                     while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
                     break
                 total += size
                 if total > max_body:
-                    raise ApiError(413, f"Request body larger than {max_body} bytes")
+                    raise ApiError(413, f"Request body larger than {max_body} bytes", close=True)
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline(1024)
             return b"".join(chunks)
@@ -528,12 +630,12 @@ class Handler(BaseHTTPRequestHandler):
             if n < 0:
                 raise ValueError
         except ValueError:
-            raise ApiError(400, "Invalid Content-Length header") from None
+            raise ApiError(400, "Invalid Content-Length header", close=True) from None
         if n > max_body:
-            raise ApiError(413, f"Request body larger than {max_body} bytes")
+            raise ApiError(413, f"Request body larger than {max_body} bytes", close=True)
         data = self.rfile.read(n)
         if len(data) != n:
-            raise ApiError(400, "Truncated request body")
+            raise ApiError(400, "Truncated request body", close=True)
         return data
 
     def _dispatch(self) -> None:
@@ -616,7 +718,7 @@ class Handler(BaseHTTPRequestHandler):
             except ApiError as e:
                 status = e.code
                 stats.add(**{f"{counter}_errors": 1})
-                self._send_error(e.code, e.msg, close=e.code in (400, 413))
+                self._send_error(e.code, e.msg, close=e.close, log_id=e.log_id)
             except (BrokenPipeError, ConnectionResetError):
                 raise
             except Exception:
@@ -649,66 +751,129 @@ class Handler(BaseHTTPRequestHandler):
         }
 
     def _ocr_result(self) -> Dict[str, Any]:
-        body = self._read_json_object()
-        if body.get("file") is None:
-            raise ApiError(422, "Missing required field 'file' (base64-encoded image bytes)")
-        file = body["file"]
-        if not isinstance(file, str):
-            raise ApiError(422, "Invalid 'file': expected a string of base64-encoded image bytes")
+        raw = self._read_body()
+        echo = echoed_log_id(raw)
+        try:
+            return self._ocr_answer(raw, echo)
+        except ApiError as e:  # PaddleX echoes the request's logId on its 4xx answers too
+            if e.log_id is None:
+                e.log_id = echo
+            raise
 
-        file_type = body.get("fileType")
-        if file_type is not None:
-            if isinstance(file_type, bool) or not isinstance(file_type, (int, float)) or file_type not in (0, 1):
-                raise ApiError(422, f"Invalid 'fileType': must be 0 (PDF) or 1 (image), got {json.dumps(file_type)[:80]}")
-            if file_type == 0:
-                raise ApiError(422, "PDF input (fileType=0) is not supported by this worker; send an image with fileType=1")
-
-        head = file.lstrip()[:8].lower()
-        if head.startswith("http://") or head.startswith("https://"):
-            raise ApiError(422, "URL input in 'file' is not supported by this worker (it has no network access); send the image bytes as base64")
-
+    def _ocr_answer(self, raw: bytes, echo: Optional[str]) -> Dict[str, Any]:
+        """PaddleX's /ocr (basic_serving/_pipeline_apps/ocr.py:43-107): one ocrResults entry per
+        page; the image members only when visualize is true (and never null: PaddleX's
+        response_model_exclude_none); members in the model's order."""
+        request = parse_ocr_request(raw)
         eng = self.server.engine
-        opts = parse_options(body, eng.defaults)
-        img = self._decode_image(file)
-        height, width = int(img.shape[0]), int(img.shape[1])
-        pruned = eng.run(img, opts)
+        file_type = request.fileType if request.fileType is not None else eng.defaults["fileType"]
+        if file_type == 0:
+            raise ApiError(422, "PDF input (fileType=0) is not supported by this worker (it has no PDF renderer); "
+                                "send each page as an image, or a multi-page TIFF, with fileType=1")
+        if is_url(request.file):
+            raise ApiError(422, "URL input in 'file' is not supported by this worker (it has no network access); "
+                                "send the file's bytes as base64")
+        opts = resolve_options(request, eng.defaults)
+        pages, data_info = self._read_pages(request.file)
+        ocr_results: List[Dict[str, Any]] = []
+        for page in pages:
+            pruned = eng.run(page, opts)
+            entry: Dict[str, Any] = {"prunedResult": pruned}
+            if opts["visualize"]:
+                import visualize  # cv2 and Pillow: imported on first use, not for --help
+
+                entry.update(visualize.page_images(page, pruned, self.server.font_path))
+            ocr_results.append(entry)
+            del page
         self.server.stats.add(ocr_inferences=1)
         return {
-            "logId": str(uuid.uuid4()),
+            "logId": echo or str(uuid.uuid4()),
+            "result": {"ocrResults": ocr_results, "dataInfo": data_info},
             "errorCode": 0,
             "errorMsg": "Success",
-            "result": {
-                "ocrResults": [{
-                    "prunedResult": pruned,
-                    "ocrImage": None,
-                    "docPreprocessingImage": None,
-                    "inputImage": None,
-                }],
-                "dataInfo": {"width": width, "height": height, "type": "image"},
-            },
         }
 
-    def _decode_image(self, file: str):
-        np, cv2 = self.server.engine._np, self.server.engine._cv2
+    def _too_large(self, w: int, h: int, page: Optional[int] = None) -> ApiError:
+        """PaddleX's words for a page over the pixel limit (infra/utils.py:106-127), with this
+        worker's limit (--max-pixels)."""
+        msg = (f"Image pixel count {w * h} (width={w}, height={h}) exceeds "
+               f"maximum allowed {self.server.max_pixels}.")
+        return ApiError(422, f"Page {page}: {msg}" if page is not None else msg)
+
+    def _read_pages(self, file: str) -> Tuple[Iterator[Any], Dict[str, Any]]:
+        """The pages of the file and its dataInfo, as PaddleX's `file_to_images` (infra/utils.py:
+        422-431) reads an image: a TIFF with more than one frame page by page (at most
+        MAX_NUM_INPUT_IMGS, the rest dropped), anything else as one image decoded by OpenCV.  The
+        pages of a TIFF are decoded one at a time, as they are reached."""
         try:
             data = decode_base64(file)
         except (ValueError, binascii.Error):
             raise ApiError(422, "Invalid input file") from None
         if not data:
             raise ApiError(422, "Invalid input file")
+        from PIL import Image
+
         # Refuse decompression bombs before decoding pixels (header-only read).
+        frames = 1
         try:
-            from PIL import Image
             with Image.open(io.BytesIO(data)) as probe:
                 w, h = probe.size
+                if data[:4] in TIFF_MAGIC:
+                    frames = getattr(probe, "n_frames", 1)
             if w * h > self.server.max_pixels:
-                raise ApiError(422, f"Input image too large: {w}x{h} pixels (limit {self.server.max_pixels})")
+                raise self._too_large(w, h)
         except ApiError:
             raise
         except Image.DecompressionBombError:
-            raise ApiError(422, f"Input image too large (limit {self.server.max_pixels} pixels)") from None
+            raise ApiError(422, f"Image pixel count exceeds maximum allowed {self.server.max_pixels}.") from None
         except Exception:
             pass  # not a format PIL knows; let OpenCV decide
+        if frames > 1:
+            return self._read_tiff(data)
+        img = self._decode_image(data)
+        return iter([img]), {"width": int(img.shape[1]), "height": int(img.shape[0]), "type": "image"}
+
+    def _read_tiff(self, data: bytes) -> Tuple[Iterator[Any], Dict[str, Any]]:
+        """PaddleX's `read_tiff` (infra/utils.py:392-419): each frame converted by Pillow to RGB
+        (then BGR), dataInfo {numPages, pages: [{width, height}], type: "tiff"}.  Every page's size
+        is checked first (headers only), so an oversized page is refused before any work."""
+        from PIL import Image
+
+        np, cv2 = self.server.engine._np, self.server.engine._cv2
+        sizes: List[Tuple[int, int]] = []
+        try:
+            with Image.open(io.BytesIO(data)) as tiff:
+                for index in range(min(getattr(tiff, "n_frames", 1), MAX_NUM_INPUT_IMGS)):
+                    tiff.seek(index)
+                    w, h = tiff.size
+                    if w * h > self.server.max_pixels:
+                        raise self._too_large(w, h, page=index + 1)
+                    sizes.append((w, h))
+        except ApiError:
+            raise
+        except Exception:
+            raise ApiError(422, "Invalid input file") from None
+
+        def pages() -> Iterator[Any]:
+            try:
+                with Image.open(io.BytesIO(data)) as tiff:
+                    for index in range(len(sizes)):
+                        tiff.seek(index)
+                        frame = tiff.convert("RGB")
+                        yield cv2.cvtColor(np.array(frame), cv2.COLOR_RGB2BGR)
+            except ApiError:
+                raise
+            except Exception:
+                raise ApiError(422, "Invalid input file") from None
+
+        return pages(), {
+            "numPages": len(sizes),
+            "pages": [{"width": w, "height": h} for w, h in sizes],
+            "type": "tiff",
+        }
+
+    def _decode_image(self, data: bytes):
+        np, cv2 = self.server.engine._np, self.server.engine._cv2
         try:
             # IMREAD_COLOR: 8-bit BGR, alpha dropped, EXIF orientation applied
             # (what PaddleX's serving layer does with the same bytes).
@@ -735,6 +900,17 @@ def _check_port_free(host: str, port: int) -> None:
             s.bind((host, port))
         except OSError as e:
             raise SystemExit(f"deja-worker: cannot listen on {host}:{port}: {e}")
+
+
+def visualization_font() -> Optional[str]:
+    """A font that can write Chinese for ocrImage (PaddleX downloads SimFang; this worker uses the
+    CJK font worker/install.sh installs, fonts-wqy-microhei, or $DEJA_CJK_FONT); None: Pillow's own."""
+    import make_invoice
+
+    try:
+        return make_invoice.find_cjk_font()
+    except SystemExit:
+        return None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -781,7 +957,9 @@ def main(argv: Optional[List[str]] = None) -> int:
              engine.threads, engine.package_dir / "models", time.perf_counter() - t0)
     LOG.info("warm-up inference took %.1fs", engine.warm_up())
 
-    httpd = WorkerServer((args.host, args.port), engine, sentiment, args.max_body_bytes, args.max_pixels)
+    font_path = visualization_font()
+    LOG.info("visualisation font: %s", font_path or "none found (Pillow's default)")
+    httpd = WorkerServer((args.host, args.port), engine, sentiment, args.max_body_bytes, args.max_pixels, font_path)
     host, port = httpd.server_address[:2]
 
     def _stop(signum, _frame):

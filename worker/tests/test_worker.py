@@ -37,19 +37,22 @@ STARTUP_TIMEOUT = float(os.environ.get("DEJA_WORKER_TEST_STARTUP_TIMEOUT", "300"
 REQUEST_TIMEOUT = 300
 
 # The defaults documented in worker/README.md; /health must report exactly these.
+# They are PaddleX 3.7.2's (tests/conformance/FINDINGS.md section 6) except the two
+# document-preprocessing flags (no such models offline; PaddleX: true) and
+# fileType (PaddleX has none).
 DOCUMENTED_DEFAULTS = {
     "fileType": 1,
     "useDocOrientationClassify": False,
     "useDocUnwarping": False,
-    "useTextlineOrientation": False,
-    "textDetLimitSideLen": 736,
+    "useTextlineOrientation": True,
+    "textDetLimitSideLen": 64,
     "textDetLimitType": "min",
     "textDetThresh": 0.3,
-    "textDetBoxThresh": 0.5,
-    "textDetUnclipRatio": 1.6,
-    "textRecScoreThresh": 0.5,
+    "textDetBoxThresh": 0.6,
+    "textDetUnclipRatio": 1.5,
+    "textRecScoreThresh": 0.0,
     "returnWordBox": False,
-    "visualize": False,
+    "visualize": True,
 }
 
 PRUNED_KEYS = {
@@ -74,15 +77,20 @@ class Client:
     def __init__(self, base: str):
         self.base = base
 
-    def request(self, method: str, path: str, body: bytes | None = None):
+    def request_raw(self, method: str, path: str, body: bytes | None = None) -> tuple:
+        """(status, the answer's bytes)."""
         req = urllib.request.Request(self.base + path, data=body, method=method)
         if body is not None:
             req.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(req, timeout=REQUEST_TIMEOUT) as r:
-                return r.status, json.loads(r.read().decode("utf-8"))
+                return r.status, r.read()
         except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read().decode("utf-8"))
+            return e.code, e.read()
+
+    def request(self, method: str, path: str, body: bytes | None = None):
+        status, raw = self.request_raw(method, path, body)
+        return status, json.loads(raw.decode("utf-8"))
 
     def get(self, path: str):
         return self.request("GET", path)
@@ -207,16 +215,17 @@ def test_make_invoice_is_deterministic_and_small(invoice_png):
 
 def test_ocr_invoice_envelope_and_texts(invoice_result, invoice_png):
     body = invoice_result
-    assert set(body) == {"logId", "errorCode", "errorMsg", "result"}
+    assert list(body) == ["logId", "result", "errorCode", "errorMsg"]  # PaddleX's member order
     assert body["errorCode"] == 0 and body["errorMsg"] == "Success"
     assert UUID4.match(body["logId"])
     result = body["result"]
-    assert set(result) == {"ocrResults", "dataInfo"}
+    assert list(result) == ["ocrResults", "dataInfo"]
     w, h = Image.open(io.BytesIO(invoice_png)).size
     assert result["dataInfo"] == {"width": w, "height": h, "type": "image"}
     assert len(result["ocrResults"]) == 1
     page = result["ocrResults"][0]
-    assert page["ocrImage"] is None and page["docPreprocessingImage"] is None and page["inputImage"] is None
+    # visualize is true by default, as in PaddleX; no document preprocessor, so no docPreprocessingImage
+    assert list(page) == ["prunedResult", "ocrImage", "inputImage"]
     r = page["prunedResult"]
     assert set(r) == PRUNED_KEYS
 
@@ -232,22 +241,25 @@ def test_ocr_invoice_envelope_and_texts(invoice_result, invoice_png):
     n = len(texts)
     assert n >= 10
     assert len(r["rec_scores"]) == n and len(r["rec_polys"]) == n and len(r["rec_boxes"]) == n
-    assert all(isinstance(s, float) and 0.5 <= s <= 1.0 for s in r["rec_scores"])
+    assert all(isinstance(s, float) and 0.0 <= s <= 1.0 for s in r["rec_scores"])
     for poly, box in zip(r["rec_polys"], r["rec_boxes"]):
         assert len(poly) == 4 and all(len(pt) == 2 and all(type(c) is int for c in pt) for pt in poly)
         assert all(type(c) is int for c in box)
         xs, ys = [p[0] for p in poly], [p[1] for p in poly]
         assert box == [min(xs), min(ys), max(xs), max(ys)]
         assert 0 <= box[0] < box[2] <= w and 0 <= box[1] < box[3] <= h
-    assert len(r["dt_polys"]) >= n
-    assert r["textline_orientation_angles"] == [-1] * len(r["dt_polys"])
-    assert r["model_settings"] == {"use_doc_preprocessor": False, "use_textline_orientation": False}
+    # textRecScoreThresh 0.0: every detected line is kept
+    assert len(r["dt_polys"]) == n
+    # the textline orientation classifier runs by default: 0 (upright) or 1 (turned 180°) per line
+    assert len(r["textline_orientation_angles"]) == n
+    assert set(r["textline_orientation_angles"]) <= {0, 1}
+    assert r["model_settings"] == {"use_doc_preprocessor": False, "use_textline_orientation": True}
     assert r["text_det_params"] == {
-        "limit_side_len": 736, "limit_type": "min", "thresh": 0.3,
-        "max_side_limit": 2000, "box_thresh": 0.5, "unclip_ratio": 1.6,
+        "limit_side_len": 64, "limit_type": "min", "thresh": 0.3,
+        "max_side_limit": 4000, "box_thresh": 0.6, "unclip_ratio": 1.5,
     }
     assert r["text_type"] == "general"
-    assert r["text_rec_score_thresh"] == 0.5
+    assert r["text_rec_score_thresh"] == 0.0 and r["return_word_box"] is False
 
 
 def test_explicit_defaults_give_identical_results(server, invoice_png, invoice_result):
@@ -275,12 +287,16 @@ def test_options_change_behaviour(server):
     rb = base["result"]["ocrResults"][0]["prunedResult"]
     assert any("HELLO" in t for t in rb["rec_texts"]), rb["rec_texts"]
 
-    status, body = server.ocr(png, useTextlineOrientation=True)
+    assert rb["model_settings"]["use_textline_orientation"] is True
+    assert len(rb["textline_orientation_angles"]) == len(rb["dt_polys"])
+    assert set(rb["textline_orientation_angles"]) <= {0, 1}
+
+    status, body = server.ocr(png, useTextlineOrientation=False)
     assert status == 200, body
     r = body["result"]["ocrResults"][0]["prunedResult"]
-    assert r["model_settings"]["use_textline_orientation"] is True
-    assert len(r["textline_orientation_angles"]) == len(r["dt_polys"])
-    assert set(r["textline_orientation_angles"]) <= {0, 1}
+    assert r["model_settings"]["use_textline_orientation"] is False
+    assert r["textline_orientation_angles"] == [-1] * len(r["dt_polys"])
+    assert any("HELLO" in t for t in r["rec_texts"]), r["rec_texts"]
 
     status, body = server.ocr(png, textRecScoreThresh=1.01)
     assert status == 200, body
@@ -289,11 +305,12 @@ def test_options_change_behaviour(server):
     assert r["text_rec_score_thresh"] == 1.01
     assert len(r["dt_polys"]) == len(rb["dt_polys"])
 
-    status, body = server.ocr(png, textDetLimitSideLen=960, textDetLimitType="max")
-    assert status == 200, body
-    r = body["result"]["ocrResults"][0]["prunedResult"]
-    assert r["text_det_params"]["limit_side_len"] == 960 and r["text_det_params"]["limit_type"] == "max"
-    assert any("HELLO" in t for t in r["rec_texts"])
+    for limit, kind in ((960, "max"), (736, "min"), (480, "resize_long")):
+        status, body = server.ocr(png, textDetLimitSideLen=limit, textDetLimitType=kind)
+        assert status == 200, body
+        r = body["result"]["ocrResults"][0]["prunedResult"]
+        assert r["text_det_params"]["limit_side_len"] == limit and r["text_det_params"]["limit_type"] == kind
+        assert any("HELLO" in t for t in r["rec_texts"]), (kind, r["rec_texts"])
 
 
 def test_blank_image_has_empty_result(server):
@@ -320,14 +337,14 @@ def test_malformed_requests_are_422_naming_the_problem(server):
 
     status, body = server.post_json("/ocr", {"fileType": 1})
     assert_error_envelope(status, body, 422)
-    assert "'file'" in body["errorMsg"]
+    assert "body.file" in body["errorMsg"]
 
     status, body = server.post_json("/ocr", ["file"])
     assert_error_envelope(status, body, 422)
 
     status, body = server.post_json("/ocr", {"file": 12})
     assert_error_envelope(status, body, 422)
-    assert "'file'" in body["errorMsg"]
+    assert "body.file" in body["errorMsg"]
 
     status, body = server.post_json("/ocr", {"file": "https://example.com/a.png", "fileType": 1})
     assert_error_envelope(status, body, 422)
@@ -344,7 +361,7 @@ def test_malformed_requests_are_422_naming_the_problem(server):
 
     for name, value in (
         ("textDetLimitSideLen", "big"), ("textDetLimitSideLen", 0), ("textDetLimitSideLen", 1.5),
-        ("textRecScoreThresh", "high"), ("useTextlineOrientation", "yes"),
+        ("textRecScoreThresh", "high"), ("useTextlineOrientation", "maybe"), ("visualize", [True]),
         ("textDetLimitType", "mid"), ("textDetBoxThresh", 2), ("useDocUnwarping", True),
     ):
         status, body = server.post_json("/ocr", {"file": png, name: value})
@@ -496,7 +513,44 @@ def test_still_healthy_and_unchanged_after_extreme_shapes(server, invoice_png, i
 # takes the safe chain, whose sizes are bounded.
 GRID_SIDES = [1, 2, 3, 15, 16, 17, 24, 29, 30, 31, 32, 33, 48, 64, 100, 250, 736, 1000,
               1999, 2000, 2001, 2016, 2017, 3000, 5000, 10000, 20000, 50000]
-GRID_OPTIONS = [(736, "min"), (4000, "min"), (960, "max"), (8, "max"), (1, "min")]
+GRID_OPTIONS = [(64, "min"), (736, "min"), (4000, "min"), (960, "max"), (8, "max"), (1, "min")]
+
+
+def paddlex_ratio(h: int, w: int, limit: int, kind: str) -> float:
+    """PaddleX 3.7.2 `resize_image_type0` (text_detection/processors.py:145-164)."""
+    if kind == "max":
+        return (limit / h if h > w else limit / w) if max(h, w) > limit else 1.0
+    if kind == "min":
+        return (limit / h if h < w else limit / w) if min(h, w) < limit else 1.0
+    return limit / max(h, w)
+
+
+def paddlex_caps(h: int, w: int, limit: int, kind: str, max_side_limit: int = 4000) -> bool:
+    ratio = paddlex_ratio(h, w, limit, kind)
+    return max(int(h * ratio), int(w * ratio)) > max_side_limit
+
+
+def paddlex_det_size(h: int, w: int, limit: int, kind: str, max_side_limit: int = 4000) -> tuple:
+    """PaddleX 3.7.2 `resize_image_type0` (processors.py:165-177): the detector input's size."""
+    ratio = paddlex_ratio(h, w, limit, kind)
+    resize_h, resize_w = int(h * ratio), int(w * ratio)
+    if max(resize_h, resize_w) > max_side_limit:
+        ratio = float(max_side_limit) / max(resize_h, resize_w)
+        resize_h, resize_w = int(resize_h * ratio), int(resize_w * ratio)
+    return max(int(round(resize_h / 32) * 32), 32), max(int(round(resize_w / 32) * 32), 32)
+
+
+def test_det_input_size_caps_the_long_side_as_paddlex_does():
+    for h, w in [(570, 800), (300, 2000), (30, 60000), (2000, 30), (64, 128000), (1000, 1000), (24, 3000)]:
+        for limit, kind in [(64, "min"), (736, "min"), (4000, "min"), (960, "max"), (4000, "max"), (480, "resize_long"),
+                            (8000, "resize_long")]:
+            got = resize_plan.det_input_size(h, w, limit, kind, max_side_limit=4000)
+            assert max(got) <= 4000
+            if paddlex_caps(h, w, limit, kind):
+                assert got == paddlex_det_size(h, w, limit, kind), (h, w, limit, kind)
+            else:  # rapidocr's rounding (a side may round to 0 there: detection is skipped)
+                ratio = paddlex_ratio(h, w, limit, kind)
+                assert got == (resize_plan.round32(int(h * ratio)), resize_plan.round32(int(w * ratio)))
 
 
 @pytest.mark.filterwarnings("ignore:No ccache found")
@@ -512,7 +566,7 @@ def test_resize_plan_matches_rapidocr_and_is_bounded():
     lib = types.SimpleNamespace(max_side_len=geometry.max_side_len, min_side_len=geometry.min_side_len,
                                 min_height=geometry.min_height, width_height_ratio=geometry.width_height_ratio)
     lib._get_padding_h = lambda h, w: RapidOCR._get_padding_h(lib, h, w)
-    safe = 0
+    safe = capped = 0
     for h in GRID_SIDES:
         for w in GRID_SIDES:
             if h * w > 50_000_000:
@@ -531,10 +585,17 @@ def test_resize_plan_matches_rapidocr_and_is_bounded():
                     continue
                 work, _, _ = RapidOCR.preprocess(lib, np.zeros((h, w, 3), np.uint8))
                 work, record = RapidOCR.maybe_add_letterbox(lib, work, {})
+                assert (work.shape[:2], record["padding_1"]["top"]) == (p.padded, p.pad[0]), (h, w, limit, kind)
+                if paddlex_caps(work.shape[0], work.shape[1], limit, kind):
+                    # PaddleX's max_side_limit applies: its arithmetic, not rapidocr's
+                    capped += 1
+                    assert p.det == paddlex_det_size(work.shape[0], work.shape[1], limit, kind), (h, w, limit, kind)
+                    continue
                 resized = DetPreProcess(limit, kind).resize(work)
                 det = (0, 0) if resized is None else resized.shape[:2]
-                assert (work.shape[:2], record["padding_1"]["top"], det) == (p.padded, p.pad[0], p.det), (h, w, limit, kind)
-    assert safe > 0
+                assert det == p.det, (h, w, limit, kind)
+    assert safe > 0 and capped > 0
     # the invoice and ordinary pages keep rapidocr's own chain
     for h, w in [(570, 800), (2000, 300), (1100, 850), (4000, 3000), (60, 360)]:
         assert not resize_plan.plan(h, w, 736, "min", geometry).safe
+        assert not resize_plan.plan(h, w, 64, "min", geometry).safe
