@@ -43,7 +43,8 @@ def paddlex_declared() -> dict:
 
 
 def example_declared() -> dict:
-    """deja.example.yaml's declared defaults (the bundled worker's, which differ from PaddleX's)."""
+    """deja.example.yaml's declared defaults (the bundled worker's: PaddleX's, plus fileType and the two
+    document flags, which PaddleX has no default for)."""
     import yaml
 
     config = yaml.safe_load((REPO / "deja.example.yaml").read_text())
@@ -312,10 +313,10 @@ def test_the_request_s_log_id_is_echoed_on_a_miss_and_on_a_hit(schema, mock, gat
 
 
 def test_every_declared_default_reaches_the_model_explicitly(schema, mock, example_gateway):
-    """deja.example.yaml declares the worker's defaults, which are not PaddleX's (visualize false where
-    PaddleX's is true, textDetLimitSideLen 736 where PaddleX's is 64, ...). A request that leaves them out
-    is keyed as if it had sent them, so the model must be told them: otherwise PaddleX answers with its
-    own defaults and that answer is served to every client who asked for the declared ones."""
+    """deja.example.yaml declares defaults PaddleX does not have (fileType, the two document flags, which
+    PaddleX couples). A request that leaves them out is keyed as if it had sent them, so the model must be
+    told them: otherwise PaddleX answers with its own defaults and that answer is served to every client
+    who asked for the declared ones."""
     declared = example_declared()
     picture = b64(image("declared defaults"))
     asked = {"file": picture, "useTextlineOrientation": None}
