@@ -10,7 +10,8 @@ public enum JSONMembers {
     /// The top-level members of `bytes`, which must be one valid JSON object (check it with
     /// ``JSONValue/init(parsing:limits:)`` first); `nil` if it is not an object. Linear in the input;
     /// never reads out of bounds, whatever the input.
-    public static func scan(_ bytes: [UInt8]) -> [Member]? {
+    public static func scan<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes) -> [Member]? where Bytes.Index == Int {
+        precondition(bytes.startIndex == 0, "scan reads a collection indexed from 0")
         var index = skipSpace(bytes, 0)
         guard index < bytes.count, bytes[index] == UInt8(ascii: "{") else { return nil }
         index += 1
@@ -36,7 +37,20 @@ public enum JSONMembers {
 
     /// `bytes` as an object of its top-level members but those named in `dropping`, each member spelled
     /// exactly as in `bytes`; `nil` if `bytes` is not an object.
-    public static func object(_ bytes: [UInt8], dropping names: Set<String>) -> [UInt8]? {
+    ///
+    /// The value of the member named `name` (the last such), as a JSON value; `nil` if there is none.
+    public static func value<Bytes: RandomAccessCollection<UInt8>>(of name: String, in bytes: Bytes) -> JSONValue?
+    where Bytes.Index == Int {
+        guard let member = scan(bytes)?.last(where: { $0.name == name }) else { return nil }
+        let spelled = bytes[member.range]
+        guard let colon = spelled.firstIndex(of: UInt8(ascii: ":")) else { return nil }
+        return try? JSONValue(parsing: spelled[(colon + 1)...])
+    }
+
+    /// `bytes` as an object of its top-level members but those named in `dropping`, each member spelled
+    /// exactly as in `bytes`; `nil` if `bytes` is not an object.
+    public static func object<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, dropping names: Set<String>) -> [UInt8]?
+    where Bytes.Index == Int {
         guard let members = scan(bytes) else { return nil }
         var out: [UInt8] = [UInt8(ascii: "{")]
         out.reserveCapacity(bytes.count + 1)
@@ -54,14 +68,14 @@ public enum JSONMembers {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
     }
 
-    private static func skipSpace(_ bytes: [UInt8], _ start: Int) -> Int {
+    private static func skipSpace<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ start: Int) -> Int where Bytes.Index == Int {
         var index = start
         while index < bytes.count, isSpace(bytes[index]) { index += 1 }
         return index
     }
 
     /// The index just past the string starting at `start` (a `"`).
-    private static func skipString(_ bytes: [UInt8], _ start: Int) -> Int {
+    private static func skipString<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ start: Int) -> Int where Bytes.Index == Int {
         var index = start + 1
         while index < bytes.count {
             switch bytes[index] {
@@ -74,7 +88,7 @@ public enum JSONMembers {
     }
 
     /// The index just past the value starting at `start`.
-    private static func skipValue(_ bytes: [UInt8], _ start: Int) -> Int {
+    private static func skipValue<Bytes: RandomAccessCollection<UInt8>>(_ bytes: Bytes, _ start: Int) -> Int where Bytes.Index == Int {
         var index = start
         var depth = 0
         while index < bytes.count {

@@ -90,9 +90,8 @@ public final class Gateway: Sendable {
     ) async -> TaskResponse {
         var exchange = Exchange(task: task, caller: caller, body: body, cacheControl: cacheControl, started: clock.now())
         do {
-            exchange = try await resolver.resolve(exchange)
+            try await resolver.resolve(&exchange)
         } catch {
-            exchange.echo = task.taskProtocol.echo(in: body)
             return responder.failure(exchange, error: error)
         }
         guard let idempotencyKey else { return await answer(exchange, idempotency: nil) }

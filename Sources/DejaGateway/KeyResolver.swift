@@ -17,66 +17,84 @@ struct KeyResolver: Sendable {
     let metrics: GatewayMetrics
     let logger: Logger
 
-    /// The key of `exchange`'s body, and its canonical form when it had to be built. Throws the
-    /// client's error (naming the field) for a body that cannot be read.
-    func resolve(_ exchange: Exchange) async throws(GatewayError) -> Exchange {
-        var exchange = exchange
+    /// Resolves `exchange`'s key, and its canonical form when it had to be built; sets the id its answer
+    /// echoes even when it throws the client's error (naming the field) for a body that cannot be read.
+    func resolve(_ exchange: inout Exchange) async throws(GatewayError) {
         let task = exchange.task, body = exchange.body
         let name = task.policy.task, scope = task.memoScope(tenant: exchange.caller.tenant)
         let bodyDigest = await offServingThreads(bytes: body.readableBytes) { KeyMemo.bodyDigest(task: name, scope: scope, body: body) }
         if let remembered = memo.remembered(bodyDigest) {
             exchange.key = remembered.key
             exchange.echo = remembered.echo
-            return exchange
+            return
         }
         if let shared = await sharedAlias(task: task, bodyDigest: bodyDigest) {
-            exchange.echo = task.taskProtocol.echo(in: body)
-            memo.remember(bodyDigest, resolvesTo: shared, echo: exchange.echo)  // another instance canonicalised this very body
+            // Another instance canonicalised this very body, so it is valid JSON.
+            let wire = task.taskProtocol
+            exchange.echo = await offServingThreads(bytes: body.readableBytes) { wire.echo(in: body) }
+            memo.remember(bodyDigest, resolvesTo: shared, echo: exchange.echo)
             exchange.key = shared
-            return exchange
+            return
         }
-        let request = try await canonicalize(exchange)
-        exchange.echo = task.taskProtocol.echo(in: body)
-        memo.remember(bodyDigest, resolvesTo: request.key, echo: exchange.echo)
+        let read = await read(exchange)
+        exchange.echo = read.echo
+        let request = try read.request.get()
+        memo.remember(bodyDigest, resolvesTo: request.key, echo: read.echo)
         shareAlias(task: task, bodyDigest: bodyDigest, key: request.key)
         exchange.key = request.key
         exchange.canonical = request
-        return exchange
     }
 
     /// The body the model is sent for `exchange`: from its canonical form, built now if the key came
     /// from the memo.
     func forwardBody(_ exchange: Exchange) async throws(GatewayError) -> [UInt8] {
         if let canonical = exchange.canonical { return canonical.forwardBody }
-        return try await canonicalize(exchange).forwardBody
+        return try await read(exchange).request.get().forwardBody
     }
 
     /// The canonical form of `exchange`'s body, checked by the task's protocol.
     func canonicalize(_ exchange: Exchange) async throws(GatewayError) -> CanonicalRequest {
+        try await read(exchange).request.get()
+    }
+
+    /// What reading a body found: its canonical form or the client's error, and the id to echo.
+    struct Read: Sendable {
+        var request: Result<CanonicalRequest, GatewayError>
+        var echo: String?
+    }
+
+    /// Reads `exchange`'s body: the canonical form, the protocol's check or its wording of the refusal,
+    /// and the id to echo. All of it is work in the size of the body, so a large body is read on
+    /// ``CanonicalWorkers``: however long that takes, the threads that answer hits and health checks are
+    /// not the ones doing it.
+    private func read(_ exchange: Exchange) async -> Read {
         let task = exchange.task, body = exchange.body, tenant = exchange.caller.tenant
         metrics.countCanonicalization(task: task.policy.task)
-        let canonicalizer = self.canonicalizer, policy = task.policy
-        let work = { @Sendable () throws(CanonicalError) -> CanonicalRequest in
-            try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant)
-        }
-        let request: CanonicalRequest
-        do {
-            if let workers {
-                request = try await workers.run(bytes: body.readableBytes, work)
-            } else {
-                request = try work()
+        let canonicalizer = self.canonicalizer, policy = task.policy, wire = task.taskProtocol
+        return await offServingThreads(bytes: body.readableBytes) { () -> Read in
+            let request: CanonicalRequest
+            do throws(CanonicalError) {
+                request = try canonicalizer.canonicalize(body: body, policy: policy, scope: tenant)
+            } catch {
+                // Only a body that parsed as an object has an id to echo.
+                let unparsed: [CanonicalError.Code] = [.invalidJSON, .invalidUTF8, .invalidEscape, .emptyBody]
+                let parsed = !unparsed.contains(error.code) && error.path != "$"
+                return Read(request: .failure(wire.requestError(error, body: body)), echo: parsed ? wire.echo(in: body) : nil)
             }
-        } catch {
-            throw task.taskProtocol.requestError(error, body: body)
+            let echo = wire.echo(in: body)
+            do throws(GatewayError) {
+                try wire.check(request)
+            } catch {
+                return Read(request: .failure(error), echo: echo)
+            }
+            if task.fileURLs == .refuse, let member = Self.urlMember(request, policy: policy) {
+                return Read(request: .failure(GatewayError(
+                    .badRequest,
+                    "\(member) is a URL; this gateway does not have files fetched from URLs (tasks[].fileURLs: refuse): send the file's bytes as base64",
+                    status: 422)), echo: echo)
+            }
+            return Read(request: .success(request), echo: echo)
         }
-        try task.taskProtocol.check(request)
-        if task.fileURLs == .refuse, let member = Self.urlMember(request, policy: task.policy) {
-            throw GatewayError(
-                .badRequest,
-                "\(member) is a URL; this gateway does not have files fetched from URLs (tasks[].fileURLs: refuse): send the file's bytes as base64",
-                status: 422)
-        }
-        return request
     }
 
     /// `work` (which cannot fail) on ``CanonicalWorkers`` for a large body, else here.

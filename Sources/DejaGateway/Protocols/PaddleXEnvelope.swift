@@ -94,17 +94,13 @@ public enum PaddleXEnvelope {
     }
 
     /// The `logId` PaddleX's server echoes (its `_try_get_log_id`): a non-empty string `logId` member of
-    /// a body that is a JSON object; `nil` otherwise.
+    /// a body that is a JSON object — which the caller knows: it reads only bodies that parsed. Linear
+    /// in the body, without copying it.
     public static func echo(in body: ByteBuffer) -> String? {
-        // Only a body that may name the member (plainly or escaped) is parsed: most never do.
-        guard body.readableBytesView.firstRange(of: Array("logId".utf8)) != nil
-                || body.readableBytesView.firstRange(of: Array("\\u".utf8)) != nil
-        else { return nil }
-        let bytes = Array(buffer: body)
-        guard (try? JSONValue(parsing: bytes)) != nil, let member = JSONMembers.scan(bytes)?.last(where: { $0.name == logId })
-        else { return nil }
-        let value = bytes[member.range].drop { $0 != UInt8(ascii: ":") }.dropFirst()
-        guard let id = (try? JSONValue(parsing: value))?.stringValue, !id.isEmpty else { return nil }
+        let id = body.withUnsafeReadableBytes { raw in
+            JSONMembers.value(of: logId, in: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+        }?.stringValue
+        guard let id, !id.isEmpty else { return nil }
         return id
     }
 

@@ -120,10 +120,9 @@ enum PaddleXValidation {
 
     /// Whether the body (a valid JSON object) has the member `name` set to `null`.
     static func isNull(_ name: String, in body: ByteBuffer) -> Bool {
-        let bytes = Array(buffer: body)
-        guard let member = JSONMembers.scan(bytes)?.last(where: { $0.name == name }) else { return false }
-        let value = bytes[member.range].drop { $0 != UInt8(ascii: ":") }.dropFirst()
-        return (try? JSONValue(parsing: value))?.isNull == true
+        body.withUnsafeReadableBytes { raw in
+            JSONMembers.value(of: name, in: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+        }?.isNull == true
     }
 
     private static let boolParsing = ("bool_parsing", "Input should be a valid boolean, unable to interpret input")
