@@ -1,3 +1,5 @@
+import NIOCore
+
 /// The top-level members of a JSON object as the bytes that spell them, for passing a document on
 /// byte for byte with some members left out (numbers as their writer wrote them, no re-serialisation).
 public enum JSONMembers {
@@ -62,6 +64,16 @@ public enum JSONMembers {
         }
         out.append(UInt8(ascii: "}"))
         return out
+    }
+
+    /// ``value(of:in:)`` over the readable bytes of `buffer`, without copying them.
+    public static func value(of name: String, in buffer: ByteBuffer) -> JSONValue? {
+        buffer.withUnsafeReadableBytes { value(of: name, in: $0.assumingMemoryBound(to: UInt8.self)) }
+    }
+
+    /// ``object(_:dropping:)`` over the readable bytes of `buffer`, without copying them first.
+    public static func object(_ buffer: ByteBuffer, dropping names: Set<String>) -> [UInt8]? {
+        buffer.withUnsafeReadableBytes { object($0.assumingMemoryBound(to: UInt8.self), dropping: names) }
     }
 
     private static func isSpace(_ byte: UInt8) -> Bool {

@@ -49,7 +49,7 @@ struct KeyResolver: Sendable {
     /// from the memo.
     func forwardBody(_ exchange: Exchange) async throws(GatewayError) -> [UInt8] {
         if let canonical = exchange.canonical { return canonical.forwardBody }
-        return try await read(exchange).request.get().forwardBody
+        return try await canonicalize(exchange).forwardBody
     }
 
     /// The canonical form of `exchange`'s body, checked by the task's protocol.

@@ -1,12 +1,9 @@
 import DejaCore
 import DejaGateway
 import DejaLedger
-import HummingbirdCore
-import Logging
 import Prometheus
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypesHTTP1
 
 /// Answers repeats from the memory cache on the event loop, before a request reaches the router.
 ///

@@ -43,7 +43,7 @@ public enum PaddleXEnvelope {
             return .failed(message: "the model server's answer is not one: \(problem)")
         }
         // Stored as the model wrote it (numbers, escapes, member order), only without its logId.
-        guard let kept = JSONMembers.object(Array(buffer: body), dropping: [logId]) else {
+        guard let kept = JSONMembers.object(body, dropping: [logId]) else {
             return .failed(message: "the model server's answer is not a JSON object")
         }
         return .answer(ModelAnswer(stored: ByteBuffer(bytes: kept), value: .object(members.filter { $0.key != logId })))
@@ -54,7 +54,7 @@ public enum PaddleXEnvelope {
         guard let value = try? JSONValue(parsing: body), case .object(let members) = value,
               members.contains(where: { $0.key == "errorCode" })
         else { return nil }
-        return JSONMembers.object(Array(buffer: body), dropping: [logId]).map { ByteBuffer(bytes: $0) }
+        return JSONMembers.object(body, dropping: [logId]).map { ByteBuffer(bytes: $0) }
     }
 
     /// The message a PaddleX error envelope carries, if the body is one.
@@ -97,9 +97,7 @@ public enum PaddleXEnvelope {
     /// a body that is a JSON object — which the caller knows: it reads only bodies that parsed. Linear
     /// in the body, without copying it.
     public static func echo(in body: ByteBuffer) -> String? {
-        let id = body.withUnsafeReadableBytes { raw in
-            JSONMembers.value(of: logId, in: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
-        }?.stringValue
+        let id = JSONMembers.value(of: logId, in: body)?.stringValue
         guard let id, !id.isEmpty else { return nil }
         return id
     }

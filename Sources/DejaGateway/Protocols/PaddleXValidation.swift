@@ -120,9 +120,7 @@ enum PaddleXValidation {
 
     /// Whether the body (a valid JSON object) has the member `name` set to `null`.
     static func isNull(_ name: String, in body: ByteBuffer) -> Bool {
-        body.withUnsafeReadableBytes { raw in
-            JSONMembers.value(of: name, in: UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
-        }?.isNull == true
+        JSONMembers.value(of: name, in: body)?.isNull == true
     }
 
     private static let boolParsing = ("bool_parsing", "Input should be a valid boolean, unable to interpret input")
