@@ -64,6 +64,7 @@ let package = Package(
             name: "DejaCache",
             dependencies: [
                 "DejaCore", "DejaRedis",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Logging", package: "swift-log"),

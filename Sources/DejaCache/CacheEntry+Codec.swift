@@ -5,15 +5,17 @@ extension CacheEntry {
     /// First byte of every encoded entry.
     static let codecMagic: UInt8 = 0xDE
     /// Version of the binary layout written by ``encoded()``.
-    static let codecVersion: UInt8 = 1
-    /// Bytes before the variable-length fields: magic, version, status, tokens, four times, three lengths.
-    static let codecHeaderBytes = 2 + 8 + 8 + 8 * 4 + 4 * 3
+    static let codecVersion: UInt8 = 2
+    /// Bytes before the variable-length fields: magic, version, status, tokens, four times, producer,
+    /// redactions, three lengths.
+    static let codecHeaderBytes = 2 + 8 + 8 + 8 * 4 + 8 + 4 + 4 * 3
 
     /// The entry in Deja's compact, versioned binary layout, as persistent stores keep it.
     ///
-    /// Layout (big-endian): magic `0xDE`, version `1`, status (Int64), metered tokens (Int64), upstream seconds,
-    /// created, expires and retain-until (Float64 bit patterns), then content type, model version and body,
-    /// each as a UInt32 length followed by its bytes.
+    /// Layout (big-endian): magic `0xDE`, version `2`, status (Int64), metered tokens (Int64), upstream seconds,
+    /// created, expires and retain-until (Float64 bit patterns), producer tag (UInt64), redactions (UInt32),
+    /// then content type, model version and body, each as a UInt32 length followed by its bytes. Version 1
+    /// (without producer and redactions) is still read.
     public func encoded() -> ByteBuffer {
         let contentTypeBytes = contentType.utf8
         let modelVersionBytes = modelVersion.utf8
@@ -28,6 +30,8 @@ extension CacheEntry {
         for time in [upstreamSeconds, createdAt, expiresAt, retainUntil] {
             buffer.writeInteger(time.bitPattern)
         }
+        buffer.writeInteger(producer)
+        buffer.writeInteger(UInt32(clamping: redactions))
         buffer.writeInteger(UInt32(truncatingIfNeeded: contentTypeBytes.count))
         buffer.writeBytes(contentTypeBytes)
         buffer.writeInteger(UInt32(truncatingIfNeeded: modelVersionBytes.count))
@@ -43,13 +47,13 @@ extension CacheEntry {
     /// bytes are truncated, carry trailing garbage, an unknown version, or text that is not UTF-8.
     public init(decoding buffer: ByteBuffer) throws(CacheStoreError) {
         var buffer = buffer
-        guard buffer.readableBytes >= Self.codecHeaderBytes else {
+        guard buffer.readableBytes >= Self.codecHeaderBytes - 12 else {
             throw .corrupt("encoded cache entry is truncated")
         }
         guard buffer.readInteger(as: UInt8.self) == Self.codecMagic else {
             throw .corrupt("encoded cache entry has a bad magic byte")
         }
-        guard let version = buffer.readInteger(as: UInt8.self), version == Self.codecVersion else {
+        guard let version = buffer.readInteger(as: UInt8.self), version == 1 || version == Self.codecVersion else {
             throw .corrupt("encoded cache entry has an unknown version")
         }
         guard let status = buffer.readInteger(as: Int64.self),
@@ -59,6 +63,13 @@ extension CacheEntry {
               let expires = buffer.readInteger(as: UInt64.self),
               let retain = buffer.readInteger(as: UInt64.self)
         else { throw .corrupt("encoded cache entry is truncated") }
+        var producer: UInt64 = 0, redactions: UInt32 = 0
+        if version >= 2 {
+            guard let tag = buffer.readInteger(as: UInt64.self), let count = buffer.readInteger(as: UInt32.self) else {
+                throw .corrupt("encoded cache entry is truncated")
+            }
+            (producer, redactions) = (tag, count)
+        }
         let contentType = try Self.readString(&buffer, field: "content type")
         let modelVersion = try Self.readString(&buffer, field: "model version")
         let body = try Self.readField(&buffer, field: "body")
@@ -74,7 +85,9 @@ extension CacheEntry {
             upstreamSeconds: Double(bitPattern: upstream),
             createdAt: Double(bitPattern: created),
             expiresAt: Double(bitPattern: expires),
-            retainUntil: Double(bitPattern: retain)
+            retainUntil: Double(bitPattern: retain),
+            producer: producer,
+            redactions: Int(redactions)
         )
     }
 

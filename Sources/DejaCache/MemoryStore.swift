@@ -103,11 +103,11 @@ public final class MemoryStore: CacheStore {
 
     // MARK: CacheStore
 
-    /// ``entry(for:)`` for callers holding an `any CacheStore`; never throws.
-    public func get(_ key: CacheKey) async -> CacheEntry? { entry(for: key) }
+    /// ``entry(for:)`` for callers holding an `any CacheStore`; never throws. Memory is not sealed.
+    public func get(_ key: CacheKey, sealing: SealingDigest) async -> CacheEntry? { entry(for: key) }
 
-    /// ``setEntry(_:for:)`` for callers holding an `any CacheStore`; never throws.
-    public func put(_ key: CacheKey, _ entry: CacheEntry) async { setEntry(entry, for: key) }
+    /// ``setEntry(_:for:)`` for callers holding an `any CacheStore`; never throws. Memory is not sealed.
+    public func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async { setEntry(entry, for: key) }
 
     /// ``removeEntry(for:)`` for callers holding an `any CacheStore`; never throws.
     public func remove(_ key: CacheKey) async { removeEntry(for: key) }

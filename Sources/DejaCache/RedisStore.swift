@@ -6,11 +6,12 @@ import NIOCore
 
 /// A ``CacheStore`` on Redis or Redis Cluster, shared by every gateway instance.
 ///
-/// Entries live under `<prefix>e:<key hex>` as a flag byte (0 plain, 1 deflate) and the compact binary codec,
-/// with `SET … PX` for `retainUntil − now` plus a little random jitter so entries written together do not
+/// Entries live under `<prefix>e:<key hex>`, sealed by an ``EntrySealer`` (so a dump of Redis reveals no
+/// answer without its request): inside the seal, a flag byte (0 plain, 1 deflate) and the compact binary
+/// codec. Entries are written with `SET … PX` for `retainUntil − now` plus a little random jitter so entries written together do not
 /// expire together. The store also carries what instances need to coalesce identical misses: a lock per key
 /// (``tryLock(key:owner:ttl:)``, ``unlock(key:owner:)``) and a notification when an entry is stored
-/// (``waitForEntry(key:timeout:)``). Every method may be called concurrently; failures throw
+/// (``waitForEntry(key:sealing:timeout:)``). Every method may be called concurrently; failures throw
 /// ``CacheStoreError`` with code `storageFailed` and the ``DejaRedis/RedisError`` as underlying error.
 public final class RedisStore: CacheStore {
     /// Key layout, TTL jitter, compression and waiting.
@@ -23,9 +24,9 @@ public final class RedisStore: CacheStore {
         public var compressionThreshold: Int
         /// Largest inflated entry accepted when reading. Default 256 MiB.
         public var maxDecompressedBytes: Int
-        /// Polling interval of ``waitForEntry(key:timeout:)`` when pub/sub is missing or slow.
+        /// Polling interval of ``waitForEntry(key:sealing:timeout:)`` when pub/sub is missing or slow.
         public var pollInterval: Duration
-        /// Whether ``put(_:_:)`` publishes on the key's channel so waiters wake at once.
+        /// Whether ``put(_:_:sealing:)`` publishes on the key's channel so waiters wake at once.
         public var publishOnPut: Bool
 
         public init(
@@ -63,6 +64,8 @@ public final class RedisStore: CacheStore {
     /// open, every call fails at once, so the gateway answers from the model (`bypass`) without delay;
     /// after its open period one call probes Redis again. Redis's own error replies do not count.
     public let breaker: CircuitBreaker
+    /// Seals every entry and alias value.
+    public let sealer: EntrySealer
     private let clock: WallClock
     private let logger: Logger
 
@@ -77,12 +80,14 @@ public final class RedisStore: CacheStore {
     /// Creates a store on `redis` (a ``DejaRedis/RedisClient`` or ``DejaRedis/RedisClusterClient``), reading time from `clock`.
     public init(
         redis: any RedisCommandExecutor,
+        sealer: EntrySealer,
         configuration: Configuration = .init(),
         clock: WallClock = .system,
         breaker: CircuitBreaker? = nil,
         logger: Logger = Logger(label: "deja.cache.redis")
     ) {
         self.redis = redis
+        self.sealer = sealer
         self.configuration = configuration
         self.breaker = breaker ?? CircuitBreaker(failureThreshold: 3, openSeconds: 2, clock: clock)
         self.clock = clock
@@ -98,42 +103,59 @@ public final class RedisStore: CacheStore {
 
     // MARK: Aliases
 
-    /// The content key an alias names (e.g. a raw request body's digest, resolved once by some
-    /// instance), or `nil` when none is stored.
-    public func alias(_ name: CacheKey) async throws(CacheStoreError) -> CacheKey? {
+    /// The content key and sealing digest an alias names (e.g. what a raw request body resolved to on
+    /// some instance), or `nil` when none is stored or it does not open with `sealing` (the digest of the
+    /// raw body, which only a holder of that body has).
+    public func alias(_ name: CacheKey, sealing: SealingDigest) async throws(CacheStoreError) -> (key: CacheKey, sealing: SealingDigest)? {
         let aliasKey = aliasKey(name)
         let stored = try await call("could not read an alias from Redis") { try await self.redis.execute(GET(aliasKey)) }
-        guard let stored else { return nil }
-        return CacheKey(hex: String(buffer: stored))
+        guard let stored, case .success(let value) = sealer.open(stored, name: name, sealing: sealing, purpose: .alias),
+              value.readableBytes == 64,
+              let key = CacheKey(bytes: value.readableBytesView.prefix(32)),
+              let digest = CacheKey(bytes: value.readableBytesView.suffix(32))
+        else { return nil }
+        return (key, SealingDigest(digest))
     }
 
-    /// Stores that `name` resolves to `key`, for `ttl`.
-    public func setAlias(_ name: CacheKey, to key: CacheKey, ttl: Duration) async throws(CacheStoreError) {
+    /// Stores, sealed with `sealing`, that `name` resolves to `key` and `target` (its sealing digest), for `ttl`.
+    public func setAlias(
+        _ name: CacheKey, sealing: SealingDigest, to key: CacheKey, target: SealingDigest, ttl: Duration
+    ) async throws(CacheStoreError) {
         let milliseconds = Self.milliseconds(ttl)
         let aliasKey = aliasKey(name)
+        let value = sealer.seal(ByteBuffer(bytes: key.bytes + target.bytes), name: name, sealing: sealing, purpose: .alias)
         _ = try await call("could not write an alias to Redis") {
-            try await self.redis.execute(SET(aliasKey, value: ByteBuffer(string: key.hex), milliseconds: milliseconds))
+            try await self.redis.execute(SET(aliasKey, value: value, milliseconds: milliseconds))
         }
     }
 
     // MARK: CacheStore
 
-    /// The entry under `key` while retained; `nil` when absent or past `retainUntil`.
-    public func get(_ key: CacheKey) async throws(CacheStoreError) -> CacheEntry? {
+    /// The entry under `key` while retained; `nil` when absent, past `retainUntil`, or sealed with a
+    /// secret no longer configured (a miss, never an error).
+    public func get(_ key: CacheKey, sealing: SealingDigest) async throws(CacheStoreError) -> CacheEntry? {
         let entryKey = entryKey(key)
         let stored = try await call("could not read an entry from Redis") { try await self.redis.execute(GET(entryKey)) }
         guard let stored else { return nil }
-        let entry = try decode(stored)
+        let opened: ByteBuffer
+        switch sealer.open(stored, name: key, sealing: sealing, purpose: .entry) {
+        case .success(let value):
+            opened = value
+        case .failure(let failure):
+            logger.debug("a Redis entry does not open; treated as a miss", metadata: ["deja.cache.seal": "\(failure)"])
+            return nil
+        }
+        let entry = try decode(opened)
         return clock.now() < entry.retainUntil ? entry : nil
     }
 
     /// Stores `entry` with `SET … PX` for its remaining retention (jittered), then announces it on the key's channel.
-    public func put(_ key: CacheKey, _ entry: CacheEntry) async throws(CacheStoreError) {
+    public func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async throws(CacheStoreError) {
         let remaining = entry.retainUntil - clock.now()
         guard remaining > 0 else { return }
         let jitter = configuration.ttlJitter > 0 ? Double.random(in: -configuration.ttlJitter...configuration.ttlJitter) : 0
         let milliseconds = max(1, Int64((remaining * (1 + jitter) * 1000).rounded()))
-        let value = try encode(entry)
+        let value = sealer.seal(try encode(entry), name: key, sealing: sealing, purpose: .entry)
         let entryKey = entryKey(key)
         _ = try await call("could not write an entry to Redis") {
             try await self.redis.execute(SET(entryKey, value: value, milliseconds: milliseconds))
@@ -205,11 +227,11 @@ public final class RedisStore: CacheStore {
     ///
     /// Listens on the key's channel and also polls every ``Configuration/pollInterval``, so a lost message or
     /// a pub/sub outage only delays the answer. Throws only when reading the entry fails.
-    public func waitForEntry(key: CacheKey, timeout: Duration) async throws(CacheStoreError) -> CacheEntry? {
+    public func waitForEntry(key: CacheKey, sealing: SealingDigest, timeout: Duration) async throws(CacheStoreError) -> CacheEntry? {
         // While the breaker is open, do not wait on a SUBSCRIBE either: the polling reads fail fast.
         let subscription = breaker.state == .closed ? try? await redis.subscribe(to: [channel(key)]) : nil
         defer { subscription?.cancel() }
-        if let entry = try await get(key) { return entry }
+        if let entry = try await get(key, sealing: sealing) { return entry }
         let pollInterval = configuration.pollInterval
         let deadline = ContinuousClock.now + timeout
         enum Outcome: Sendable { case entry(CacheEntry?), notified, quiet }
@@ -224,7 +246,7 @@ public final class RedisStore: CacheStore {
                 group.addTask {
                     while ContinuousClock.now < deadline {
                         try await Task.sleep(for: min(pollInterval, deadline - ContinuousClock.now))
-                        if let entry = try await self.get(key) { return .entry(entry) }
+                        if let entry = try await self.get(key, sealing: sealing) { return .entry(entry) }
                     }
                     return .entry(nil)
                 }
@@ -232,7 +254,7 @@ public final class RedisStore: CacheStore {
                 while let outcome = try await group.next() {
                     switch outcome {
                     case .entry(let entry): return entry
-                    case .notified: if let entry = try await self.get(key) { return entry }
+                    case .notified: if let entry = try await self.get(key, sealing: sealing) { return entry }
                     case .quiet: continue
                     }
                 }

@@ -6,21 +6,26 @@ import Synchronization
 
 /// A persistent cache in one SQLite file, so a restart keeps every answer.
 ///
-/// Entries are kept in their ``DejaCore/CacheEntry/encoded()`` form with their retain-until time. Reads
+/// Entries are kept in their ``DejaCore/CacheEntry/encoded()`` form, sealed by an ``EntrySealer`` (so
+/// the file reveals no answer without its request), with their retain-until time in the clear. Reads
 /// skip entries past `retainUntil` and delete them lazily; ``purgeExpired()`` deletes them in bulk.
 /// The file runs in WAL mode with `synchronous=NORMAL`: a crash may lose the last moments of writes, which a
-/// cache can afford. An entry whose bytes cannot be decoded is logged, deleted and reported as a miss.
+/// cache can afford; `secure_delete` overwrites what a deleted entry held. An entry whose bytes cannot be
+/// decoded is logged, deleted and reported as a miss; one sealed with a secret no longer configured is a
+/// miss (and is overwritten by the next answer).
 ///
 /// All methods may be called concurrently; they share one connection. Call ``close()`` once, after every
 /// other call has returned.
 public final class SQLiteStore: CacheStore {
     private let connection: SQLiteConnection
+    private let sealer: EntrySealer
     private let clock: WallClock
     private let logger: Logger
     private let closed = Mutex(false)
 
-    private init(connection: SQLiteConnection, clock: WallClock, logger: Logger) {
+    private init(connection: SQLiteConnection, sealer: EntrySealer, clock: WallClock, logger: Logger) {
         self.connection = connection
+        self.sealer = sealer
         self.clock = clock
         self.logger = logger
     }
@@ -31,6 +36,7 @@ public final class SQLiteStore: CacheStore {
     /// SQLite database.
     public static func open(
         path: String,
+        sealer: EntrySealer,
         clock: WallClock = .system,
         logger: Logger = Logger(label: "deja.cache.sqlite")
     ) async throws(CacheStoreError) -> SQLiteStore {
@@ -43,6 +49,8 @@ public final class SQLiteStore: CacheStore {
         do {
             _ = try await connection.query("PRAGMA journal_mode=WAL")
             _ = try await connection.query("PRAGMA synchronous=NORMAL")
+            // What a deleted or replaced entry held is overwritten, not left in free pages.
+            _ = try await connection.query("PRAGMA secure_delete=ON")
             // Another process holding the write lock (a backup, an operator's shell) makes a write fail
             // after 2 s — logged, the answer still sent — instead of retrying forever.
             _ = try await connection.query("PRAGMA busy_timeout=2000")
@@ -63,7 +71,7 @@ public final class SQLiteStore: CacheStore {
             throw .storage("could not prepare the SQLite cache file", error)
         }
         logger.debug("opened SQLite cache", metadata: ["deja.cache.path": .string(path)])
-        return SQLiteStore(connection: connection, clock: clock, logger: logger)
+        return SQLiteStore(connection: connection, sealer: sealer, clock: clock, logger: logger)
     }
 
     /// Closes the file. Later calls throw ``CacheStoreError`` with code `closed`; closing twice does nothing.
@@ -80,9 +88,10 @@ public final class SQLiteStore: CacheStore {
         }
     }
 
-    /// The entry under `key` while retained; `nil` when absent, past `retainUntil` (then deleted) or
-    /// undecodable (then logged and deleted). Throws ``CacheStoreError`` when the database fails.
-    public func get(_ key: CacheKey) async throws(CacheStoreError) -> CacheEntry? {
+    /// The entry under `key` while retained; `nil` when absent, past `retainUntil` (then deleted),
+    /// sealed with a secret no longer configured, or undecodable (then logged and deleted). Throws
+    /// ``CacheStoreError`` when the database fails.
+    public func get(_ key: CacheKey, sealing: SealingDigest) async throws(CacheStoreError) -> CacheEntry? {
         let keyBlob = Self.blob(key)
         let rows = try await run("could not read from the SQLite cache") {
             try await connection.query(
@@ -102,7 +111,14 @@ public final class SQLiteStore: CacheStore {
         let stored = row.column("entry") ?? .null
         do throws(CacheStoreError) {
             guard let blob = stored.blob else { throw .corrupt("cache entry column is not a blob") }
-            return try CacheEntry(decoding: blob)
+            switch sealer.open(blob, name: key, sealing: sealing, purpose: .entry) {
+            case .success(let opened):
+                return try CacheEntry(decoding: opened)
+            case .failure(.unknownSecret), .failure(.rejected):
+                return nil
+            case .failure(.malformed):
+                throw .corrupt("cache entry is not sealed")
+            }
         } catch {
             logger.warning(
                 "discarding an undecodable cache entry",
@@ -119,12 +135,13 @@ public final class SQLiteStore: CacheStore {
 
     /// Stores `entry` under `key`, replacing any previous entry; an entry already past `retainUntil`
     /// removes the key instead. Throws ``CacheStoreError`` when the database fails.
-    public func put(_ key: CacheKey, _ entry: CacheEntry) async throws(CacheStoreError) {
+    public func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async throws(CacheStoreError) {
         guard clock.now() < entry.retainUntil else {
             try await remove(key)
             return
         }
-        let binds: [SQLiteData] = [.blob(Self.blob(key)), .blob(entry.encoded()), .float(entry.retainUntil)]
+        let sealed = sealer.seal(entry.encoded(), name: key, sealing: sealing, purpose: .entry)
+        let binds: [SQLiteData] = [.blob(Self.blob(key)), .blob(sealed), .float(entry.retainUntil)]
         try await run("could not write to the SQLite cache") {
             _ = try await connection.query(
                 """

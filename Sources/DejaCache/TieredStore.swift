@@ -2,6 +2,8 @@ import DejaCore
 
 /// A ``MemoryStore`` (L1) in front of a slower, larger or shared store (L2).
 ///
+/// L1 keeps entries in the clear (the process holds them anyway to answer); L2 seals them.
+///
 /// Reads try L1, then L2, promoting an L2 hit into L1. Writes go to L2 first, so a stored answer is durable
 /// before it is served from memory, then to L1. When L2 fails, L1 is still updated (so the process keeps
 /// serving what it has) and the L2 error is rethrown for the caller to log.
@@ -22,17 +24,17 @@ public final class TieredStore: CacheStore {
     public func l1Entry(for key: CacheKey) -> CacheEntry? { l1.entry(for: key) }
 
     /// The entry from L1, else from L2 (then promoted into L1). Throws what L2 throws.
-    public func get(_ key: CacheKey) async throws -> CacheEntry? {
+    public func get(_ key: CacheKey, sealing: SealingDigest) async throws -> CacheEntry? {
         if let entry = l1.entry(for: key) { return entry }
-        guard let entry = try await l2.get(key) else { return nil }
+        guard let entry = try await l2.get(key, sealing: sealing) else { return nil }
         l1.setEntry(entry, for: key)
         return entry
     }
 
     /// Writes to L2, then L1; L1 is written even when L2 throws, and the L2 error is rethrown.
-    public func put(_ key: CacheKey, _ entry: CacheEntry) async throws {
+    public func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async throws {
         defer { l1.setEntry(entry, for: key) }
-        try await l2.put(key, entry)
+        try await l2.put(key, entry, sealing: sealing)
     }
 
     /// Removes from L2, then L1; L1 is cleared even when L2 throws, and the L2 error is rethrown.

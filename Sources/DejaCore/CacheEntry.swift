@@ -1,3 +1,4 @@
+import Crypto
 import NIOCore
 
 /// One stored answer: what the model returned for the request a ``CacheKey`` names.
@@ -23,6 +24,11 @@ public struct CacheEntry: Sendable, Equatable {
     public var expiresAt: Double
     /// Until when a store keeps the entry at all (at least `expiresAt`); room for serving stale answers.
     public var retainUntil: Double
+    /// Names the tenant whose request produced the answer (``producerTag(tenant:)``); 0 when unknown.
+    /// Read only to tell a tenant's own answers from others' in a shared scope.
+    public var producer: UInt64
+    /// How many sensitive matches were masked in this stored copy of the answer (`x-deja-redacted`).
+    public var redactions: Int
 
     public init(
         body: ByteBuffer,
@@ -33,7 +39,9 @@ public struct CacheEntry: Sendable, Equatable {
         upstreamSeconds: Double = 0,
         createdAt: Double,
         expiresAt: Double,
-        retainUntil: Double? = nil
+        retainUntil: Double? = nil,
+        producer: UInt64 = 0,
+        redactions: Int = 0
     ) {
         self.body = body
         self.contentType = contentType
@@ -44,6 +52,18 @@ public struct CacheEntry: Sendable, Equatable {
         self.createdAt = createdAt
         self.expiresAt = expiresAt
         self.retainUntil = max(retainUntil ?? expiresAt, expiresAt)
+        self.producer = producer
+        self.redactions = redactions
+    }
+
+    /// The first 64 bits of SHA-256 over a domain tag and `tenant`: enough to tell tenants apart,
+    /// without keeping tenant names beside answers.
+    public static func producerTag(tenant: String) -> UInt64 {
+        var hasher = SHA256()
+        hasher.update(data: Array("deja-producer-v1\u{0}\(tenant)".utf8))
+        return hasher.finalize().withUnsafeBytes { raw in
+            raw.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
+        }
     }
 
     /// Whether the entry is still fresh at `now`.

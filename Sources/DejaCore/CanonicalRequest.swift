@@ -2,6 +2,8 @@
 public struct CanonicalRequest: Sendable {
     /// The content key (SHA-256) naming this request.
     public let key: CacheKey
+    /// The digest that, with a server secret, seals this request's stored answer; stored and sent nowhere.
+    public let sealing: SealingDigest
     /// The key's scope field: `shared` or `tenant:<id>`.
     public let scope: String
     /// The canonical form: members sorted, volatile fields and defaults dropped, strings normalised, binary

@@ -178,8 +178,12 @@ public struct Canonicalizer: Sendable {
             scope: scopeField, task: policy.task, modelName: policy.modelName, modelVersion: policy.modelVersion,
             configHash: policy.configHash, canonicalForm: canonicalBytes
         )
+        let sealing = SealingDigest(
+            scope: scopeField, task: policy.task, modelName: policy.modelName, modelVersion: policy.modelVersion,
+            configHash: policy.configHash, canonicalForm: canonicalBytes
+        )
         return CanonicalRequest(
-            key: key, scope: scopeField, canonicalForm: canonicalForm, canonicalBytes: canonicalBytes,
+            key: key, sealing: sealing, scope: scopeField, canonicalForm: canonicalForm, canonicalBytes: canonicalBytes,
             forwardBody: JSONValue.object(forwardMembers).canonicalBytes(), notes: notes, textChanges: textChanges,
             binaryBytes: binaryBytes
         )

@@ -23,20 +23,20 @@ struct AnswerStore: Sendable {
         case storeFailed
     }
 
-    /// The entry stored for `key`, fresh or not.
-    func find(_ key: CacheKey) async -> Found {
+    /// The entry stored for `key`, fresh or not, opened with `sealing` when it comes from a sealed tier.
+    func find(_ key: CacheKey, sealing: SealingDigest) async -> Found {
         if let entry = fastCache?.entry(for: key) { return .entry(entry) }
         do {
-            return try await cache.get(key).map(Found.entry) ?? .nothing
+            return try await cache.get(key, sealing: sealing).map(Found.entry) ?? .nothing
         } catch {
             logger.warning("cache read failed; answering from the model", metadata: ["error": "\(error)"])
             return .storeFailed
         }
     }
 
-    func put(_ key: CacheKey, _ entry: CacheEntry) async {
+    func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async {
         do {
-            try await cache.put(key, entry)
+            try await cache.put(key, entry, sealing: sealing)
         } catch {
             logger.warning("cache write failed; answer served but not stored", metadata: ["error": "\(error)"])
         }
@@ -46,9 +46,9 @@ struct AnswerStore: Sendable {
     /// tenant's own scope or when the task allows it; in a shared scope only when nothing fresh is
     /// stored or the stored answer is the same. One tenant's refresh never changes the answer other
     /// tenants are served.
-    func mayReplace(_ key: CacheKey, with entry: CacheEntry, task: TaskRuntime, now: Double) async -> Bool {
+    func mayReplace(_ key: CacheKey, sealing: SealingDigest, with entry: CacheEntry, task: TaskRuntime, now: Double) async -> Bool {
         guard task.policy.scope == .shared, !task.noCacheReplacesShared else { return true }
-        guard case .entry(let current) = await find(key), current.status == 200, current.isFresh(at: now) else { return true }
+        guard case .entry(let current) = await find(key, sealing: sealing), current.status == 200, current.isFresh(at: now) else { return true }
         return current.body == entry.body
     }
 
@@ -62,7 +62,7 @@ struct AnswerStore: Sendable {
 
     /// Takes the cross-instance lock on `key`, or waits for the instance holding it. A lock that cannot
     /// be taken (store down, an error reply) means nobody is known to compute it: compute it here.
-    func turn(_ key: CacheKey, task: TaskRuntime) async -> Turn {
+    func turn(_ key: CacheKey, sealing: SealingDigest, task: TaskRuntime) async -> Turn {
         guard let coordinator else { return .compute(owned: false) }
         let owned: Bool
         do {
@@ -71,7 +71,7 @@ struct AnswerStore: Sendable {
             return .compute(owned: false)
         }
         if owned { return .compute(owned: true) }
-        guard let entry = try? await coordinator.waitForEntry(key: key, timeout: .seconds(task.lockSeconds)),
+        guard let entry = try? await coordinator.waitForEntry(key: key, sealing: sealing, timeout: .seconds(task.lockSeconds)),
               entry.isFresh(at: clock.now())
         else { return .compute(owned: false) }  // none came in time: compute it here
         fastCache?.setEntry(entry, for: key)

@@ -1,11 +1,15 @@
+import DejaCache
 import DejaCore
 import DejaLedger
 import Logging
+import NIOCore
 
 /// Holds and bills tokens in the ledger: a reservation before a model call or a budget-bound hit, the
 /// billed record before the client sees a billed answer, a queued record for what is billed nothing.
 struct Biller: Sendable {
     let recorder: UsageRecorder
+    /// Seals the answers kept for idempotent requests, as the cache seals its entries.
+    let sealer: EntrySealer
     let clock: WallClock
     let logger: Logger
 
@@ -31,7 +35,7 @@ struct Biller: Sendable {
     /// Bills a fresh answer durably (with the idempotent response in the same transaction when the
     /// request has a lease), settling `reservation`. Throws when the ledger did not take it: then
     /// nobody gets the answer.
-    func bill(_ record: UsageRecord, answer entry: CacheEntry, key: CacheKey, reservation: Reservation?,
+    func bill(_ record: UsageRecord, answer entry: CacheEntry, key: CacheKey, sealing: SealingDigest, reservation: Reservation?,
               idempotency: IdempotencyLease?) async throws(GatewayError) {
         let settling = reservation.map { [$0] } ?? []
         do {
@@ -40,7 +44,8 @@ struct Biller: Sendable {
                     status: 200,
                     headers: ["x-deja-cache": record.outcome.rawValue, "x-deja-key": key.hex, "x-deja-tokens": String(record.meteredTokens),
                               "x-deja-model-version": entry.modelVersion, "content-type": entry.contentType],
-                    body: Array(buffer: entry.body), createdAt: record.time
+                    body: Array(buffer: sealer.seal(entry.body, name: key, sealing: sealing, purpose: .idempotentAnswer)),
+                    createdAt: record.time
                 )
                 try await recorder.recordIdempotent(stored, lease: idempotency, record: record, settling: settling)
             } else {

@@ -22,6 +22,11 @@ import DejaLedger
 /// A served answer (`hit`, `coalesced`, `stale`) is billed ``hitPrice`` × its metered tokens, rounded;
 /// with ``hitsPastBudget`` off it first holds that much (at least one token) in the caller's budgets.
 /// A rejection is billed nothing and holds nothing.
+///
+/// An entry another tenant's request produced, served in a shared scope (`foreign`), is served only
+/// where a miss would be let through: the caller's budgets are first checked for what a miss would
+/// hold, so a tenant with no budget left gets the miss's refusal whether or not someone else's answer
+/// is stored, and no `age` tells when that answer was made.
 public struct CachedAnswerPolicy: Sendable, Equatable {
     /// Fraction of the metered tokens billed for an answer served from cache.
     public var hitPrice: Double
@@ -44,15 +49,19 @@ public struct CachedAnswerPolicy: Sendable, Equatable {
         public var billed: Int64
         /// Tokens to hold in the caller's budgets before serving; `nil`: none.
         public var reservation: Int64?
+        /// Another tenant's answer in a shared scope: served without `age`, and only after the caller's
+        /// budgets are checked as for a miss.
+        public var foreign: Bool
 
-        public init(outcome: Outcome, billed: Int64, reservation: Int64?) {
+        public init(outcome: Outcome, billed: Int64, reservation: Int64?, foreign: Bool = false) {
             self.outcome = outcome
             self.billed = billed
             self.reservation = reservation
+            self.foreign = foreign
         }
 
         /// Whether serving needs nothing that may wait: no durable billing, no hold on a budget.
-        public var isImmediate: Bool { billed == 0 && reservation == nil }
+        public var isImmediate: Bool { billed == 0 && reservation == nil && !foreign }
     }
 
     public enum Decision: Sendable, Equatable {
@@ -66,25 +75,26 @@ public struct CachedAnswerPolicy: Sendable, Equatable {
         case unusable
     }
 
-    /// The decision for `entry` found for a request with `cacheControl` at `now`.
-    public func decide(_ entry: CacheEntry, cacheControl: CacheControl, now: Double) -> Decision {
+    /// The decision for `entry` found for a request with `cacheControl` at `now`; `foreign` when the entry
+    /// is another tenant's answer in a shared scope.
+    public func decide(_ entry: CacheEntry, cacheControl: CacheControl, now: Double, foreign: Bool = false) -> Decision {
         guard cacheControl.allowsCachedAnswer else { return .unusable }
         let tooOld = cacheControl.maxAge.map { entry.age(at: now) > $0 } ?? false
         if entry.isFresh(at: now) {
             if tooOld { return .unusable }
-            return .serve(serving(entry, as: entry.status == 200 ? .hit : .negative))
+            return .serve(serving(entry, as: entry.status == 200 ? .hit : .negative, foreign: foreign))
         }
         guard entry.status == 200 else { return .unusable }
         if !tooOld, now < entry.expiresAt + staleWhileRevalidate {
-            return .serveAndRefresh(serving(entry, as: .hit))
+            return .serveAndRefresh(serving(entry, as: .hit, foreign: foreign))
         }
         return .fallback
     }
 
     /// How `entry` is billed and held when served as `outcome`.
-    public func serving(_ entry: CacheEntry, as outcome: Outcome) -> Serving {
-        guard entry.status == 200 else { return Serving(outcome: .negative, billed: 0, reservation: nil) }
+    public func serving(_ entry: CacheEntry, as outcome: Outcome, foreign: Bool = false) -> Serving {
+        guard entry.status == 200 else { return Serving(outcome: .negative, billed: 0, reservation: nil, foreign: foreign) }
         let billed = hitPrice > 0 ? Int64((hitPrice * Double(entry.meteredTokens)).rounded()) : 0
-        return Serving(outcome: outcome, billed: billed, reservation: hitsPastBudget ? nil : max(1, billed))
+        return Serving(outcome: outcome, billed: billed, reservation: hitsPastBudget ? nil : max(1, billed), foreign: foreign)
     }
 }

@@ -16,23 +16,43 @@ struct Exchange: Sendable {
     let started: Double
     /// The content key, once resolved.
     var key: CacheKey?
+    /// The digest that seals this request's stored answers, resolved with the key; never stored or sent.
+    var sealing: SealingDigest?
     /// The canonical form, when it had to be built to find the key (it holds the forward body).
     var canonical: CanonicalRequest?
     /// The request's own id its answer echoes (``TaskProtocol/echo(in:)``), once read.
     var echo: String?
+    /// Whose answer this request's model call produces (``DejaCore/CacheEntry/producerTag(tenant:)``):
+    /// the caller's tenant, or for a background refresh the tenant of the request that prompted it.
+    var producer: UInt64
 
-    init(task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl, started: Double) {
+    /// - Parameter producer: given when known (a memory hit produces nothing); else the caller's tenant's tag.
+    init(task: TaskRuntime, caller: APIKeyInfo, body: ByteBuffer, cacheControl: CacheControl, started: Double, producer: UInt64? = nil) {
         self.task = task
         self.caller = caller
         self.body = body
         self.cacheControl = cacheControl
         self.started = started
+        self.producer = producer ?? CacheEntry.producerTag(tenant: caller.tenant)
+    }
+
+    /// Whether `entry` answers this request with another tenant's answer: in a shared scope, an entry
+    /// another tenant's request produced. Such an answer carries no `age`, and is served only where the
+    /// caller's budgets would let a miss through (no free probing of what others submitted).
+    func isForeign(_ entry: CacheEntry) -> Bool {
+        task.policy.scope == .shared && entry.producer != producer
     }
 
     /// The content key of a resolved request: every step after ``KeyResolver`` reads it.
     var resolvedKey: CacheKey {
         guard let key else { preconditionFailure("the request path reads the key only after KeyResolver resolved it") }
         return key
+    }
+
+    /// The sealing digest of a resolved request.
+    var resolvedSealing: SealingDigest {
+        guard let sealing else { preconditionFailure("the request path reads the sealing digest only after KeyResolver resolved it") }
+        return sealing
     }
 
     /// The task's name, for records, metrics and logs.

@@ -27,7 +27,10 @@ extension Gateway {
               let entry = fastCache.entry(for: remembered.key)
         else { return nil }
         let now = clock.now()
-        guard case .serve(let serving) = task.cachedAnswers.decide(entry, cacheControl: cacheControl, now: now), serving.isImmediate
+        // In a tenant's own scope every entry is its own; in a shared one, whose it is decides.
+        let foreign = task.policy.scope == .shared && entry.producer != CacheEntry.producerTag(tenant: caller.tenant)
+        guard case .serve(let serving) = task.cachedAnswers.decide(entry, cacheControl: cacheControl, now: now, foreign: foreign),
+              serving.isImmediate
         else { return nil }
         return MemoryHit(key: remembered.key, entry: entry, serving: serving, echo: remembered.echo, started: now)
     }
@@ -35,7 +38,7 @@ extension Gateway {
     /// Records a hit found by ``cachedAnswer(task:caller:bodyDigest:cacheControl:)`` (queued, billed 0)
     /// and renders its response.
     public func answer(_ hit: MemoryHit, task: TaskRuntime, caller: APIKeyInfo) -> TaskResponse {
-        var exchange = Exchange(task: task, caller: caller, body: ByteBuffer(), cacheControl: CacheControl(), started: hit.started)
+        var exchange = Exchange(task: task, caller: caller, body: ByteBuffer(), cacheControl: CacheControl(), started: hit.started, producer: 0)
         exchange.key = hit.key
         exchange.echo = hit.echo
         return responder.cachedNow(hit.entry, serving: hit.serving, exchange: exchange)

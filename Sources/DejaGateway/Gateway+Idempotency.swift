@@ -41,7 +41,10 @@ extension Gateway {
             }
             switch claim {
             case .completed(let stored):
-                return replay(stored, exchange: exchange)
+                guard let body = open(stored, exchange: exchange) else {
+                    return responder.failure(exchange, error: Self.idempotentAnswerSealed)
+                }
+                return replay(stored, body: body, exchange: exchange)
             case .mismatch:
                 return responder.failure(exchange, error: Self.idempotencyMismatch)
             case .inProgress(let until):
@@ -68,8 +71,27 @@ extension Gateway {
         }
     }
 
+    /// Refused: the answer kept for the key does not open (its secret was retired too early).
+    static let idempotentAnswerSealed = GatewayError(
+        .idempotencyConflict,
+        "the answer kept for this Idempotency-Key was sealed with a secret that is no longer configured, so it cannot be sent again (it was billed once); send the request with a new Idempotency-Key",
+        status: 409)
+
+    /// The body of an answer kept for an idempotent request, opened with the retry's own sealing digest
+    /// (a retry is the same request, so it has it); `nil` when it does not open.
+    func open(_ stored: IdempotentResponse, exchange: Exchange) -> ByteBuffer? {
+        guard stored.status == 200 else { return ByteBuffer(bytes: stored.body) }
+        let opened = biller.sealer.open(
+            ByteBuffer(bytes: stored.body), name: exchange.resolvedKey, sealing: exchange.resolvedSealing, purpose: .idempotentAnswer)
+        if case .success(let body) = opened { return body }
+        logger.warning("an idempotent answer does not open with the configured secrets", metadata: [
+            "deja.task": "\(exchange.taskName)", "deja.tenant": "\(exchange.caller.tenant)",
+        ])
+        return nil
+    }
+
     /// The stored answer to an earlier request with this `Idempotency-Key`, billed nothing.
-    func replay(_ stored: IdempotentResponse, exchange: Exchange) -> TaskResponse {
+    func replay(_ stored: IdempotentResponse, body: ByteBuffer, exchange: Exchange) -> TaskResponse {
         let task = exchange.task, caller = exchange.caller, started = exchange.started
         let tokens = stored.headers["x-deja-tokens"].flatMap { Int64($0) } ?? 0
         let now = clock.now()
@@ -85,7 +107,7 @@ extension Gateway {
             key: stored.headers["x-deja-key"].flatMap { CacheKey(hex: $0) }, tokens: tokens, billed: 0,
             modelVersion: stored.headers["x-deja-model-version"], age: max(0, Int(now - stored.createdAt)),
             contentType: stored.headers["content-type"] ?? "application/json",
-            body: task.taskProtocol.render(stored: ByteBuffer(bytes: stored.body), echo: exchange.echo)
+            body: task.taskProtocol.render(stored: body, echo: exchange.echo)
         )
         response.replayed = true
         return response

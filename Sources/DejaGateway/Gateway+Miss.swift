@@ -33,13 +33,14 @@ extension Gateway {
         _ exchange: Exchange, forward: [UInt8], outcome: Outcome, billing: Billing, store rule: StoreRule,
         reservation: Reservation?, idempotency: IdempotencyLease?
     ) async throws(GatewayError) -> CacheEntry {
-        let task = exchange.task, key = exchange.resolvedKey
+        let task = exchange.task, key = exchange.resolvedKey, sealing = exchange.resolvedSealing
         let answer: ModelAnswer, seconds: Double
         switch try await model.call(task, key: key, forward: forward, tenant: exchange.caller.tenant) {
         case .answer(let modelAnswer, let took):
             (answer, seconds) = (modelAnswer, took)
-        case .rejected(let error, let remembered):
-            if rule != .skip, let remembered { await store.put(key, remembered) }
+        case .rejected(let error, var remembered):
+            remembered?.producer = exchange.producer
+            if rule != .skip, let remembered { await store.put(key, remembered, sealing: sealing) }
             throw error
         }
         let now = clock.now()
@@ -48,7 +49,8 @@ extension Gateway {
         let entry = CacheEntry(
             body: answer.stored, modelVersion: task.policy.modelVersion, meteredTokens: tokens, upstreamSeconds: seconds,
             createdAt: now, expiresAt: expiresAt,
-            retainUntil: expiresAt + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate)
+            retainUntil: expiresAt + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate),
+            producer: exchange.producer
         )
         // Billed before anyone sees the answer: if the ledger cannot take it, nobody gets it.
         let record = UsageRecord(
@@ -56,14 +58,14 @@ extension Gateway {
             meteredTokens: tokens, billedTokens: billing == .caller ? tokens : 0, latencyMicros: Int64((now - exchange.started) * 1e6),
             status: 200, modelSeconds: seconds
         )
-        try await biller.bill(record, answer: entry, key: key, reservation: reservation, idempotency: idempotency)
+        try await biller.bill(record, answer: entry, key: key, sealing: sealing, reservation: reservation, idempotency: idempotency)
         metrics.record(task: exchange.taskName, outcome: outcome, seconds: now - exchange.started, tokens: tokens, billed: record.billedTokens)
         switch rule {
         case .store:
-            await store.put(key, entry)
+            await store.put(key, entry, sealing: sealing)
         case .refresh:
-            if await store.mayReplace(key, with: entry, task: task, now: now) {
-                await store.put(key, entry)
+            if await store.mayReplace(key, sealing: sealing, with: entry, task: task, now: now) {
+                await store.put(key, entry, sealing: sealing)
             } else {
                 metrics.countKeptEntry(task: exchange.taskName)
                 logger.info("a no-cache answer differs from the stored one; the stored answer is kept for the other tenants", metadata: [
@@ -83,6 +85,8 @@ extension Gateway {
             task: exchange.task, caller: APIKeyInfo(id: "-", tenant: Self.refreshTenant, name: "refresh", createdAt: 0),
             body: exchange.body, cacheControl: CacheControl(), started: clock.now())
         refresh.key = exchange.key
+        refresh.sealing = exchange.sealing
+        refresh.producer = exchange.producer
         do {
             // The canonical form is built for the requester's scope, whose key this is.
             let forward = try await resolver.canonicalize(exchange).forwardBody

@@ -52,9 +52,11 @@ public final class Gateway: Sendable {
     ///   - fastCache: the in-memory tier of `cache`, read synchronously on the hit path; `nil` if none.
     ///   - refresher: runs stale-while-revalidate refreshes; `nil` turns them off.
     ///   - coordinator: the shared store, for one computation per key across instances.
+    ///   - sealer: seals the answers kept for idempotent requests (the cache's own tiers seal theirs).
     public init(
         cache: any CacheStore,
         fastCache: MemoryStore?,
+        sealer: EntrySealer,
         recorder: UsageRecorder,
         upstream: UpstreamClient,
         refresher: BackgroundRefresher? = nil,
@@ -70,7 +72,7 @@ public final class Gateway: Sendable {
                                metrics: metrics, logger: logger)
         store = AnswerStore(cache: cache, fastCache: fastCache, coordinator: coordinator, clock: clock, logger: logger)
         model = ModelCaller(upstream: upstream, failures: FailureMemory(), clock: clock)
-        biller = Biller(recorder: recorder, clock: clock, logger: logger)
+        biller = Biller(recorder: recorder, sealer: sealer, clock: clock, logger: logger)
         responder = Responder(biller: biller, metrics: metrics, clock: clock, logger: logger)
         self.recorder = recorder
         self.refresher = refresher
@@ -104,15 +106,15 @@ public final class Gateway: Sendable {
         var fallback: CacheEntry?
         var missOutcome = Outcome.miss
         if cacheControl.allowsCachedAnswer {
-            switch await store.find(key) {
+            switch await store.find(key, sealing: exchange.resolvedSealing) {
             case .storeFailed:
                 missOutcome = .bypass
             case .nothing:
                 break
             case .entry(let entry):
-                switch exchange.task.cachedAnswers.decide(entry, cacheControl: cacheControl, now: exchange.started) {
+                switch exchange.task.cachedAnswers.decide(entry, cacheControl: cacheControl, now: exchange.started, foreign: exchange.isForeign(entry)) {
                 case .serve(let serving):
-                    return await responder.cached(entry, serving: serving, exchange: exchange)
+                    return await serve(entry, serving: serving, exchange: exchange)
                 case .serveAndRefresh(let serving):
                     guard let refresher else {
                         fallback = entry  // no refresher: the model is asked now, the entry stands by
@@ -120,7 +122,7 @@ public final class Gateway: Sendable {
                     }
                     // Stale while revalidate: answer now, refresh once in the background.
                     refresher.submit(key) { [self] in await self.refresh(exchange) }
-                    return await responder.cached(entry, serving: serving, exchange: exchange)
+                    return await serve(entry, serving: serving, exchange: exchange)
                 case .fallback:
                     fallback = entry
                 case .unusable:
@@ -149,6 +151,23 @@ public final class Gateway: Sendable {
         return await fly(exchange, forward: forward, outcome: missOutcome, fallback: fallback, idempotency: idempotency)
     }
 
+    /// A stored entry served as `serving` says. Another tenant's answer (``CachedAnswerPolicy/Serving/foreign``)
+    /// is served only where the caller's budgets would let a miss through: the miss's own hold is taken
+    /// and given back first, so a caller with no budget gets exactly the miss's refusal.
+    func serve(_ entry: CacheEntry, serving: CachedAnswerPolicy.Serving, exchange: Exchange) async -> TaskResponse {
+        if serving.foreign {
+            do {
+                let forward = try await resolver.forwardBody(exchange)
+                let smallest = exchange.task.taskProtocol.minimumMeasurement(forwardBody: forward)
+                let hold = try await biller.reserve(exchange, tokens: max(1, exchange.task.meter.tokens(for: smallest)))
+                await biller.release(hold)
+            } catch {
+                return responder.failure(exchange, error: error)
+            }
+        }
+        return await responder.cached(entry, serving: serving, exchange: exchange)
+    }
+
     /// One model call per key, however many requests for it arrive together, here or on other instances.
     private func fly(
         _ exchange: Exchange, forward: [UInt8], outcome: Outcome, fallback: CacheEntry?, idempotency: IdempotencyLease?
@@ -158,12 +177,12 @@ public final class Gateway: Sendable {
         do {
             let (result, leader) = try await flights.run(key) { () async throws -> FlightResult in
                 // Double check: a flight that ended a moment ago may have stored this very answer.
-                if case .entry(let entry) = await store.find(key),
-                   case .serve = task.cachedAnswers.decide(entry, cacheControl: exchange.cacheControl, now: clock.now()) {
+                if case .entry(let entry) = await store.find(key, sealing: exchange.resolvedSealing),
+                   case .serve = task.cachedAnswers.decide(entry, cacheControl: exchange.cacheControl, now: clock.now(), foreign: exchange.isForeign(entry)) {
                     return .found(entry)
                 }
                 // Across instances: one of them computes, the others wait for its stored answer.
-                let turn = await store.turn(key, task: task)
+                let turn = await store.turn(key, sealing: exchange.resolvedSealing, task: task)
                 if case .answered(let entry) = turn { return .awaited(entry) }
                 defer { if case .compute(owned: true) = turn { store.unlock(key) } }
                 do {
@@ -179,11 +198,12 @@ public final class Gateway: Sendable {
             case .answered(let entry) where leader:
                 return responder.fresh(entry, outcome: outcome, exchange: exchange)
             case .answered(let entry), .awaited(let entry):
-                return await responder.cached(entry, serving: policy.serving(entry, as: .coalesced), exchange: exchange)
+                return await serve(entry, serving: policy.serving(entry, as: .coalesced, foreign: exchange.isForeign(entry)), exchange: exchange)
             case .found(let entry):
-                return await responder.cached(entry, serving: policy.serving(entry, as: leader ? .hit : .coalesced), exchange: exchange)
+                let outcome: Outcome = leader ? .hit : .coalesced
+                return await serve(entry, serving: policy.serving(entry, as: outcome, foreign: exchange.isForeign(entry)), exchange: exchange)
             case .stale(let entry):
-                return await responder.cached(entry, serving: policy.serving(entry, as: .stale), exchange: exchange)
+                return await serve(entry, serving: policy.serving(entry, as: .stale, foreign: exchange.isForeign(entry)), exchange: exchange)
             }
         } catch {
             return responder.failure(exchange, error: error)

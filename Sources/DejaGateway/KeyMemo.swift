@@ -61,9 +61,11 @@ public final class KeyMemo: Sendable {
         remembered(bodyDigest)?.key
     }
 
-    /// What a body was found to be: its content key and the id its answers echo.
+    /// What a body was found to be: its content key, the digest that opens its stored answer, and the
+    /// id its answers echo. Kept in memory only, like the in-memory tier's answers.
     public struct Remembered: Sendable, Equatable {
         public var key: CacheKey
+        public var sealing: SealingDigest
         public var echo: String?
     }
 
@@ -72,11 +74,11 @@ public final class KeyMemo: Sendable {
         shard(bodyDigest).map.withLock { $0[bodyDigest] }
     }
 
-    public func remember(_ bodyDigest: CacheKey, resolvesTo key: CacheKey, echo: String? = nil) {
+    public func remember(_ bodyDigest: CacheKey, resolvesTo key: CacheKey, sealing: SealingDigest, echo: String? = nil) {
         let limit = perShard
         shard(bodyDigest).map.withLock { map in
             if map.count >= limit { map.removeAll(keepingCapacity: true) }
-            map[bodyDigest] = Remembered(key: key, echo: echo)
+            map[bodyDigest] = Remembered(key: key, sealing: sealing, echo: echo)
         }
     }
 

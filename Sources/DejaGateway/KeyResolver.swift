@@ -25,6 +25,7 @@ struct KeyResolver: Sendable {
         let bodyDigest = await offServingThreads(bytes: body.readableBytes) { KeyMemo.bodyDigest(task: name, scope: scope, body: body) }
         if let remembered = memo.remembered(bodyDigest) {
             exchange.key = remembered.key
+            exchange.sealing = remembered.sealing
             exchange.echo = remembered.echo
             return
         }
@@ -32,16 +33,18 @@ struct KeyResolver: Sendable {
             // Another instance canonicalised this very body, so it is valid JSON.
             let wire = task.taskProtocol
             exchange.echo = await offServingThreads(bytes: body.readableBytes) { wire.echo(in: body) }
-            memo.remember(bodyDigest, resolvesTo: shared, echo: exchange.echo)
-            exchange.key = shared
+            memo.remember(bodyDigest, resolvesTo: shared.key, sealing: shared.sealing, echo: exchange.echo)
+            exchange.key = shared.key
+            exchange.sealing = shared.sealing
             return
         }
         let read = await read(exchange)
         exchange.echo = read.echo
         let request = try read.request.get()
-        memo.remember(bodyDigest, resolvesTo: request.key, echo: read.echo)
-        shareAlias(task: task, bodyDigest: bodyDigest, key: request.key)
+        memo.remember(bodyDigest, resolvesTo: request.key, sealing: request.sealing, echo: read.echo)
+        shareAlias(task: task, bodyDigest: bodyDigest, request: request)
         exchange.key = request.key
+        exchange.sealing = request.sealing
         exchange.canonical = request
     }
 
@@ -127,26 +130,29 @@ struct KeyResolver: Sendable {
         ]))
     }
 
-    /// The content key another instance stored for this body, if the cache is shared and has one.
-    private func sharedAlias(task: TaskRuntime, bodyDigest: CacheKey) async -> CacheKey? {
+    /// The content key and sealing digest another instance stored for this body, if the cache is
+    /// shared and has them. The alias is sealed with the body's own digest, which only a holder of the
+    /// body can compute.
+    private func sharedAlias(task: TaskRuntime, bodyDigest: CacheKey) async -> (key: CacheKey, sealing: SealingDigest)? {
         guard let coordinator else { return nil }
         do {
-            return try await coordinator.alias(Self.aliasName(task: task, bodyDigest: bodyDigest))
+            return try await coordinator.alias(Self.aliasName(task: task, bodyDigest: bodyDigest), sealing: SealingDigest(bodyDigest))
         } catch {
             return nil  // the store is down: canonicalise here
         }
     }
 
     /// Shares what a body resolved to, for as long as an answer to it may be kept; off the request path.
-    private func shareAlias(task: TaskRuntime, bodyDigest: CacheKey, key: CacheKey) {
+    private func shareAlias(task: TaskRuntime, bodyDigest: CacheKey, request: CanonicalRequest) {
         guard let coordinator else { return }
         let name = Self.aliasName(task: task, bodyDigest: bodyDigest)
         let freshness = task.freshness
         let seconds = freshness.ttl * (1 + freshness.ttlJitter) + max(freshness.staleIfError, freshness.staleWhileRevalidate)
-        let logger = self.logger
+        let logger = self.logger, key = request.key, target = request.sealing
         Task {
             do {
-                try await coordinator.setAlias(name, to: key, ttl: .milliseconds(Int64(seconds * 1000)))
+                try await coordinator.setAlias(
+                    name, sealing: SealingDigest(bodyDigest), to: key, target: target, ttl: .milliseconds(Int64(seconds * 1000)))
             } catch {
                 logger.debug("could not share a body alias", metadata: ["error": "\(error)"])
             }

@@ -54,7 +54,7 @@ struct Responder: Sendable {
                        tokens: entry.meteredTokens, billed: serving.billed)
         return TaskResponse(
             status: entry.status, outcome: serving.outcome, key: exchange.key, tokens: entry.meteredTokens, billed: serving.billed,
-            modelVersion: entry.modelVersion, age: entry.age(at: now), contentType: entry.contentType,
+            modelVersion: entry.modelVersion, age: serving.foreign ? nil : entry.age(at: now), contentType: entry.contentType,
             body: exchange.task.taskProtocol.render(stored: entry.body, echo: exchange.echo)
         )
     }

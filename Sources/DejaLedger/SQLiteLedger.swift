@@ -75,6 +75,8 @@ public final class SQLiteLedger: Ledger {
                 // Another process (the `deja` command, a second gateway) may hold the write lock briefly.
                 _ = try await writer.query("PRAGMA busy_timeout=10000")
                 _ = try await writer.query("PRAGMA synchronous=FULL")
+                // What a purged idempotent answer held is overwritten, not left in free pages.
+                _ = try await writer.query("PRAGMA secure_delete=ON")
                 try await migrate(writer, logger: logger)
                 break
             } catch let error as SQLiteError where attempt < 100 && isBusy(error) {

@@ -34,7 +34,7 @@ public func buildApplication(
     let canonicalPool = NIOThreadPool(numberOfThreads: configuration.server.canonicalThreads)
     canonicalPool.start()
     let gateway = Gateway(
-        cache: parts.cache, fastCache: parts.memory, recorder: parts.recorder, upstream: parts.upstream,
+        cache: parts.cache, fastCache: parts.memory, sealer: parts.sealer, recorder: parts.recorder, upstream: parts.upstream,
         refresher: parts.refresher, coordinator: parts.redis, clock: clock, workers: CanonicalWorkers(pool: canonicalPool),
         metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
     )
@@ -106,6 +106,8 @@ public func buildApplication(
 public struct DejaComponents: Sendable {
     public var memory: MemoryStore?
     public var cache: any CacheStore
+    /// Seals what the persistent tiers and the ledger's idempotency table keep.
+    public var sealer: EntrySealer
     public var ledger: any Ledger
     public var recorder: UsageRecorder
     public var upstream: UpstreamClient
@@ -117,6 +119,7 @@ public struct DejaComponents: Sendable {
 
     /// Opens the embedded stores under `storage.path` (created if missing).
     public static func open(configuration: DejaConfiguration, clock: WallClock, logger: Logger) async throws -> DejaComponents {
+        let sealer = EntrySealer(secrets: try StorageFolder.sealSecrets(configuration: configuration, logger: logger))
         let ledger = try await openLedger(configuration: configuration, clock: clock, logger: logger)
         let memory = MemoryStore(budget: configuration.storage.memoryBytes, clock: clock)
         let cache: any CacheStore
@@ -126,14 +129,14 @@ public struct DejaComponents: Sendable {
         var sqliteCache: SQLiteStore?
         if let url = configuration.storage.cache {
             let executor = try redisClient(url: url, logger: logger)
-            let store = RedisStore(redis: executor, clock: clock, logger: logger)
+            let store = RedisStore(redis: executor, sealer: sealer, clock: clock, logger: logger)
             clientServices.append(executor)
             redis = store
             cache = TieredStore(l1: memory, l2: store)
         } else if configuration.storage.persistent {
-            let sqlite = try await SQLiteStore.open(
-                path: configuration.storage.path + "/cache.sqlite", clock: clock, logger: logger
-            )
+            let path = configuration.storage.path + "/cache.sqlite"
+            StorageFolder.createPrivately(path)
+            let sqlite = try await SQLiteStore.open(path: path, sealer: sealer, clock: clock, logger: logger)
             closers.append { try await sqlite.close() }
             sqliteCache = sqlite
             cache = TieredStore(l1: memory, l2: sqlite)
@@ -144,7 +147,7 @@ public struct DejaComponents: Sendable {
         let upstream = UpstreamClient()
         let refresher = BackgroundRefresher()
         return DejaComponents(
-            memory: memory, cache: cache, ledger: ledger, recorder: recorder, upstream: upstream, refresher: refresher,
+            memory: memory, cache: cache, sealer: sealer, ledger: ledger, recorder: recorder, upstream: upstream, refresher: refresher,
             redis: redis,
             services: [ClosingService(closers: closers, logger: logger)] + clientServices + [upstream, recorder, refresher,
                 Janitor(memory: memory, sqlite: sqliteCache, ledger: ledger, interval: .seconds(60), logger: logger)]
@@ -167,15 +170,13 @@ public struct DejaComponents: Sendable {
 
     /// Opens the SQLite ledger under `storage.path`; the CLI uses this alone.
     public static func openLedger(configuration: DejaConfiguration, clock: WallClock = .system, logger: Logger) async throws -> any Ledger {
-        do {
-            try FileManager.default.createDirectory(atPath: configuration.storage.path, withIntermediateDirectories: true)
-        } catch {
-            throw ConfigurationError("storage.path '\(configuration.storage.path)' cannot be created: \(error.localizedDescription)")
-        }
+        try StorageFolder.prepare(configuration.storage.path)
         if let url = configuration.storage.ledger {
             return try await PostgresLedger.open(url: url, clock: clock, logger: logger)
         }
-        return try await SQLiteLedger.open(path: configuration.storage.path + "/ledger.sqlite", clock: clock, logger: logger)
+        let path = configuration.storage.path + "/ledger.sqlite"
+        StorageFolder.createPrivately(path)
+        return try await SQLiteLedger.open(path: path, clock: clock, logger: logger)
     }
 }
 

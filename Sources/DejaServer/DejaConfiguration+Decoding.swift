@@ -28,6 +28,11 @@ extension KeyedDecodingContainer where Key == AnyCodingKey {
 extension DejaConfiguration {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        for secret in ["sealSecrets", "sealSecret", "secrets"] where c.contains(AnyCodingKey(stringValue: secret)) {
+            throw DecodingError.dataCorruptedError(
+                forKey: AnyCodingKey(stringValue: secret), in: c,
+                debugDescription: "seal secrets never go in the configuration file; set DEJA_SEAL_SECRETS_FILE to a file readable only by the gateway")
+        }
         try c.rejectUnknown(["server", "storage", "adminToken", "logLevel", "tasks"])
         self.init()
         server = try c.value("server", default: server)

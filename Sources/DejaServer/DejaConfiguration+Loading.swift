@@ -55,6 +55,14 @@ extension DejaConfiguration {
         if let value = environment["DEJA_LEDGER"] { storage.ledger = value.isEmpty ? nil : value }
         if let value = environment["DEJA_ADMIN_TOKEN"] { adminToken = value.isEmpty ? nil : value }
         if let value = environment["DEJA_LOG_LEVEL"] { logLevel = value }
+        if let value = environment["DEJA_SEAL_SECRETS"], !value.isEmpty {
+            sealSecrets = value
+        } else if let path = environment["DEJA_SEAL_SECRETS_FILE"], !path.isEmpty {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw ConfigurationError("DEJA_SEAL_SECRETS_FILE: cannot read '\(path)'")
+            }
+            sealSecrets = String(decoding: data, as: UTF8.self)
+        }
         for index in tasks.indices {
             let prefix = "DEJA_TASK_\(tasks[index].name.uppercased().map { $0.isLetter || $0.isNumber ? $0 : "_" }.map(String.init).joined())_"
             if let value = environment[prefix + "UPSTREAM"] { tasks[index].upstream = value }

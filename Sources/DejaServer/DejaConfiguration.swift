@@ -205,8 +205,9 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var breakerErrorRate: Double = 0.5
         /// How many recent calls the error rate is taken over (default 20; it counts from 10 on).
         public var breakerWindow: Int = 20
-        /// `shared` (one cache for every tenant, the default) or `tenant` (each tenant its own).
-        public var scope: String = "shared"
+        /// `tenant` (each tenant its own cache, the default) or `shared` (one cache for every tenant: an
+        /// explicit choice, since a hit tells a tenant that someone submitted the same input).
+        public var scope: String = "tenant"
 
         public init(name: String, upstream: String, model: Model) {
             self.name = name
@@ -221,6 +222,10 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
     public var adminToken: String?
     /// Log level: trace, debug, info (default), notice, warning, error, critical.
     public var logLevel: String = "info"
+    /// The seal secrets' text (``DejaCache/SealSecrets``), from `DEJA_SEAL_SECRETS` or the file named by
+    /// `DEJA_SEAL_SECRETS_FILE` — never from the YAML file. `nil`: an embedded gateway uses (creating it
+    /// on first start) `seal.secrets` in the storage folder; one with a shared cache or ledger refuses to start.
+    public var sealSecrets: String?
     /// The tasks served; by default one PaddleX OCR task in front of a local worker.
     public var tasks: [Task] = [DejaConfiguration.defaultOCRTask]
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import DejaServer
+import Foundation
 import Logging
 import Metrics
 import Prometheus
@@ -27,10 +28,21 @@ struct Serve: AsyncParsableCommand {
             handler.logLevel = level
             return handler
         }
+        // Whatever the gateway creates (SQLite's files, the seal secrets) is its user's alone.
+        umask(0o077)
+        let logger = Logger(label: "deja")
+        if let path = options.config {
+            let exposed = StorageFolder.exposedSecrets(configurationFile: path)
+            if !exposed.isEmpty {
+                logger.warning("the configuration file is readable by other users and holds secrets; chmod 600 it or move them to DEJA_* variables", metadata: [
+                    "deja.config": "\(path)", "deja.secrets": "\(exposed.joined(separator: ", "))",
+                ])
+            }
+        }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
-        let app = try await buildApplication(configuration: configuration, registry: registry, logger: Logger(label: "deja"))
+        let app = try await buildApplication(configuration: configuration, registry: registry, logger: logger)
         try await app.runService()
     }
 }

@@ -23,6 +23,31 @@ import Testing
         #expect(decoded.upstreamSeconds == entry.upstreamSeconds)
     }
 
+    @Test func roundTripsTheProducerAndRedactions() throws {
+        var tagged = entry
+        tagged.producer = CacheEntry.producerTag(tenant: "acme")
+        tagged.redactions = 3
+        let decoded = try CacheEntry(decoding: tagged.encoded())
+        #expect(decoded.producer == tagged.producer && decoded.producer != 0)
+        #expect(decoded.redactions == 3)
+        #expect(CacheEntry.producerTag(tenant: "acme") != CacheEntry.producerTag(tenant: "acme2"))
+    }
+
+    @Test func readsTheFirstVersionWithoutProducer() throws {
+        // Version 1: the same layout without the producer tag and the redaction count.
+        var v2 = entry.encoded()
+        var v1 = ByteBuffer()
+        v1.writeInteger(UInt8(0xDE))
+        v1.writeInteger(UInt8(1))
+        v2.moveReaderIndex(forwardBy: 2)
+        v1.writeBytes(v2.readBytes(length: 8 + 8 + 8 * 4)!)
+        v2.moveReaderIndex(forwardBy: 8 + 4)
+        v1.writeBuffer(&v2)
+        let decoded = try CacheEntry(decoding: v1)
+        #expect(decoded == entry)
+        #expect(decoded.producer == 0 && decoded.redactions == 0)
+    }
+
     @Test func roundTripsAnEmptyBodyAndUnicodeText() throws {
         let odd = CacheEntry(
             body: ByteBuffer(),

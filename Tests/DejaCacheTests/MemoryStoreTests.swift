@@ -128,16 +128,16 @@ import Testing
 
     @Test func removesEntries() async {
         let store = store(entries: 4)
-        for n in 1...3 { await store.put(Fixture.key(n), Fixture.entry(now: clock.now)) }
+        for n in 1...3 { await store.put(Fixture.key(n), Fixture.entry(now: clock.now), sealing: .testing) }
         await store.remove(Fixture.key(2))
-        #expect(await store.get(Fixture.key(2)) == nil)
-        #expect(await store.get(Fixture.key(1)) != nil)
+        #expect(await store.get(Fixture.key(2), sealing: .testing) == nil)
+        #expect(await store.get(Fixture.key(1), sealing: .testing) != nil)
         await store.removeAll()
         #expect(store.count == 0)
         #expect(store.bytesUsed == 0)
         // Slots are reusable after removal.
-        await store.put(Fixture.key(5), Fixture.entry(now: clock.now))
-        #expect(await store.get(Fixture.key(5)) != nil)
+        await store.put(Fixture.key(5), Fixture.entry(now: clock.now), sealing: .testing)
+        #expect(await store.get(Fixture.key(5), sealing: .testing) != nil)
     }
 
     @Test func staysConsistentUnderConcurrentUse() async {

@@ -38,10 +38,10 @@ struct RedisStoreBreakerTests {
     @Test func aFailingRedisIsNotWaitedOnOnceTheBreakerOpens() async throws {
         let clock = ManualClock()
         let redis = FailingRedis(.timeout)
-        let store = RedisStore(redis: redis, clock: clock.wallClock,
+        let store = RedisStore(redis: redis, sealer: .testing, clock: clock.wallClock,
                                breaker: CircuitBreaker(failureThreshold: 3, openSeconds: 2, clock: clock.wallClock))
         for _ in 0..<10 {
-            await #expect(throws: CacheStoreError.self) { try await store.get(Fixture.key(1)) }
+            await #expect(throws: CacheStoreError.self) { try await store.get(Fixture.key(1), sealing: .testing) }
         }
         #expect(redis.calls.withLock { $0 } == 3)  // the other seven failed at once, without a call
         #expect(store.breaker.state == .open)
@@ -53,9 +53,9 @@ struct RedisStoreBreakerTests {
 
     @Test func errorRepliesDoNotOpenTheBreaker() async throws {
         let redis = FailingRedis(.serverError)
-        let store = RedisStore(redis: redis, breaker: CircuitBreaker(failureThreshold: 3, openSeconds: 2, clock: ManualClock().wallClock))
+        let store = RedisStore(redis: redis, sealer: .testing, breaker: CircuitBreaker(failureThreshold: 3, openSeconds: 2, clock: ManualClock().wallClock))
         for _ in 0..<10 {
-            await #expect(throws: CacheStoreError.self) { try await store.get(Fixture.key(1)) }
+            await #expect(throws: CacheStoreError.self) { try await store.get(Fixture.key(1), sealing: .testing) }
         }
         #expect(redis.calls.withLock { $0 } == 10)
         #expect(store.breaker.state == .closed)
@@ -64,7 +64,7 @@ struct RedisStoreBreakerTests {
 
 @Suite("RedisStore values")
 struct RedisStoreCodecTests {
-    let store = RedisStore(redis: NoRedis())
+    let store = RedisStore(redis: NoRedis(), sealer: .testing)
 
     @Test func smallEntriesAreStoredPlain() throws {
         let entry = Fixture.entry(size: 100)
@@ -101,7 +101,7 @@ struct RedisStoreCodecTests {
     }
 
     @Test func storeFailuresAreStorageErrors() async {
-        let error = await #expect(throws: CacheStoreError.self) { try await store.get(Fixture.key(1)) }
+        let error = await #expect(throws: CacheStoreError.self) { try await store.get(Fixture.key(1), sealing: .testing) }
         #expect(error?.code == .storageFailed)
         #expect(error?.underlying is RedisError)
     }
@@ -147,61 +147,84 @@ struct RedisStoreTests {
 
     @Test(arguments: RedisBackend.available)
     func putGetRemove(_ backend: RedisBackend) async throws {
-        let store = RedisStore(redis: try backend.makeClient())
+        let store = RedisStore(redis: try backend.makeClient(), sealer: .testing)
         let key = RedisBackend.freshKey()
-        #expect(try await store.get(key) == nil)
+        #expect(try await store.get(key, sealing: .testing) == nil)
         let entry = entry(ttl: 60)
-        try await store.put(key, entry)
-        #expect(try await store.get(key) == entry)
+        try await store.put(key, entry, sealing: .testing)
+        #expect(try await store.get(key, sealing: .testing) == entry)
         let ttl = try await store.redis.execute(PTTL(store.entryKey(key)))
         #expect(ttl > 56_000 && ttl <= 63_000)  // 60 s ± 5 %
         try await store.remove(key)
-        #expect(try await store.get(key) == nil)
+        #expect(try await store.get(key, sealing: .testing) == nil)
     }
 
     @Test(arguments: RedisBackend.available)
     func aliasesAreSharedWithTheirTTL(_ backend: RedisBackend) async throws {
-        let store = RedisStore(redis: try backend.makeClient())
+        let store = RedisStore(redis: try backend.makeClient(), sealer: .testing)
         let name = RedisBackend.freshKey(), key = RedisBackend.freshKey()
-        #expect(try await store.alias(name) == nil)
-        try await store.setAlias(name, to: key, ttl: .seconds(90))
-        #expect(try await store.alias(name) == key)
+        #expect(try await store.alias(name, sealing: .testing) == nil)
+        try await store.setAlias(name, sealing: .testing, to: key, target: SealingDigest(Fixture.key(9)), ttl: .seconds(90))
+        let found = try #require(try await store.alias(name, sealing: .testing))
+        #expect(found.key == key && found.sealing == SealingDigest(Fixture.key(9)))
+        // Sealed with the body's digest: another digest (someone without the body) finds no alias.
+        #expect(try await store.alias(name, sealing: SealingDigest(Fixture.key(8))) == nil)
         let ttl = try await store.redis.execute(PTTL(store.aliasKey(name)))
         #expect(ttl > 85_000 && ttl <= 90_000)
         try await store.redis.execute(SET(store.aliasKey(name), value: ByteBuffer(string: "not a key"), milliseconds: 1000))
-        #expect(try await store.alias(name) == nil)  // a damaged alias is no alias
+        #expect(try await store.alias(name, sealing: .testing) == nil)  // a damaged alias is no alias
     }
 
     @Test(arguments: RedisBackend.available)
     func entriesExpire(_ backend: RedisBackend) async throws {
-        let store = RedisStore(redis: try backend.makeClient())
+        let store = RedisStore(redis: try backend.makeClient(), sealer: .testing)
         let key = RedisBackend.freshKey()
         // Generous margins: Redis expires by its own clock, and a loaded CI machine is slow.
-        try await store.put(key, entry(ttl: 5))
-        #expect(try await store.get(key) != nil)
+        try await store.put(key, entry(ttl: 5), sealing: .testing)
+        #expect(try await store.get(key, sealing: .testing) != nil)
         try await Task.sleep(for: .milliseconds(6_000))
-        #expect(try await store.get(key) == nil)
+        #expect(try await store.get(key, sealing: .testing) == nil)
         #expect(try await store.redis.execute(GET(store.entryKey(key))) == nil)  // gone from Redis too
-        try await store.put(key, entry(ttl: -1))  // already past retention: not stored
+        try await store.put(key, entry(ttl: -1), sealing: .testing)  // already past retention: not stored
         #expect(try await store.redis.execute(GET(store.entryKey(key))) == nil)
     }
 
     @Test(arguments: RedisBackend.available)
+    func redisHoldsNoAnswerInClearAndNoneOpensWithoutTheRequest(_ backend: RedisBackend) async throws {
+        let store = RedisStore(redis: try backend.makeClient(), sealer: .testing)
+        let key = RedisBackend.freshKey()
+        var answer = entry(ttl: 60)
+        answer.body = ByteBuffer(string: "ocr says 11010519491231002X")
+        try await store.put(key, answer, sealing: .testing)
+        let raw = try #require(try await store.redis.execute(GET(store.entryKey(key))))
+        #expect(String(decoding: raw.readableBytesView, as: UTF8.self).contains("11010519491231002X") == false)
+        #expect(try await store.get(key, sealing: SealingDigest(RedisBackend.freshKey())) == nil)  // a miss, not an error
+        // Another instance with a rotated secret list still opens it; one without its secret misses.
+        let rotated = EntrySealer(secrets: try SealSecrets(parsing: SealSecrets.generate(id: "next") + EntrySealer.testingSecrets))
+        #expect(try await RedisStore(redis: try backend.makeClient(), sealer: rotated).get(key, sealing: .testing) == answer)
+        let other = EntrySealer(secrets: try SealSecrets(parsing: SealSecrets.generate(id: "other")))
+        #expect(try await RedisStore(redis: try backend.makeClient(), sealer: other).get(key, sealing: .testing) == nil)
+        try await store.remove(key)
+    }
+
+    @Test(arguments: RedisBackend.available)
     func largeAnswersAreCompressedInRedis(_ backend: RedisBackend) async throws {
-        let store = RedisStore(redis: try backend.makeClient())
+        let store = RedisStore(redis: try backend.makeClient(), sealer: .testing)
         let key = RedisBackend.freshKey()
         let large = entry(ttl: 60, size: 200_000, fill: 0x7B)
-        try await store.put(key, large)
+        try await store.put(key, large, sealing: .testing)
         let raw = try #require(try await store.redis.execute(GET(store.entryKey(key))))
-        #expect(raw.getInteger(at: raw.readerIndex, as: UInt8.self) == RedisStore.flagDeflate)
         #expect(raw.readableBytes < 20_000)
-        #expect(try await store.get(key) == large)
+        // Compressed inside the seal (a sealed value does not compress).
+        let opened = try store.sealer.open(raw, name: key, sealing: .testing, purpose: .entry).get()
+        #expect(opened.getInteger(at: opened.readerIndex, as: UInt8.self) == RedisStore.flagDeflate)
+        #expect(try await store.get(key, sealing: .testing) == large)
         try await store.remove(key)
     }
 
     @Test(arguments: RedisBackend.available)
     func lockIsExclusiveOwnedAndExpires(_ backend: RedisBackend) async throws {
-        let store = RedisStore(redis: try backend.makeClient())
+        let store = RedisStore(redis: try backend.makeClient(), sealer: .testing)
         let key = RedisBackend.freshKey()
         #expect(try await store.tryLock(key: key, owner: "instance-a", ttl: .seconds(5)))
         #expect(try await store.tryLock(key: key, owner: "instance-b", ttl: .seconds(5)) == false)
@@ -217,14 +240,14 @@ struct RedisStoreTests {
     @Test("a waiter on one instance is woken by a put on another, through pub/sub", arguments: RedisBackend.available)
     func waitForEntryWakesOnPut(_ backend: RedisBackend) async throws {
         // Polling is set far beyond the test, so only the published message can wake the waiter in time.
-        let waiter = RedisStore(redis: try backend.makeClient(), configuration: .init(pollInterval: .seconds(60)))
-        let writer = RedisStore(redis: try backend.makeClient())
+        let waiter = RedisStore(redis: try backend.makeClient(), sealer: .testing, configuration: .init(pollInterval: .seconds(60)))
+        let writer = RedisStore(redis: try backend.makeClient(), sealer: .testing)
         let key = RedisBackend.freshKey()
         let entry = entry(ttl: 60)
         let start = ContinuousClock.now
-        async let waited = waiter.waitForEntry(key: key, timeout: .seconds(10))
+        async let waited = waiter.waitForEntry(key: key, sealing: .testing, timeout: .seconds(10))
         try await Task.sleep(for: .milliseconds(300))
-        try await writer.put(key, entry)
+        try await writer.put(key, entry, sealing: .testing)
         #expect(try await waited == entry)
         #expect(ContinuousClock.now - start < .seconds(30))  // polling is every 60 s: only pub/sub wakes it sooner
         try await writer.remove(key)
@@ -232,21 +255,21 @@ struct RedisStoreTests {
 
     @Test("without pub/sub the waiter still finds the entry by polling", arguments: RedisBackend.available)
     func waitForEntryPolls(_ backend: RedisBackend) async throws {
-        let waiter = RedisStore(redis: try backend.makeClient(), configuration: .init(pollInterval: .milliseconds(50)))
-        let writer = RedisStore(redis: try backend.makeClient(), configuration: .init(publishOnPut: false))
+        let waiter = RedisStore(redis: try backend.makeClient(), sealer: .testing, configuration: .init(pollInterval: .milliseconds(50)))
+        let writer = RedisStore(redis: try backend.makeClient(), sealer: .testing, configuration: .init(publishOnPut: false))
         let key = RedisBackend.freshKey()
         let entry = entry(ttl: 60)
-        async let waited = waiter.waitForEntry(key: key, timeout: .seconds(5))
+        async let waited = waiter.waitForEntry(key: key, sealing: .testing, timeout: .seconds(5))
         try await Task.sleep(for: .milliseconds(200))
-        try await writer.put(key, entry)
+        try await writer.put(key, entry, sealing: .testing)
         #expect(try await waited == entry)
-        #expect(try await waiter.waitForEntry(key: RedisBackend.freshKey(), timeout: .milliseconds(200)) == nil)
+        #expect(try await waiter.waitForEntry(key: RedisBackend.freshKey(), sealing: .testing, timeout: .milliseconds(200)) == nil)
         try await writer.remove(key)
     }
 
     @Test(arguments: RedisBackend.available)
     func capacityReadsInfo(_ backend: RedisBackend) async throws {
-        let store = RedisStore(redis: try backend.makeClient())
+        let store = RedisStore(redis: try backend.makeClient(), sealer: .testing)
         let capacity = try await store.capacity()
         #expect(capacity.usedMemory > 0)
         #expect(capacity.maxMemory >= capacity.usedMemory || capacity.maxMemory == 0)
@@ -256,12 +279,12 @@ struct RedisStoreTests {
     @Test(arguments: RedisBackend.available)
     func removeAllRemovesOnlyEntries(_ backend: RedisBackend) async throws {
         let prefix = "deja-test-\(UUID().uuidString):"
-        let store = RedisStore(redis: try backend.makeClient(), configuration: .init(keyPrefix: prefix))
+        let store = RedisStore(redis: try backend.makeClient(), sealer: .testing, configuration: .init(keyPrefix: prefix))
         let keys = (0..<40).map { _ in RedisBackend.freshKey() }
-        for key in keys { try await store.put(key, entry(ttl: 60)) }
+        for key in keys { try await store.put(key, entry(ttl: 60), sealing: .testing) }
         #expect(try await store.tryLock(key: keys[0], owner: "me", ttl: .seconds(5)))
         try await store.removeAll()
-        for key in keys { #expect(try await store.get(key) == nil) }
+        for key in keys { #expect(try await store.get(key, sealing: .testing) == nil) }
         #expect(try await store.unlock(key: keys[0], owner: "me"))  // locks are not entries
     }
 }

@@ -1,3 +1,4 @@
+import DejaCache
 import DejaCore
 import Foundation
 import NIOCore
@@ -42,4 +43,16 @@ enum Fixture {
     static func cleanup(_ url: URL) {
         try? FileManager.default.removeItem(at: url)
     }
+}
+
+extension EntrySealer {
+    /// The secrets text of ``testing``.
+    static let testingSecrets = SealSecrets.generate(id: "test")
+    /// A sealer with one random secret, for tests.
+    static let testing = EntrySealer(secrets: try! SealSecrets(parsing: testingSecrets))
+}
+
+extension SealingDigest {
+    /// The sealing digest the store tests seal and open with.
+    static let testing = SealingDigest(Fixture.key(0xD16E57))
 }

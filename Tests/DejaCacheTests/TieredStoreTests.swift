@@ -14,13 +14,13 @@ final class RecordingStore: CacheStore {
 
     init(clock: WallClock) { inner = MemoryStore(budget: 1 << 20, shardCount: 1, clock: clock) }
 
-    func get(_ key: CacheKey) async throws -> CacheEntry? {
+    func get(_ key: CacheKey, sealing: SealingDigest) async throws -> CacheEntry? {
         gets.withLock { $0 += 1 }
         try check()
         return inner.entry(for: key)
     }
 
-    func put(_ key: CacheKey, _ entry: CacheEntry) async throws {
+    func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async throws {
         try check()
         inner.setEntry(entry, for: key)
     }
@@ -52,56 +52,56 @@ final class RecordingStore: CacheStore {
     @Test func anL2HitIsPromotedIntoL1() async throws {
         let (store, l2) = makeStore()
         let entry = Fixture.entry(now: clock.now)
-        try await l2.put(Fixture.key(1), entry)
+        try await l2.put(Fixture.key(1), entry, sealing: .testing)
         #expect(store.l1Entry(for: Fixture.key(1)) == nil)
 
-        #expect(try await store.get(Fixture.key(1)) == entry)
+        #expect(try await store.get(Fixture.key(1), sealing: .testing) == entry)
         #expect(store.l1Entry(for: Fixture.key(1)) == entry)
         #expect(l2.gets.withLock { $0 } == 1)
 
-        #expect(try await store.get(Fixture.key(1)) == entry)
+        #expect(try await store.get(Fixture.key(1), sealing: .testing) == entry)
         #expect(l2.gets.withLock { $0 } == 1)  // served by L1
     }
 
     @Test func aMissInBothIsNil() async throws {
         let (store, l2) = makeStore()
-        #expect(try await store.get(Fixture.key(1)) == nil)
+        #expect(try await store.get(Fixture.key(1), sealing: .testing) == nil)
         #expect(l2.gets.withLock { $0 } == 1)
     }
 
     @Test func putWritesBothTiers() async throws {
         let (store, l2) = makeStore()
         let entry = Fixture.entry(now: clock.now)
-        try await store.put(Fixture.key(1), entry)
+        try await store.put(Fixture.key(1), entry, sealing: .testing)
         #expect(store.l1Entry(for: Fixture.key(1)) == entry)
         #expect(l2.peek(Fixture.key(1)) == entry)
     }
 
     @Test func removeClearsBothTiers() async throws {
         let (store, l2) = makeStore()
-        for n in 1...3 { try await store.put(Fixture.key(n), Fixture.entry(now: clock.now)) }
+        for n in 1...3 { try await store.put(Fixture.key(n), Fixture.entry(now: clock.now), sealing: .testing) }
         try await store.remove(Fixture.key(1))
         #expect(store.l1Entry(for: Fixture.key(1)) == nil)
         #expect(l2.peek(Fixture.key(1)) == nil)
-        #expect(try await store.get(Fixture.key(1)) == nil)
+        #expect(try await store.get(Fixture.key(1), sealing: .testing) == nil)
 
         try await store.removeAll()
         #expect(store.l1.count == 0)
         #expect(l2.peek(Fixture.key(2)) == nil)
-        #expect(try await store.get(Fixture.key(3)) == nil)
+        #expect(try await store.get(Fixture.key(3), sealing: .testing) == nil)
     }
 
     @Test func anL2FailureStillUpdatesL1AndIsReported() async throws {
         let (store, l2) = makeStore()
         l2.failing.withLock { $0 = true }
         let entry = Fixture.entry(now: clock.now)
-        await #expect(throws: RecordingStore.Failure.self) { try await store.put(Fixture.key(1), entry) }
+        await #expect(throws: RecordingStore.Failure.self) { try await store.put(Fixture.key(1), entry, sealing: .testing) }
         #expect(store.l1Entry(for: Fixture.key(1)) == entry)
-        #expect(try await store.get(Fixture.key(1)) == entry)  // an L1 hit never touches L2
+        #expect(try await store.get(Fixture.key(1), sealing: .testing) == entry)  // an L1 hit never touches L2
 
         await #expect(throws: RecordingStore.Failure.self) { try await store.remove(Fixture.key(1)) }
         #expect(store.l1Entry(for: Fixture.key(1)) == nil)
-        await #expect(throws: RecordingStore.Failure.self) { try await store.get(Fixture.key(1)) }
+        await #expect(throws: RecordingStore.Failure.self) { try await store.get(Fixture.key(1), sealing: .testing) }
     }
 
     @Test func worksOverSQLite() async throws {
@@ -110,16 +110,16 @@ final class RecordingStore: CacheStore {
         let path = directory.appendingPathComponent("cache.sqlite").path
         let entry = Fixture.entry(now: clock.now)
 
-        let sqlite = try await SQLiteStore.open(path: path, clock: clock.wallClock)
+        let sqlite = try await SQLiteStore.open(path: path, sealer: .testing, clock: clock.wallClock)
         let first = TieredStore(l1: MemoryStore(budget: 1 << 20, clock: clock.wallClock), l2: sqlite)
-        try await first.put(Fixture.key(1), entry)
+        try await first.put(Fixture.key(1), entry, sealing: .testing)
         try await sqlite.close()
 
         // A restarted process starts with an empty L1 and refills it from the file.
-        let reopened = try await SQLiteStore.open(path: path, clock: clock.wallClock)
+        let reopened = try await SQLiteStore.open(path: path, sealer: .testing, clock: clock.wallClock)
         let second = TieredStore(l1: MemoryStore(budget: 1 << 20, clock: clock.wallClock), l2: reopened)
         #expect(second.l1Entry(for: Fixture.key(1)) == nil)
-        #expect(try await second.get(Fixture.key(1)) == entry)
+        #expect(try await second.get(Fixture.key(1), sealing: .testing) == entry)
         #expect(second.l1Entry(for: Fixture.key(1)) == entry)
         try await reopened.close()
     }

@@ -43,7 +43,7 @@ import Testing
                 route: "/ocr", upstreamURL: "http://127.0.0.1:9/ocr", timeout: .seconds(2), freshness: freshness,
                 meter: .perPage(10), breaker: CircuitBreaker(failureThreshold: breakerFailures, openSeconds: 30, clock: clock.wallClock)
             )
-            gateway = Gateway(cache: memory, fastCache: memory, recorder: recorder, upstream: upstream, refresher: refresher,
+            gateway = Gateway(cache: memory, fastCache: memory, sealer: .testing, recorder: recorder, upstream: upstream, refresher: refresher,
                               clock: clock.wallClock, logger: Logger(label: "test"))
         }
 
@@ -51,14 +51,16 @@ import Testing
             ByteBuffer(string: "{\"file\": \"\(Data(text.utf8).base64EncodedString())\"}")
         }
 
-        /// Stores an answer for `body` as if the model had produced it at `createdAt`.
-        func preload(_ body: ByteBuffer, createdAt: Double) throws -> CacheKey {
+        /// Stores an answer for `body` as if the model had produced it at `createdAt` for a request of
+        /// `producer` (default: the caller's tenant).
+        func preload(_ body: ByteBuffer, createdAt: Double, producer: String? = nil) throws -> CacheKey {
             let key = try Canonicalizer().canonicalize(body: body, policy: task.policy, scope: caller.tenant).key
             let expiresAt = createdAt + task.freshness.ttl
             memory.setEntry(CacheEntry(
                 body: ByteBuffer(string: #"{"errorCode":0,"errorMsg":"Success","result":{"ocrResults":[]}}"#),
                 modelVersion: "v1", meteredTokens: 10, upstreamSeconds: 1.5, createdAt: createdAt,
-                expiresAt: expiresAt, retainUntil: expiresAt + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate)
+                expiresAt: expiresAt, retainUntil: expiresAt + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate),
+                producer: CacheEntry.producerTag(tenant: producer ?? caller.tenant)
             ), for: key)
             return key
         }
@@ -194,8 +196,8 @@ import Testing
     @Test func aLockThatCannotBeTakenIsNotWaitedFor() async throws {
         let f = try await Fixture()
         let redis = WritesRefusedRedis()
-        let coordinator = RedisStore(redis: redis, clock: f.clock.wallClock, logger: Logger(label: "test"))
-        let gateway = Gateway(cache: f.memory, fastCache: f.memory, recorder: f.recorder, upstream: f.upstream,
+        let coordinator = RedisStore(redis: redis, sealer: .testing, clock: f.clock.wallClock, logger: Logger(label: "test"))
+        let gateway = Gateway(cache: f.memory, fastCache: f.memory, sealer: .testing, recorder: f.recorder, upstream: f.upstream,
                               coordinator: coordinator, clock: f.clock.wallClock, logger: Logger(label: "test"))
         // A miss: the lock fails with an error reply, so this instance computes the answer itself (the
         // model is down here: a 503) instead of waiting up to the lock's lifetime for another instance.
@@ -204,4 +206,9 @@ import Testing
         #expect(redis.entryReads.withLock { $0 } == 0)  // never polled for another instance's answer
         try await f.close()
     }
+}
+
+extension EntrySealer {
+    /// A sealer with one random secret, for tests.
+    static let testing = EntrySealer(secrets: try! SealSecrets(parsing: SealSecrets.generate()))
 }

@@ -66,7 +66,7 @@ import Testing
             """.write(toFile: path, atomically: true, encoding: .utf8)
         let task = try DejaConfiguration.load(path: path, environment: [:]).taskRuntimes()[0]
         func key(_ json: String) throws -> String {
-            try Canonicalizer().canonicalize(body: Array(json.utf8), policy: task.policy, scope: nil).key.hex
+            try Canonicalizer().canonicalize(body: Array(json.utf8), policy: task.policy, scope: "acme").key.hex
         }
         #expect(try key(#"{"text": "  ＡＢＣ１２３   how do I return this? "}"#) == key(#"{"text": "ABC123 how do I return this?"}"#))
         #expect(try key(#"{"text": "x", "note": "ＡＢＣ"}"#) != key(#"{"text": "x", "note": "ABC"}"#))
@@ -92,7 +92,7 @@ import Testing
 
     @Test func cjkSpacingIsOptInPerFieldOrForTheTask() throws {
         func key(_ policy: TaskPolicy, _ json: String) throws -> String {
-            try Canonicalizer().canonicalize(body: Array(json.utf8), policy: policy, scope: nil).key.hex
+            try Canonicalizer().canonicalize(body: Array(json.utf8), policy: policy, scope: "acme").key.hex
         }
         let perField = try load(task("""
                 textRules:

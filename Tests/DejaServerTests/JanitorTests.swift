@@ -16,7 +16,7 @@ import Testing
         let clock = ManualClock()
         let t = clock.now
         let memory = MemoryStore(budget: 1 << 20, clock: clock.wallClock)
-        let sqlite = try await SQLiteStore.open(path: folder + "/cache.sqlite", clock: clock.wallClock)
+        let sqlite = try await SQLiteStore.open(path: folder + "/cache.sqlite", sealer: .testing, clock: clock.wallClock)
         let ledger = try await SQLiteLedger.open(path: folder + "/ledger.sqlite", clock: clock.wallClock)
 
         func entry(retainedFor seconds: Double) -> CacheEntry {
@@ -26,8 +26,8 @@ import Testing
         let short = try #require(CacheKey(hex: String(repeating: "1", count: 64)))
         let long = try #require(CacheKey(hex: String(repeating: "2", count: 64)))
         for store in [memory as any CacheStore, sqlite] {
-            try await store.put(short, entry(retainedFor: 10))
-            try await store.put(long, entry(retainedFor: 1_000))
+            try await store.put(short, entry(retainedFor: 10), sealing: .testing)
+            try await store.put(long, entry(retainedFor: 1_000), sealing: .testing)
         }
         _ = try await ledger.reserve(tenant: "acme", keyID: "key_a", tokens: 5, at: t)  // expires after 600 s
 
@@ -41,10 +41,20 @@ import Testing
         await janitor.sweep()
         #expect(memory.count == 1 && memory.entry(for: long) != nil)
         #expect(try await sqlite.purgeExpired() == 0)  // the sweep deleted the expired row already
-        #expect(try await sqlite.get(long) != nil)
+        #expect(try await sqlite.get(long, sealing: .testing) != nil)
         #expect(try await ledger.purgeExpired().reservations == 0)  // the sweep took it already
 
         try await sqlite.close()
         try await ledger.close()
     }
+}
+
+extension EntrySealer {
+    /// A sealer with one random secret, for tests.
+    static let testing = EntrySealer(secrets: try! SealSecrets(parsing: SealSecrets.generate()))
+}
+
+extension SealingDigest {
+    /// A sealing digest for tests that read back what they stored.
+    static let testing = SealingDigest(CacheKey(bytes: [UInt8](repeating: 7, count: 32))!)
 }
