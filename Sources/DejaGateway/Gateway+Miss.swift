@@ -3,8 +3,17 @@ import DejaLedger
 import Logging
 import NIOCore
 
-/// Misses: the model's answer, metered, billed before anyone sees it, and stored.
+/// Misses: the model's answer, metered, billed before anyone sees it, screened and stored.
 extension Gateway {
+    /// A model's answer as the request that paid for it gets it, and as everyone else does.
+    struct Filled: Sendable {
+        /// The answer as the model wrote it, for the request whose model call it was.
+        var answer: CacheEntry
+        /// The copy that is stored and shared (hits, coalesced requests, idempotent replays): the
+        /// answer with the task's sensitive matches masked, or the answer itself.
+        var kept: CacheEntry
+    }
+
     /// Calls the model for `exchange`, bills the answer to whom `billing` says and stores it as `rule`
     /// says. A billed call first holds what the smallest answer is worth in the caller's budgets, so a
     /// request the budget cannot cover never reaches the model; the hold is settled with the billed
@@ -13,7 +22,7 @@ extension Gateway {
     func fill(
         _ exchange: Exchange, forward: [UInt8], outcome: Outcome, billing: Billing, store rule: StoreRule,
         idempotency: IdempotencyLease? = nil
-    ) async throws(GatewayError) -> CacheEntry {
+    ) async throws(GatewayError) -> Filled {
         try model.refuseRecentFailure(exchange.resolvedKey)
         var reservation: Reservation?
         if billing == .caller {
@@ -32,7 +41,7 @@ extension Gateway {
     private func fillReserved(
         _ exchange: Exchange, forward: [UInt8], outcome: Outcome, billing: Billing, store rule: StoreRule,
         reservation: Reservation?, idempotency: IdempotencyLease?
-    ) async throws(GatewayError) -> CacheEntry {
+    ) async throws(GatewayError) -> Filled {
         let task = exchange.task, key = exchange.resolvedKey, sealing = exchange.resolvedSealing
         let answer: ModelAnswer, seconds: Double
         switch try await model.call(task, key: key, forward: forward, tenant: exchange.caller.tenant) {
@@ -52,20 +61,34 @@ extension Gateway {
             retainUntil: expiresAt + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate),
             producer: exchange.producer
         )
+        // Sensitive data: what is kept and shared is masked, or not stored at all.
+        var storing = rule
+        var kept = entry
+        let screening = task.sensitive.screen(answer: Array(buffer: answer.stored), input: task.policy.binaryFields.isEmpty ? forward : nil)
+        if !screening.matches.isEmpty {
+            metrics.countSensitive(task: exchange.taskName, screening)
+            let masked = screening.masked
+            if !masked.isEmpty {
+                let redaction = SensitiveScanner.redact(json: Array(buffer: answer.stored), kinds: masked)
+                kept.body = ByteBuffer(bytes: redaction.bytes)
+                kept.redactions = redaction.counts.values.reduce(0, +)
+            }
+            if screening.skip { storing = .skip }
+        }
         // Billed before anyone sees the answer: if the ledger cannot take it, nobody gets it.
         let record = UsageRecord(
             time: now, tenant: exchange.caller.tenant, keyID: exchange.caller.id, task: exchange.taskName, outcome: outcome,
             meteredTokens: tokens, billedTokens: billing == .caller ? tokens : 0, latencyMicros: Int64((now - exchange.started) * 1e6),
             status: 200, modelSeconds: seconds
         )
-        try await biller.bill(record, answer: entry, key: key, sealing: sealing, reservation: reservation, idempotency: idempotency)
+        try await biller.bill(record, answer: kept, key: key, sealing: sealing, reservation: reservation, idempotency: idempotency)
         metrics.record(task: exchange.taskName, outcome: outcome, seconds: now - exchange.started, tokens: tokens, billed: record.billedTokens)
-        switch rule {
+        switch storing {
         case .store:
-            await store.put(key, entry, sealing: sealing)
+            await store.put(key, kept, sealing: sealing)
         case .refresh:
-            if await store.mayReplace(key, sealing: sealing, with: entry, task: task, now: now) {
-                await store.put(key, entry, sealing: sealing)
+            if await store.mayReplace(key, sealing: sealing, with: kept, task: task, now: now) {
+                await store.put(key, kept, sealing: sealing)
             } else {
                 metrics.countKeptEntry(task: exchange.taskName)
                 logger.info("a no-cache answer differs from the stored one; the stored answer is kept for the other tenants", metadata: [
@@ -75,7 +98,7 @@ extension Gateway {
         case .skip:
             break
         }
-        return entry
+        return Filled(answer: entry, kept: kept)
     }
 
     /// A stale-while-revalidate refresh: one model call whose answer replaces the expired entry.

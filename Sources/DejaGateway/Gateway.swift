@@ -22,8 +22,9 @@ import NIOPosix
 public final class Gateway: Sendable {
     /// How a flight to the model ended, shared by its leader and followers.
     enum FlightResult: Sendable {
-        /// The model answered; the entry was billed to the leader and stored (unless `no-store`).
-        case answered(CacheEntry)
+        /// The model answered; the entry was billed to the leader and stored (unless `no-store` or
+        /// its sensitive data says not to); the others get the kept copy.
+        case answered(Filled)
         /// Another flight stored a usable entry just before this one would have called the model.
         case found(CacheEntry)
         /// The model failed and an expired answer within the stale-if-error grace stood in.
@@ -141,9 +142,9 @@ public final class Gateway: Sendable {
             // no-cache refreshes the entry, no-store leaves the cache alone; neither joins a flight,
             // since both ask for the model's own answer.
             do {
-                let entry = try await fill(exchange, forward: forward, outcome: .bypass, billing: .caller,
-                                           store: cacheControl.noStore ? .skip : .refresh, idempotency: idempotency)
-                return responder.fresh(entry, outcome: .bypass, exchange: exchange)
+                let filled = try await fill(exchange, forward: forward, outcome: .bypass, billing: .caller,
+                                            store: cacheControl.noStore ? .skip : .refresh, idempotency: idempotency)
+                return responder.fresh(filled.answer, outcome: .bypass, exchange: exchange)
             } catch {
                 return responder.failure(exchange, error: error)
             }
@@ -195,9 +196,12 @@ public final class Gateway: Sendable {
             }
             let policy = task.cachedAnswers
             switch result {
-            case .answered(let entry) where leader:
-                return responder.fresh(entry, outcome: outcome, exchange: exchange)
-            case .answered(let entry), .awaited(let entry):
+            case .answered(let filled) where leader:
+                return responder.fresh(filled.answer, outcome: outcome, exchange: exchange)
+            case .answered(let filled):
+                let entry = filled.kept
+                return await serve(entry, serving: policy.serving(entry, as: .coalesced, foreign: exchange.isForeign(entry)), exchange: exchange)
+            case .awaited(let entry):
                 return await serve(entry, serving: policy.serving(entry, as: .coalesced, foreign: exchange.isForeign(entry)), exchange: exchange)
             case .found(let entry):
                 let outcome: Outcome = leader ? .hit : .coalesced

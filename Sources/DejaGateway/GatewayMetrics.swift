@@ -1,3 +1,4 @@
+import DejaCore
 import DejaLedger
 import Metrics
 
@@ -16,6 +17,7 @@ public struct GatewayMetrics: Sendable {
     private let series: [String: [Outcome: Series]]
     private let canonicalizations: [String: Counter]
     private let keptEntries: [String: Counter]
+    private let sensitive: [String: [SensitiveKind: [SensitivePolicy.Action: Counter]]]
 
     /// Creates the series for `tasks` through the bootstrapped metrics backend.
     public init(tasks: [String]) {
@@ -40,6 +42,24 @@ public struct GatewayMetrics: Sendable {
         self.keptEntries = Dictionary(
             tasks.map { ($0, Counter(label: "deja_refresh_kept_total", dimensions: [("task", $0)])) },
             uniquingKeysWith: { first, _ in first })
+        var sensitive: [String: [SensitiveKind: [SensitivePolicy.Action: Counter]]] = [:]
+        for task in tasks {
+            for kind in SensitiveKind.allCases {
+                for action in SensitivePolicy.Action.allCases {
+                    sensitive[task, default: [:]][kind, default: [:]][action] = Counter(
+                        label: "deja_sensitive_matches_total",
+                        dimensions: [("task", task), ("kind", kind.rawValue), ("action", action.rawValue)])
+                }
+            }
+        }
+        self.sensitive = sensitive
+    }
+
+    /// Counts what the detectors found in one answer (and its input), by kind and the task's action.
+    public func countSensitive(task: String, _ screening: SensitivePolicy.Screening) {
+        for found in screening.matches {
+            sensitive[task]?[found.match.kind]?[found.action]?.increment()
+        }
     }
 
     /// Counts a `no-cache` answer that was not stored because it differs from the shared one.

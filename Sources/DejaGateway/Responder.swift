@@ -52,11 +52,13 @@ struct Responder: Sendable {
     private func rendered(_ entry: CacheEntry, serving: CachedAnswerPolicy.Serving, exchange: Exchange, now: Double) -> TaskResponse {
         metrics.record(task: exchange.taskName, outcome: serving.outcome, seconds: now - exchange.started,
                        tokens: entry.meteredTokens, billed: serving.billed)
-        return TaskResponse(
+        var response = TaskResponse(
             status: entry.status, outcome: serving.outcome, key: exchange.key, tokens: entry.meteredTokens, billed: serving.billed,
             modelVersion: entry.modelVersion, age: serving.foreign ? nil : entry.age(at: now), contentType: entry.contentType,
             body: exchange.task.taskProtocol.render(stored: entry.body, echo: exchange.echo)
         )
+        response.redacted = entry.redactions
+        return response
     }
 
     /// A failed request: recorded and counted as an error, billed nothing, logged with who caused it.

@@ -18,6 +18,8 @@ public struct TaskResponse: Sendable {
     public var modelVersion: String?
     /// Seconds since the answer was produced (`age`), on answers served from cache.
     public var age: Int?
+    /// Sensitive matches masked in the answer (`x-deja-redacted`); 0 for an answer as the model wrote it.
+    public var redacted = 0
     /// Seconds to wait before retrying (`Retry-After`), on overload.
     public var retryAfter: Int?
     /// Deja's own words for an error whose body the protocol words its own way (`x-deja-error`).

@@ -51,6 +51,8 @@ public struct TaskRuntime: Sendable {
     public var noCacheReplacesShared = false
     /// What happens to a binary member given as an http(s) URL.
     public var fileURLs = FileURLs.refuse
+    /// What happens to answers in which a detector finds sensitive data.
+    public var sensitive = SensitivePolicy()
 
     /// What happens to a binary member given as an http(s) URL.
     public enum FileURLs: Sendable {

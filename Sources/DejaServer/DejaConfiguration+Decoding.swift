@@ -118,7 +118,7 @@ extension DejaConfiguration.Task {
             "hitPrice", "scope", "ttlJitter", "negativeTTLSeconds", "staleWhileRevalidateSeconds", "staleIfErrorSeconds",
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
             "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
-            "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "maxTextBytes", "fileURLs",
+            "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "maxTextBytes", "fileURLs", "sensitive",
             "textRule",
         ])
         // `upstream` names the first model server; with only `upstreams`, the first of those is it.
@@ -172,5 +172,6 @@ extension DejaConfiguration.Task {
         maxQueuePerTenant = try c.optional("maxQueuePerTenant")
         noCacheReplacesShared = try c.value("noCacheReplacesShared", default: noCacheReplacesShared)
         fileURLs = try c.value("fileURLs", default: fileURLs)
+        sensitive = try c.value("sensitive", default: sensitive)
     }
 }

@@ -76,6 +76,9 @@ extension DejaConfiguration {
             if let value = try double(prefix + "TIMEOUT_SECONDS") { tasks[index].timeoutSeconds = value }
             if let value = try double(prefix + "HIT_PRICE") { tasks[index].hitPrice = value }
             if let value = environment[prefix + "SCOPE"] { tasks[index].scope = value }
+            for kind in SensitiveKind.allCases {
+                if let value = environment[prefix + "SENSITIVE_" + kind.rawValue.uppercased()] { tasks[index].sensitive[kind.rawValue] = value }
+            }
             if let value = try double(prefix + "STALE_IF_ERROR_SECONDS") { tasks[index].staleIfErrorSeconds = value }
             if let value = try double(prefix + "NEGATIVE_TTL_SECONDS") { tasks[index].negativeTTLSeconds = value }
             if let value = try int(prefix + "MAX_CONCURRENCY") { tasks[index].maxConcurrency = value }
@@ -167,6 +170,15 @@ extension DejaConfiguration {
             for (field, rule) in task.textRules where !["nfc", "nfkc", "none"].contains(rule.form) {
                 throw ConfigurationError("\(where_).textRules.\(field).form must be 'nfc', 'nfkc' or 'none'")
             }
+            for (name, action) in task.sensitive {
+                guard SensitiveKind(rawValue: name) != nil else {
+                    throw ConfigurationError(
+                        "\(where_).sensitive.\(name) is not a detector; detectors: \(SensitiveKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                guard SensitivePolicy.Action(rawValue: action) != nil else {
+                    throw ConfigurationError("\(where_).sensitive.\(name) must be 'store', 'redact' or 'skip'")
+                }
+            }
             guard ["refuse", "forward"].contains(task.fileURLs) else {
                 throw ConfigurationError("\(where_).fileURLs must be 'refuse' or 'forward'")
             }
@@ -237,6 +249,11 @@ extension DejaConfiguration {
             runtime.hitsPastBudget = task.hitsPastBudget
             runtime.noCacheReplacesShared = task.noCacheReplacesShared
             runtime.fileURLs = task.fileURLs == "forward" ? .forward : .refuse
+            for (name, action) in task.sensitive {
+                if let kind = SensitiveKind(rawValue: name), let action = SensitivePolicy.Action(rawValue: action) {
+                    runtime.sensitive.actions[kind] = action
+                }
+            }
             return runtime
         }
     }

@@ -198,6 +198,10 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// `forward` (sent to the model server as it is, keyed by the URL's text — only for a model server
         /// that cannot reach internal addresses, and for URLs whose content never changes).
         public var fileURLs: String = "refuse"
+        /// Per detector (`idNumber`, `creditCode`, `bankCard`, `mobile`, `email`): `store`, `redact` or
+        /// `skip` an answer in which it finds a match; detectors not named keep their defaults
+        /// (``DejaGateway/SensitivePolicy/defaultActions``).
+        public var sensitive: [String: String] = [:]
         /// Seconds the breaker stays open before probing the model again (default 10).
         public var breakerOpenSeconds: Double = 10
         /// Fraction of failed calls among the last `breakerWindow` that opens the breaker (default 0.5;

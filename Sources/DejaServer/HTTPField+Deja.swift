@@ -13,6 +13,8 @@ extension HTTPField.Name {
     public static let dejaModelVersion = Self("x-deja-model-version")!
     /// Set on the stored answer to an earlier request with the same `Idempotency-Key`.
     public static let dejaIdempotentReplay = Self("x-deja-idempotent-replay")!
+    /// How many sensitive matches are masked in an answer served from a stored copy.
+    public static let dejaRedacted = Self("x-deja-redacted")!
     /// Deja's own words for an error the task protocol words its own way.
     public static let dejaError = Self("x-deja-error")!
     /// A client's key for retries that must not be billed twice.

@@ -37,7 +37,13 @@ public enum StorageFolder {
     /// The seal secrets to use: the configured ones; else, for an embedded gateway, `seal.secrets` in the
     /// folder (made with one random secret on first start). A gateway sharing a cache or ledger with
     /// others must be given the secrets they share.
+    /// With `create` false (a reader such as `deja explain`), a missing file means no secrets: `nil`.
     public static func sealSecrets(configuration: DejaConfiguration, logger: Logger) throws -> SealSecrets {
+        // An embedded gateway's own file is made when missing.
+        try sealSecrets(configuration: configuration, create: true, logger: logger)!
+    }
+
+    public static func sealSecrets(configuration: DejaConfiguration, create: Bool, logger: Logger) throws -> SealSecrets? {
         if let text = configuration.sealSecrets {
             do { return try SealSecrets(parsing: text) } catch { throw ConfigurationError("\(error)") }
         }
@@ -45,8 +51,9 @@ public enum StorageFolder {
             throw ConfigurationError(
                 "a shared cache or ledger (storage.cache, storage.ledger) needs the seal secrets every instance shares: set DEJA_SEAL_SECRETS_FILE to a file of '<id> <base64 of 32 random bytes>' lines (e.g. `echo \"s1 $(openssl rand -base64 32)\" > seal.secrets; chmod 600 seal.secrets`), the same on every instance")
         }
-        try prepare(configuration.storage.path)
         let path = configuration.storage.path + "/" + sealSecretsFile
+        guard create || FileManager.default.fileExists(atPath: path) else { return nil }
+        try prepare(configuration.storage.path)
         if FileManager.default.fileExists(atPath: path) {
             guard let data = FileManager.default.contents(atPath: path) else { throw ConfigurationError("cannot read '\(path)'") }
             do { return try SealSecrets(parsing: String(decoding: data, as: UTF8.self)) } catch { throw ConfigurationError("'\(path)': \(error)") }

@@ -1,7 +1,10 @@
 import ArgumentParser
 import DejaCore
+import DejaGateway
 import DejaServer
 import Foundation
+import Logging
+import NIOCore
 
 struct Explain: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -13,6 +16,11 @@ struct Explain: AsyncParsableCommand {
             output one JSON object per line: {"line":N,"key":…,"canonicalForm":…,"notes":[…], \
             "textChanges":[{"path":…,"rule":…,"before":…,"after":…}]}, or {"line":N,"error":…} for a \
             body that would be rejected; many requests are explained in one process.
+            With --stored the answer the gateway keeps for the request is read from its persistent cache \
+            (the SQLite file or Redis; the memory tier is the gateway's own) and opened with the seal \
+            secrets (DEJA_SEAL_SECRETS_FILE, or the storage folder's seal.secrets) and the request itself — \
+            stored answers open for nobody without their request. JSON lines get "stored": null or \
+            {"status":…,"redacted":…,"ageSeconds":…,"modelVersion":…,"body":"…"}.
             """
     )
 
@@ -26,6 +34,9 @@ struct Explain: AsyncParsableCommand {
 
     @Flag(help: "Read one request body per line and write one JSON result per line.")
     var jsonl = false
+
+    @Flag(help: "Also show the answer stored for the request, opened with the seal secrets and the request.")
+    var stored = false
 
     @Argument(help: "The request body file; '-' or nothing reads standard input.")
     var file: String?
@@ -43,14 +54,24 @@ struct Explain: AsyncParsableCommand {
         } else {
             data = FileHandle.standardInput.readDataToEndOfFile()
         }
-        if jsonl {
-            explainLines(Array(data), policy: task.policy)
-            return
+        let reader = StoredAnswerReader(configuration: configuration, logger: Logger(label: "deja.explain"))
+        try await reader.withLookup { lookup in
+            let lookup = stored ? lookup : nil
+            if jsonl {
+                try await explainLines(Array(data), policy: task.policy, lookup: lookup)
+            } else {
+                try await explainOne(Array(data), task: task, lookup: lookup)
+            }
         }
+    }
+
+    typealias Lookup = @Sendable (CanonicalRequest) async throws -> CacheEntry?
+
+    private func explainOne(_ data: [UInt8], task: TaskRuntime, lookup: Lookup?) async throws {
         do {
             var canonicalizer = Canonicalizer()
             canonicalizer.recordsTextChanges = true
-            let request = try canonicalizer.canonicalize(body: Array(data), policy: task.policy, scope: tenant)
+            let request = try canonicalizer.canonicalize(body: data, policy: task.policy, scope: tenant)
             print("task:           \(task.policy.task) (\(task.route))")
             print("model:          \(task.policy.modelName) \(task.policy.modelVersion)")
             print("scope:          \(task.policy.scope == .tenant ? "tenant:\(tenant)" : "shared")")
@@ -71,13 +92,21 @@ struct Explain: AsyncParsableCommand {
                 }
             }
             print("key:            \(request.key.hex)")
-        } catch {
+            if let lookup {
+                if let entry = try await lookup(request) {
+                    print("stored:         status \(entry.status), \(entry.redactions) redacted, \(entry.age(at: WallClock.system.now())) s old, model \(entry.modelVersion)")
+                    print(String(buffer: entry.body))
+                } else {
+                    print("stored:         nothing (or sealed with a secret no longer configured)")
+                }
+            }
+        } catch let error as CanonicalError {
             throw ValidationError("the request would be rejected with 400: \(error)")
         }
     }
 
     /// One JSON line per non-empty input line, numbered from 1 as in the input.
-    private func explainLines(_ input: [UInt8], policy: TaskPolicy) {
+    private func explainLines(_ input: [UInt8], policy: TaskPolicy, lookup: Lookup?) async throws {
         var canonicalizer = Canonicalizer()
         canonicalizer.recordsTextChanges = true
         for (index, line) in input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
@@ -95,11 +124,23 @@ struct Explain: AsyncParsableCommand {
                         ("before", .string(change.before)), ("after", .string(change.after)),
                     ])
                 })))
-            } catch {
+                if let lookup {
+                    members.append(("stored", try await lookup(request).map(Self.storedMembers) ?? .null))
+                }
+            } catch let error as CanonicalError {
                 members.append(("error", .string("\(error)")))
             }
             print(String(decoding: JSONValue.object(members).serialized(), as: UTF8.self))
         }
+    }
+
+    /// A stored entry as `deja explain --jsonl --stored` shows it.
+    static func storedMembers(_ entry: CacheEntry) -> JSONValue {
+        .object([
+            ("status", .number(JSONNumber(entry.status))), ("redacted", .number(JSONNumber(entry.redactions))),
+            ("ageSeconds", .number(JSONNumber(entry.age(at: WallClock.system.now())))), ("modelVersion", .string(entry.modelVersion)),
+            ("body", .string(String(buffer: entry.body))),
+        ])
     }
 
     /// The task's default text rule, then each member's own: `nfc; q: nfkc+trim+collapse+cjk`.

@@ -57,7 +57,7 @@ import Testing
     }
 
     @Test func secretsAreParsedStrictlyAndNeverEchoed() throws {
-        let parsed = try SealSecrets(parsing: "# rotated 2026-12\n\n" + Self.line("new", 3) + "," + Self.line("old", 4) + "\n")
+        let parsed = try SealSecrets(parsing: "# rotated 2026-12, old kept a day\n\n" + Self.line("new", 3) + "," + Self.line("old", 4) + "\n")
         #expect(parsed.current.id == "new")
         #expect(parsed.ids == ["new", "old"])
         let short = "s1 " + Data(repeating: 1, count: 16).base64EncodedString()

@@ -30,10 +30,13 @@ public struct SealSecrets: Sendable {
     /// the secret) when an entry is malformed, too short, repeated, or when there is none.
     public init(parsing text: String) throws(SealSecretsError) {
         var secrets: [Secret] = []
-        let entries = text.split(whereSeparator: { $0 == "\n" || $0 == "," || $0 == "\r" })
+        // Comments are whole lines; `,` separates entries within a line (an environment variable).
+        let entries = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+            .filter { !$0.trimmingCharacters(in: .whitespaces).hasPrefix("#") }
+            .flatMap { $0.split(separator: ",") }
         for (index, raw) in entries.enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
-            guard !line.isEmpty, !line.hasPrefix("#") else { continue }
+            guard !line.isEmpty else { continue }
             let parts = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
             guard parts.count == 2 else {
                 throw SealSecretsError("entry \(index + 1) is not '<id> <base64 secret>'")
