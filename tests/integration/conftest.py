@@ -22,6 +22,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DEJA_BIN = Path(os.environ.get("DEJA_BIN", REPO / ".build" / "debug" / "deja"))
 PYTHON = sys.executable
+# One seal secret for every gateway of the session that shares a cache (Redis) and is given none: a gateway
+# with Redis and no secret refuses to start, and instances sharing Redis must open each other's entries.
+SHARED_CACHE_SEAL_SECRETS = "test " + base64.b64encode(os.urandom(32)).decode()
+SEAL_VARIABLES = ("DEJA_SEAL_SECRETS", "DEJA_SEAL_SECRETS_FILE")
 
 
 def free_port() -> int:
@@ -128,6 +132,7 @@ class Gateway:
         storage.mkdir(parents=True, exist_ok=True)
         self.storage = storage
         self.env = dict(env or {})
+        self.shares_cache = bool((stores or {}).get("cache"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = storage / "deja.yaml"
@@ -155,8 +160,11 @@ class Gateway:
         self.keys: dict[str, str] = {}
 
     def environment(self) -> dict[str, str]:
-        """This process's environment with `env` applied."""
+        """This process's environment with `env` applied; a gateway sharing a cache that is given no seal
+        secret (neither in `env` nor in this process's environment) gets the session's."""
         merged = dict(os.environ)
+        if self.shares_cache and not any(name in self.env or name in os.environ for name in SEAL_VARIABLES):
+            merged["DEJA_SEAL_SECRETS"] = SHARED_CACHE_SEAL_SECRETS
         for name, value in self.env.items():
             if value is None:
                 merged.pop(name, None)
