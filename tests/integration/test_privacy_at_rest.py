@@ -293,6 +293,32 @@ def test_a_skipped_kind_is_answered_in_full_and_never_stored(worker, invoices, t
         gw.stop()
 
 
+def test_by_default_mobiles_are_stored_masked_and_bank_cards_not_at_all(worker, invoices, tmp_path):
+    """No `sensitive` setting: mobile is `redact`, bankCard is `skip` (idNumber `skip`, email `redact`)."""
+    gw = Gateway(worker.url, tmp_path / "g", env=sealed_by_file(secrets_file(tmp_path / "seal.secrets", secret("a"))))
+    gw.start()
+    try:
+        phone = ocr_body(invoices("20261129-8840", phone=PHONE))
+        status, headers, answer = gw.post(phone)
+        assert status == 200 and headers["x-deja-cache"] == "miss" and PHONE in "\n".join(rec_texts(answer)), answer[:300]
+        status, headers, hit = gw.post(phone)
+        assert status == 200 and headers["x-deja-cache"] == "hit", headers
+        assert int(headers.get("x-deja-redacted", "0")) >= 1 and PHONE_MASKED in "\n".join(rec_texts(hit))
+        assert PHONE.encode() not in hit
+
+        card = ocr_body(invoices("20261129-8841", bank_card=BANK_CARD))
+        status, headers, answer = gw.post(card)
+        assert status == 200 and headers["x-deja-cache"] == "miss" and BANK_CARD in "\n".join(rec_texts(answer)), answer[:300]
+        status, headers, again = gw.post(card)
+        assert status == 200 and headers["x-deja-cache"] == "miss", "an answer holding a bank card number was stored"
+        assert int(headers["x-deja-billed-tokens"]) > 0 and BANK_CARD in "\n".join(rec_texts(again))
+        assert explain_stored(gw, card) is None
+        assert metric(gw, "deja_sensitive_matches_total", task="ocr", kind="bankCard", action="skip") >= 2
+        assert metric(gw, "deja_sensitive_matches_total", task="ocr", kind="mobile", action="redact") >= 1
+    finally:
+        gw.stop()
+
+
 # --- (d) Redis -----------------------------------------------------------------------------------------
 
 class Redis:
