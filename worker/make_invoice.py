@@ -6,6 +6,12 @@ FreeType / font versions): no timestamps or random values are embedded.
 
     python worker/make_invoice.py --out /tmp/invoice.png
     python worker/make_invoice.py --out /tmp/other.png --number 20261129-0043
+    python worker/make_invoice.py --out /tmp/personal.png --buyer-id 110105199003071239 \
+        --phone 13912345678 --bank-card 6222021234567894
+
+The personal-data options (for the privacy tests) each add one line under the buyer; without
+them the output is byte-identical to an invoice made before they existed. Use synthetic numbers
+(an ID with a valid GB 11643 check character, a card number that passes Luhn).
 
 The CJK font comes from the Debian package installed by worker/install.sh
 (fonts-wqy-microhei); override with --font or DEJA_CJK_FONT.
@@ -73,8 +79,23 @@ def find_cjk_font(explicit: str | None = None) -> str:
     )
 
 
+def personal_lines(buyer_id: str | None = None, phone: str | None = None,
+                   bank_card: str | None = None) -> list[str]:
+    """The lines of personal data printed under the buyer, in this order, only those given."""
+    lines = []
+    if buyer_id:
+        lines.append(f"购买方身份证号：{buyer_id}")
+    if phone:
+        lines.append(f"联系电话：{phone}")
+    if bank_card:
+        lines.append(f"开户行账号：{bank_card}")
+    return lines
+
+
 def render_invoice(number: str = DEFAULT_NUMBER, width: int = 800,
-                   font_path: str | None = None) -> Image.Image:
+                   font_path: str | None = None, personal: list[str] | None = None) -> Image.Image:
+    """The invoice; `personal` lines (see `personal_lines`) go under the buyer, each 42 px taller."""
+    personal = personal or []
     font_file = find_cjk_font(font_path)
     scale = width / 800.0
 
@@ -85,7 +106,7 @@ def render_invoice(number: str = DEFAULT_NUMBER, width: int = 800,
         return round(v * scale)
 
     title_f, head_f, body_f = font(40), font(24), font(24)
-    height = px(570)
+    height = px(570 + 42 * len(personal))
     img = Image.new("L", (width, height), 255)
     d = ImageDraw.Draw(img)
 
@@ -101,6 +122,7 @@ def render_invoice(number: str = DEFAULT_NUMBER, width: int = 800,
         "开票日期 Date: 2026-11-29",
         "销售方: 上海明德科技有限公司",
         "Buyer: Deja Test Client Ltd.",
+        *personal,
     ):
         d.text((px(50), y), line, fill=0, font=body_f)
         y += px(42)
@@ -125,9 +147,9 @@ def render_invoice(number: str = DEFAULT_NUMBER, width: int = 800,
 
 
 def invoice_png_bytes(number: str = DEFAULT_NUMBER, width: int = 800,
-                      font_path: str | None = None) -> bytes:
+                      font_path: str | None = None, personal: list[str] | None = None) -> bytes:
     buf = io.BytesIO()
-    render_invoice(number, width, font_path).save(buf, format="PNG", optimize=True)
+    render_invoice(number, width, font_path, personal).save(buf, format="PNG", optimize=True)
     return buf.getvalue()
 
 
@@ -138,10 +160,20 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"invoice number (default {DEFAULT_NUMBER})")
     p.add_argument("--width", type=int, default=800, help="image width in pixels (default 800)")
     p.add_argument("--font", default=None, help="CJK font file (default: auto-detect)")
+    p.add_argument("--buyer-id", default=None, help="print a line 购买方身份证号：<id> (18 characters)")
+    p.add_argument("--phone", default=None, help="print a line 联系电话：<phone> (11 digits)")
+    p.add_argument("--bank-card", default=None, help="print a line 开户行账号：<card> (digits)")
     args = p.parse_args(argv)
     if not 200 <= args.width <= 4000:
         p.error("--width must be between 200 and 4000")
-    data = invoice_png_bytes(args.number, args.width, args.font)
+    if args.buyer_id is not None and (len(args.buyer_id) != 18 or not args.buyer_id[:17].isdigit()):
+        p.error("--buyer-id must be 17 digits and a check character")
+    if args.phone is not None and (len(args.phone) != 11 or not args.phone.isdigit()):
+        p.error("--phone must be 11 digits")
+    if args.bank_card is not None and not args.bank_card.isdigit():
+        p.error("--bank-card must be digits")
+    personal = personal_lines(args.buyer_id, args.phone, args.bank_card)
+    data = invoice_png_bytes(args.number, args.width, args.font, personal)
     if args.out == "-":
         sys.stdout.buffer.write(data)
     else:

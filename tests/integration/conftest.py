@@ -22,6 +22,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 DEJA_BIN = Path(os.environ.get("DEJA_BIN", REPO / ".build" / "debug" / "deja"))
 PYTHON = sys.executable
+# One seal secret for every gateway of the session that shares a cache (Redis) and is given none: a gateway
+# with Redis and no secret refuses to start, and instances sharing Redis must open each other's entries.
+SHARED_CACHE_SEAL_SECRETS = "test " + base64.b64encode(os.urandom(32)).decode()
+SEAL_VARIABLES = ("DEJA_SEAL_SECRETS", "DEJA_SEAL_SECRETS_FILE")
 
 
 def free_port() -> int:
@@ -120,10 +124,15 @@ class Gateway:
     """A running `deja serve` with its own storage folder and an API key."""
 
     def __init__(self, worker_url: str, storage: Path, task: dict | None = None, server: dict | None = None,
-                 stores: dict | None = None, extra_tasks: list[dict] | None = None):
-        """`task` overrides members of the OCR task; `extra_tasks` are whole tasks served beside it."""
+                 stores: dict | None = None, extra_tasks: list[dict] | None = None,
+                 env: dict[str, str | None] | None = None):
+        """`task` overrides members of the OCR task; `extra_tasks` are whole tasks served beside it; `env`
+        sets (or, with `None`, removes) environment variables of `deja serve` and of every `deja` command
+        run through `cli` — change `gw.env` between a `stop()` and a `start()` to restart differently."""
         storage.mkdir(parents=True, exist_ok=True)
         self.storage = storage
+        self.env = dict(env or {})
+        self.shares_cache = bool((stores or {}).get("cache"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.config = storage / "deja.yaml"
@@ -150,9 +159,26 @@ class Gateway:
         self.log_path = storage / "gateway.log"
         self.keys: dict[str, str] = {}
 
+    def environment(self) -> dict[str, str]:
+        """This process's environment with `env` applied; a gateway sharing a cache that is given no seal
+        secret (neither in `env` nor in this process's environment) gets the session's."""
+        merged = dict(os.environ)
+        if self.shares_cache and not any(name in self.env or name in os.environ for name in SEAL_VARIABLES):
+            merged["DEJA_SEAL_SECRETS"] = SHARED_CACHE_SEAL_SECRETS
+        for name, value in self.env.items():
+            if value is None:
+                merged.pop(name, None)
+            else:
+                merged[name] = value
+        return merged
+
+    def run_cli(self, *args: str) -> subprocess.CompletedProcess:
+        """`deja ARGS --config <this config>`, whatever its exit code."""
+        return subprocess.run([str(DEJA_BIN), *args, "--config", str(self.config)],
+                              capture_output=True, text=True, timeout=120, env=self.environment())
+
     def cli(self, *args: str) -> str:
-        result = subprocess.run([str(DEJA_BIN), *args, "--config", str(self.config)],
-                                capture_output=True, text=True, timeout=120)
+        result = self.run_cli(*args)
         assert result.returncode == 0, f"deja {' '.join(args)} failed: {result.stderr}"
         return result.stdout
 
@@ -164,7 +190,7 @@ class Gateway:
     def start(self) -> None:
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen([str(DEJA_BIN), "serve", "--config", str(self.config)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
+                                     stdout=self.log, stderr=subprocess.STDOUT, env=self.environment())
         try:
             wait_for(self.url + "/healthz", 60, self.proc)
         except RuntimeError as error:
@@ -201,17 +227,22 @@ def gateway(worker, tmp_path):
 
 @pytest.fixture(scope="session")
 def invoices(tmp_path_factory):
-    """Makes invoice PNGs on demand: invoices(number) -> bytes."""
+    """Makes invoice PNGs on demand: invoices(number) -> bytes; `buyer_id`, `phone` and `bank_card` print
+    that personal data on it too (make_invoice.py --buyer-id, --phone, --bank-card)."""
     folder = tmp_path_factory.mktemp("invoices")
-    made: dict[str, bytes] = {}
+    made: dict[tuple, bytes] = {}
 
-    def make(number: str = "20261129-0042") -> bytes:
-        if number not in made:
-            out = folder / f"invoice-{number}.png"
-            subprocess.run([PYTHON, str(REPO / "worker" / "make_invoice.py"), "--out", str(out), "--number", number],
-                           check=True, timeout=60)
-            made[number] = out.read_bytes()
-        return made[number]
+    def make(number: str = "20261129-0042", buyer_id: str | None = None, phone: str | None = None,
+             bank_card: str | None = None) -> bytes:
+        wanted = (number, buyer_id, phone, bank_card)
+        if wanted not in made:
+            out = folder / f"invoice-{len(made)}-{number}.png"
+            personal = [arg for flag, value in (("--buyer-id", buyer_id), ("--phone", phone), ("--bank-card", bank_card))
+                        if value is not None for arg in (flag, value)]
+            subprocess.run([PYTHON, str(REPO / "worker" / "make_invoice.py"), "--out", str(out), "--number", number,
+                            *personal], check=True, timeout=60)
+            made[wanted] = out.read_bytes()
+        return made[wanted]
 
     return make
 

@@ -161,7 +161,7 @@ KILL_AT = MISSES * 2 // 5   # kill once this many misses were answered to the cl
 
 
 def test_sigkill_under_mixed_load_bills_every_received_answer_exactly_once(worker, tmp_path):
-    gw = Gateway(worker.url, tmp_path)
+    gw = Gateway(worker.url, tmp_path, task={"scope": "shared"})  # tenant "hits" reads what "primer" stored
     miss_tenants = [f"m{i:03d}" for i in range(MISSES)]
     create_keys(gw, ["primer", "hits", *miss_tenants])
     gw.start()

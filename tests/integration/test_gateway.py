@@ -321,7 +321,7 @@ def test_a_daily_budget_stops_misses_with_429_but_not_hits(gateway, worker, invo
 
 
 def test_with_hits_past_budget_off_an_exhausted_budget_refuses_hits_too(worker, invoices, tmp_path):
-    gw = Gateway(worker.url, tmp_path, task={"hitsPastBudget": False})
+    gw = Gateway(worker.url, tmp_path, task={"hitsPastBudget": False, "scope": "shared"})
     gw.start()
     try:
         gw.key("strict")

@@ -165,7 +165,7 @@ def test_only_rejections_of_the_input_itself_are_negative_cached(fake, tmp_path)
 
 
 def test_no_cache_from_one_tenant_does_not_change_what_others_are_served(fake, tmp_path):
-    gw = start(fake, tmp_path)
+    gw = start(fake, tmp_path, scope="shared")  # tenants share answers only where a task says so
     try:
         doc = body(b"the shared invoice")
         status, headers, first = gw.post(doc, tenant="alice")
@@ -184,7 +184,7 @@ def test_no_cache_from_one_tenant_does_not_change_what_others_are_served(fake, t
 
 
 def test_a_task_may_let_no_cache_replace_the_shared_answer(fake, tmp_path):
-    gw = start(fake, tmp_path, noCacheReplacesShared=True)
+    gw = start(fake, tmp_path, noCacheReplacesShared=True, scope="shared")
     try:
         doc = body(b"the shared invoice")
         gw.post(doc, tenant="alice")
