@@ -21,6 +21,9 @@ struct Explain: AsyncParsableCommand {
             secrets (DEJA_SEAL_SECRETS_FILE, or the storage folder's seal.secrets) and the request itself — \
             stored answers open for nobody without their request. JSON lines get "stored": null or \
             {"status":…,"redacted":…,"ageSeconds":…,"modelVersion":…,"body":"…"}.
+            Sensitive data the task's detectors find in a text task's input is listed with what the task \
+            does with it ("detected":[{"kind":…,"masked":…,"action":…,"in":"input"}]); --answer FILE runs \
+            them on a model answer too and shows the copy the gateway would keep.
             """
     )
 
@@ -38,6 +41,9 @@ struct Explain: AsyncParsableCommand {
     @Flag(help: "Also show the answer stored for the request, opened with the seal secrets and the request.")
     var stored = false
 
+    @Option(help: "A model answer (JSON file) to run the task's sensitive-data detectors on.")
+    var answer: String?
+
     @Argument(help: "The request body file; '-' or nothing reads standard input.")
     var file: String?
 
@@ -54,20 +60,24 @@ struct Explain: AsyncParsableCommand {
         } else {
             data = FileHandle.standardInput.readDataToEndOfFile()
         }
+        let answerBytes: [UInt8]? = try answer.map { path in
+            guard let contents = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read '\(path)'") }
+            return Array(contents)
+        }
         let reader = StoredAnswerReader(configuration: configuration, logger: Logger(label: "deja.explain"))
         try await reader.withLookup { lookup in
             let lookup = stored ? lookup : nil
             if jsonl {
-                try await explainLines(Array(data), policy: task.policy, lookup: lookup)
+                try await explainLines(Array(data), task: task, answer: answerBytes, lookup: lookup)
             } else {
-                try await explainOne(Array(data), task: task, lookup: lookup)
+                try await explainOne(Array(data), task: task, answer: answerBytes, lookup: lookup)
             }
         }
     }
 
     typealias Lookup = @Sendable (CanonicalRequest) async throws -> CacheEntry?
 
-    private func explainOne(_ data: [UInt8], task: TaskRuntime, lookup: Lookup?) async throws {
+    private func explainOne(_ data: [UInt8], task: TaskRuntime, answer: [UInt8]?, lookup: Lookup?) async throws {
         do {
             var canonicalizer = Canonicalizer()
             canonicalizer.recordsTextChanges = true
@@ -92,6 +102,22 @@ struct Explain: AsyncParsableCommand {
                 }
             }
             print("key:            \(request.key.hex)")
+            let screening = Self.screen(task: task, request: request, answer: answer)
+            if screening.matches.isEmpty {
+                print("sensitive:      nothing found\(answer == nil && !task.policy.binaryFields.isEmpty ? " (detectors run on the model's answer: give one with --answer)" : "")")
+            } else {
+                print("sensitive:")
+                for found in screening.matches {
+                    print("  - \(found.match.kind.rawValue) \(found.match.masked) in the \(found.inInput ? "input" : "answer"): \(found.action.rawValue)")
+                }
+                if let answer {
+                    if screening.skip {
+                        print("kept:           nothing (not stored; the request that paid for it gets it in full)")
+                    } else if !screening.masked.isEmpty {
+                        print("kept:           \(String(decoding: SensitiveScanner.redact(json: answer, kinds: screening.masked).bytes, as: UTF8.self))")
+                    }
+                }
+            }
             if let lookup {
                 if let entry = try await lookup(request) {
                     print("stored:         status \(entry.status), \(entry.redactions) redacted, \(entry.age(at: WallClock.system.now())) s old, model \(entry.modelVersion)")
@@ -106,7 +132,8 @@ struct Explain: AsyncParsableCommand {
     }
 
     /// One JSON line per non-empty input line, numbered from 1 as in the input.
-    private func explainLines(_ input: [UInt8], policy: TaskPolicy, lookup: Lookup?) async throws {
+    private func explainLines(_ input: [UInt8], task: TaskRuntime, answer: [UInt8]?, lookup: Lookup?) async throws {
+        let policy = task.policy
         var canonicalizer = Canonicalizer()
         canonicalizer.recordsTextChanges = true
         for (index, line) in input.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() {
@@ -124,6 +151,13 @@ struct Explain: AsyncParsableCommand {
                         ("before", .string(change.before)), ("after", .string(change.after)),
                     ])
                 })))
+                let screening = Self.screen(task: task, request: request, answer: answer)
+                members.append(("detected", .array(screening.matches.map { found in
+                    .object([
+                        ("kind", .string(found.match.kind.rawValue)), ("masked", .string(found.match.masked)),
+                        ("action", .string(found.action.rawValue)), ("in", .string(found.inInput ? "input" : "answer")),
+                    ])
+                })))
                 if let lookup {
                     members.append(("stored", try await lookup(request).map(Self.storedMembers) ?? .null))
                 }
@@ -132,6 +166,11 @@ struct Explain: AsyncParsableCommand {
             }
             print(String(decoding: JSONValue.object(members).serialized(), as: UTF8.self))
         }
+    }
+
+    /// What the task's detectors find in a text task's input (its forward body) and in `answer`.
+    static func screen(task: TaskRuntime, request: CanonicalRequest, answer: [UInt8]?) -> SensitivePolicy.Screening {
+        task.sensitive.screen(answer: answer ?? [], input: task.policy.binaryFields.isEmpty ? request.forwardBody : nil)
     }
 
     /// A stored entry as `deja explain --jsonl --stored` shows it.

@@ -287,8 +287,10 @@ def test_explain_prints_the_same_key_the_gateway_uses(gateway, invoices, tmp_pat
     status, headers, _ = gateway.post(body)
     request_file = tmp_path / "request.json"
     request_file.write_bytes(body)
-    out = gateway.cli("explain", "--route", "/ocr", str(request_file))
+    # The cache is per tenant by default: the key names the tenant the request came from.
+    out = gateway.cli("explain", "--route", "/ocr", "--tenant", "acme", str(request_file))
     assert headers["x-deja-key"] in out
+    assert headers["x-deja-key"] not in gateway.cli("explain", "--route", "/ocr", "--tenant", "other", str(request_file))
     assert "requestId" in out
 
 
