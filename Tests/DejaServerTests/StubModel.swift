@@ -14,6 +14,8 @@ final class StubModel: Sendable {
     enum Behaviour: Sendable, Equatable {
         /// 200 with an OCR answer of this many pages.
         case answer(pages: Int)
+        /// 200 with a one-page OCR answer that also recognises `text` (e.g. an ID number).
+        case text(String)
         /// A sentiment answer.
         case sentiment(label: String)
         /// A PaddleX error envelope with this status.
@@ -94,6 +96,9 @@ final class StubModel: Sendable {
         switch behaviour {
         case .answer(let pages):
             return Self.json(200, Self.ocrAnswer(logId: logId, call: call, pages: pages))
+        case .text(let text):
+            let page = #"{"prunedResult":{"rec_texts":["answer \#(call)","\#(text)"],"rec_scores":[0.98,0.97]},"ocrImage":null}"#
+            return Self.json(200, #"{"logId":"\#(logId)","errorCode":0,"errorMsg":"Success","result":{"ocrResults":[\#(page)],"dataInfo":{"width":8,"height":8,"type":"image"}}}"#)
         case .sentiment(let label):
             return Self.json(200, #"{"logId":"\#(logId)","errorCode":0,"errorMsg":"Success","result":{"label":"\#(label)","score":0.9}}"#)
         case .error(let status):
