@@ -205,7 +205,9 @@ public final class RedisStore: CacheStore {
         }
     }
 
-    /// Releases the lock for `key` if `owner` still holds it (an atomic compare-and-delete script); returns whether it did.
+    /// Releases the lock for `key` if `owner` still holds it (an atomic compare-and-delete script); returns
+    /// whether it did. A release is announced on the key's channel, so instances waiting for an entry
+    /// that was not stored (a skipped answer, a failed model call) stop waiting at once.
     @discardableResult
     public func unlock(key: CacheKey, owner: String) async throws(CacheStoreError) -> Bool {
         let keys = [lockKey(key)]
@@ -217,13 +219,25 @@ public final class RedisStore: CacheStore {
             } catch where error.serverErrorPrefix == "NOSCRIPT" {
                 reply = try await redis.execute(EVAL(script: Self.unlockScript, keys: keys, arguments: arguments))
             }
-            return try reply.integer() == 1
+            guard try reply.integer() == 1 else { return false }
         } catch {
             throw .storage("could not release a lock in Redis", error)
         }
+        if configuration.publishOnPut {
+            _ = try? await redis.execute(PUBLISH(channel: channel(key), message: ByteBuffer(string: "0")))
+        }
+        return true
+    }
+
+    /// Whether some instance holds the lock for `key`.
+    func lockHeld(_ key: CacheKey) async throws(CacheStoreError) -> Bool {
+        let lockKey = lockKey(key)
+        return try await call("could not read a lock in Redis") { try await self.redis.execute(GET(lockKey)) } != nil
     }
 
     /// Waits until an entry for `key` is stored (by any instance) or `timeout` passes; returns it, or `nil`.
+    /// Also `nil`, at once, when nobody holds the key's lock any more and no entry is stored: the instance
+    /// that computed it stored nothing (a skipped answer, a failed call), so there is nothing to wait for.
     ///
     /// Listens on the key's channel and also polls every ``Configuration/pollInterval``, so a lost message or
     /// a pub/sub outage only delays the answer. Throws only when reading the entry fails.
@@ -232,6 +246,7 @@ public final class RedisStore: CacheStore {
         let subscription = breaker.state == .closed ? try? await redis.subscribe(to: [channel(key)]) : nil
         defer { subscription?.cancel() }
         if let entry = try await get(key, sealing: sealing) { return entry }
+        guard try await lockHeld(key) else { return nil }
         let pollInterval = configuration.pollInterval
         let deadline = ContinuousClock.now + timeout
         enum Outcome: Sendable { case entry(CacheEntry?), notified, quiet }
@@ -247,6 +262,7 @@ public final class RedisStore: CacheStore {
                     while ContinuousClock.now < deadline {
                         try await Task.sleep(for: min(pollInterval, deadline - ContinuousClock.now))
                         if let entry = try await self.get(key, sealing: sealing) { return .entry(entry) }
+                        if try await !self.lockHeld(key) { return .entry(try await self.get(key, sealing: sealing)) }
                     }
                     return .entry(nil)
                 }
@@ -254,7 +270,9 @@ public final class RedisStore: CacheStore {
                 while let outcome = try await group.next() {
                     switch outcome {
                     case .entry(let entry): return entry
-                    case .notified: if let entry = try await self.get(key, sealing: sealing) { return entry }
+                    case .notified:
+                        if let entry = try await self.get(key, sealing: sealing) { return entry }
+                        if try await !self.lockHeld(key) { return nil }
                     case .quiet: continue
                     }
                 }

@@ -14,6 +14,8 @@ enum BinaryInput {
     struct Context {
         var limits = ImageLimits()
         var cache: (any ContentDigestCache)?
+        /// The request's cache scope: files remembered in ``cache`` are remembered per scope.
+        var scope = "shared"
     }
 
     static func canonicalize(_ value: JSONValue, key: String, context: Context = Context()) throws(CanonicalError) -> Outcome {
@@ -82,7 +84,7 @@ enum BinaryInput {
             if findings.nonZeroTrailingBits { notes.append("\(name): unused trailing bits of the last base64 character cleared") }
             let content = bytes.withUnsafeBufferPointer { bytes in
                 Result { () throws(ImageContent.TooLarge) in
-                    try ImageContent.digest(of: bytes, limits: context.limits, cache: context.cache)
+                    try ImageContent.digest(of: bytes, limits: context.limits, cache: context.cache, scope: context.scope)
                 }
             }
             let image: ImageContent.Outcome

@@ -108,7 +108,7 @@ public struct Canonicalizer: Sendable {
         var ruleOrder: [TextRule] = []
         var textChanges: [TextChange] = []
         var binaryBytes = 0
-        let context = BinaryInput.Context(limits: imageLimits, cache: contentDigestCache)
+        let context = BinaryInput.Context(limits: imageLimits, cache: contentDigestCache, scope: scopeField)
 
         for (key, value) in members {
             let exact = ExactKey(key)

@@ -43,15 +43,18 @@ public struct ContentDigest: Sendable, Hashable, CustomStringConvertible {
 extension ContentDigest {
     /// The key a ``ContentDigestCache`` files `bytes` under: SHA-256 of the ``KeyEncoding`` field
     /// `deja-content-v<scheme version>` followed by the bytes. Not the same as the `sha256:` digest.
-    public static func rawKey(of bytes: UnsafeRawBufferPointer) -> CacheKey {
+    ///
+    /// `scope` is the request's cache scope (`shared` or `tenant:<id>`): a file one tenant sent is
+    /// decoded again for another, so how fast a request is read tells nobody what others sent.
+    public static func rawKey(of bytes: UnsafeRawBufferPointer, scope: String) -> CacheKey {
         var hasher = SHA256()
-        hasher.update(data: KeyEncoding.encode(fields: [Array(CanonicalScheme.contentTag.utf8)]))
+        hasher.update(data: KeyEncoding.encode(fields: [Array(CanonicalScheme.contentTag.utf8), Array(scope.utf8)]))
         hasher.update(bufferPointer: bytes)
         return CacheKey(digest: hasher.finalize())
     }
 
     /// ``rawKey(of:)-(UnsafeRawBufferPointer)`` of an array.
-    public static func rawKey(of bytes: [UInt8]) -> CacheKey {
-        bytes.withUnsafeBytes { rawKey(of: $0) }
+    public static func rawKey(of bytes: [UInt8], scope: String) -> CacheKey {
+        bytes.withUnsafeBytes { rawKey(of: $0, scope: scope) }
     }
 }

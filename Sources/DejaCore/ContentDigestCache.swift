@@ -5,7 +5,7 @@ import Synchronization
 ///
 /// ``Canonicalizer`` calls it synchronously from whatever thread canonicalises, so implementations must
 /// be thread-safe and fast (an in-memory map, or a local tier of the cache store). The raw key is
-/// ``ContentDigest/rawKey(of:)``: SHA-256 over a scheme-versioned tag and the bytes, so entries
+/// ``ContentDigest/rawKey(of:scope:)``: SHA-256 over a scheme-versioned tag, the scope and the bytes, so entries
 /// written under an older scheme are never consulted. Only PNG and JPEG files are looked up and stored.
 public protocol ContentDigestCache: Sendable {
     /// The content digest remembered for the file whose raw key is `raw`, or `nil` if unknown.

@@ -19,12 +19,13 @@ enum ImageContent {
     static func digest(
         of bytes: UnsafeBufferPointer<UInt8>,
         limits: ImageLimits,
-        cache: (any ContentDigestCache)?
+        cache: (any ContentDigestCache)?,
+        scope: String
     ) throws(TooLarge) -> Outcome {
         let isPNG = PNGFile.isPNG(bytes)
         let isJPEG = !isPNG && JPEGFile.isJPEG(bytes)
         guard isPNG || isJPEG else { return Outcome(digest: plain(bytes)) }
-        let rawKey = cache.map { _ in ContentDigest.rawKey(of: UnsafeRawBufferPointer(bytes)) }
+        let rawKey = cache.map { _ in ContentDigest.rawKey(of: UnsafeRawBufferPointer(bytes), scope: scope) }
         if let cache, let rawKey, let known = cache.contentDigest(forRaw: rawKey) {
             return Outcome(digest: known, notes: ["\(isPNG ? "PNG" : "JPEG") content digest reused: these exact bytes were read before"])
         }

@@ -61,21 +61,30 @@ struct AnswerStore: Sendable {
     }
 
     /// Takes the cross-instance lock on `key`, or waits for the instance holding it. A lock that cannot
-    /// be taken (store down, an error reply) means nobody is known to compute it: compute it here.
+    /// be taken (store down, an error reply) means nobody is known to compute it: compute it here. A
+    /// holder that stored nothing (a skipped answer, a failed call) frees the lock: one waiter takes it
+    /// next, up to three rounds, then each computes on its own.
     func turn(_ key: CacheKey, sealing: SealingDigest, task: TaskRuntime) async -> Turn {
         guard let coordinator else { return .compute(owned: false) }
-        let owned: Bool
-        do {
-            owned = try await coordinator.tryLock(key: key, owner: instanceID, ttl: .seconds(task.lockSeconds))
-        } catch {
-            return .compute(owned: false)
+        for _ in 0..<3 {
+            let owned: Bool
+            do {
+                owned = try await coordinator.tryLock(key: key, owner: instanceID, ttl: .seconds(task.lockSeconds))
+            } catch {
+                return .compute(owned: false)
+            }
+            if owned { return .compute(owned: true) }
+            let started = clock.now()
+            guard let waited = try? await coordinator.waitForEntry(key: key, sealing: sealing, timeout: .seconds(task.lockSeconds)) else {
+                // Released without an entry: take the next turn; none came in time: compute it here.
+                if clock.now() - started < Double(task.lockSeconds) { continue }
+                return .compute(owned: false)
+            }
+            guard waited.isFresh(at: clock.now()) else { return .compute(owned: false) }
+            fastCache?.setEntry(waited, for: key)
+            return .answered(waited)
         }
-        if owned { return .compute(owned: true) }
-        guard let entry = try? await coordinator.waitForEntry(key: key, sealing: sealing, timeout: .seconds(task.lockSeconds)),
-              entry.isFresh(at: clock.now())
-        else { return .compute(owned: false) }  // none came in time: compute it here
-        fastCache?.setEntry(entry, for: key)
-        return .answered(entry)
+        return .compute(owned: false)
     }
 
     /// Releases a lock taken by ``turn(_:task:)``, off the request path.

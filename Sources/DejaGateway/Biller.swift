@@ -40,10 +40,12 @@ struct Biller: Sendable {
         let settling = reservation.map { [$0] } ?? []
         do {
             if let idempotency {
+                var headers = ["x-deja-cache": record.outcome.rawValue, "x-deja-key": key.hex, "x-deja-tokens": String(record.meteredTokens),
+                               "x-deja-model-version": entry.modelVersion, "content-type": entry.contentType]
+                if entry.redactions > 0 { headers["x-deja-redacted"] = String(entry.redactions) }
                 let stored = IdempotentResponse(
                     status: 200,
-                    headers: ["x-deja-cache": record.outcome.rawValue, "x-deja-key": key.hex, "x-deja-tokens": String(record.meteredTokens),
-                              "x-deja-model-version": entry.modelVersion, "content-type": entry.contentType],
+                    headers: headers,
                     body: Array(buffer: sealer.seal(entry.body, name: key, sealing: sealing, purpose: .idempotentAnswer)),
                     createdAt: record.time
                 )

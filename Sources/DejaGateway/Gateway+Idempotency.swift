@@ -110,6 +110,7 @@ extension Gateway {
             body: task.taskProtocol.render(stored: body, echo: exchange.echo)
         )
         response.replayed = true
+        response.redacted = stored.headers["x-deja-redacted"].flatMap { Int($0) } ?? 0
         return response
     }
 }

@@ -15,6 +15,15 @@ public struct StoredAnswerReader: Sendable {
         self.logger = logger
     }
 
+    /// Runs `body` with `reader`'s lookup, or with none when `reader` is `nil`.
+    public static func withOptionalLookup<T: Sendable>(
+        _ reader: StoredAnswerReader?,
+        _ body: @Sendable (_ lookup: (@Sendable (CanonicalRequest) async throws -> CacheEntry?)?) async throws -> T
+    ) async throws -> T {
+        guard let reader else { return try await body(nil) }
+        return try await reader.withLookup { lookup in try await body(lookup) }
+    }
+
     /// Runs `body` with a lookup into the configured persistent cache; the lookup answers `nil` when
     /// nothing is stored, it does not open, or the cache is memory only.
     public func withLookup<T: Sendable>(

@@ -64,9 +64,9 @@ struct Explain: AsyncParsableCommand {
             guard let contents = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read '\(path)'") }
             return Array(contents)
         }
-        let reader = StoredAnswerReader(configuration: configuration, logger: Logger(label: "deja.explain"))
-        try await reader.withLookup { lookup in
-            let lookup = stored ? lookup : nil
+        // Only --stored needs the seal secrets and the cache.
+        let reader = stored ? StoredAnswerReader(configuration: configuration, logger: Logger(label: "deja.explain")) : nil
+        try await StoredAnswerReader.withOptionalLookup(reader) { lookup in
             if jsonl {
                 try await explainLines(Array(data), task: task, answer: answerBytes, lookup: lookup)
             } else {

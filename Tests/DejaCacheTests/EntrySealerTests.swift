@@ -1,4 +1,5 @@
-import DejaCache
+@testable import DejaCache
+import Crypto
 import DejaCore
 import Foundation
 import NIOCore
@@ -30,6 +31,16 @@ import Testing
         let bytes = Array(buffer: sealed)
         #expect(!bytes.containsSubsequence(Array("11010519491231002X".utf8)))
         #expect(sealer.seal(plaintext, name: name, sealing: sealing, purpose: .entry) != sealed)
+    }
+
+    @Test func theEntryKeyIsHKDFExpandOfTheSecret() throws {
+        let secrets = try Self.secrets(Self.line("a", 7))
+        let derived = EntrySealer.derive(secrets.current, name: name, sealing: sealing, purpose: .entry)
+        let info = Array("deja-entry-v1".utf8) + [0] + sealing.bytes + name.bytes
+        let expected = HKDF<SHA256>.expand(
+            pseudoRandomKey: SymmetricKey(data: Data(repeating: 7, count: 32)), info: info, outputByteCount: 32)
+        #expect(derived == expected)
+        #expect(EntrySealer.derive(secrets.current, name: name, sealing: sealing, purpose: .alias) != expected)
     }
 
     @Test func aFlippedBitIsRejected() throws {

@@ -244,13 +244,31 @@ struct RedisStoreTests {
         let writer = RedisStore(redis: try backend.makeClient(), sealer: .testing)
         let key = RedisBackend.freshKey()
         let entry = entry(ttl: 60)
+        #expect(try await writer.tryLock(key: key, owner: "writer", ttl: .seconds(20)))  // the writer computes it
         let start = ContinuousClock.now
         async let waited = waiter.waitForEntry(key: key, sealing: .testing, timeout: .seconds(10))
         try await Task.sleep(for: .milliseconds(300))
         try await writer.put(key, entry, sealing: .testing)
         #expect(try await waited == entry)
         #expect(ContinuousClock.now - start < .seconds(30))  // polling is every 60 s: only pub/sub wakes it sooner
+        try await writer.unlock(key: key, owner: "writer")
         try await writer.remove(key)
+    }
+
+    @Test("a lock released without an entry ends the wait at once (a skipped answer, a failed call)", arguments: RedisBackend.available)
+    func waitForEntryEndsWhenTheLockIsReleasedEmpty(_ backend: RedisBackend) async throws {
+        let waiter = RedisStore(redis: try backend.makeClient(), sealer: .testing, configuration: .init(pollInterval: .seconds(60)))
+        let writer = RedisStore(redis: try backend.makeClient(), sealer: .testing)
+        let key = RedisBackend.freshKey()
+        #expect(try await writer.tryLock(key: key, owner: "writer", ttl: .seconds(30)))
+        let start = ContinuousClock.now
+        async let waited = waiter.waitForEntry(key: key, sealing: .testing, timeout: .seconds(20))
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(try await writer.unlock(key: key, owner: "writer"))  // stored nothing
+        #expect(try await waited == nil)
+        #expect(ContinuousClock.now - start < .seconds(10))  // not the lock's 30 s, nor the 20 s timeout
+        // Nobody holds the lock and nothing is stored: nothing to wait for.
+        #expect(try await waiter.waitForEntry(key: key, sealing: .testing, timeout: .seconds(20)) == nil)
     }
 
     @Test("without pub/sub the waiter still finds the entry by polling", arguments: RedisBackend.available)
@@ -259,10 +277,12 @@ struct RedisStoreTests {
         let writer = RedisStore(redis: try backend.makeClient(), sealer: .testing, configuration: .init(publishOnPut: false))
         let key = RedisBackend.freshKey()
         let entry = entry(ttl: 60)
+        #expect(try await writer.tryLock(key: key, owner: "writer", ttl: .seconds(20)))
         async let waited = waiter.waitForEntry(key: key, sealing: .testing, timeout: .seconds(5))
         try await Task.sleep(for: .milliseconds(200))
         try await writer.put(key, entry, sealing: .testing)
         #expect(try await waited == entry)
+        try await writer.unlock(key: key, owner: "writer")
         #expect(try await waiter.waitForEntry(key: RedisBackend.freshKey(), sealing: .testing, timeout: .milliseconds(200)) == nil)
         try await writer.remove(key)
     }

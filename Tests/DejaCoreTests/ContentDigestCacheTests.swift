@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import DejaCore
@@ -21,11 +22,26 @@ import Testing
         #expect(cache.count == 2)
     }
 
+    @Test func aFileIsRememberedPerScopeSoNoTenantCanTimeAnothersFiles() throws {
+        let cache = InMemoryContentDigestCache()
+        let canonicalizer = Canonicalizer(contentDigestCache: cache)
+        let policy = TaskPolicy.paddleXOCR(modelName: "PP-OCRv4", modelVersion: "4.0.0", scope: .tenant)
+        let body = utf8(#"{"file": ""# + Data(gradientImage().encode()).base64EncodedString() + #""}"#)
+        let first = try canonicalizer.canonicalize(body: body, policy: policy, scope: "acme")
+        let other = try canonicalizer.canonicalize(body: body, policy: policy, scope: "globex")
+        // Decoded for each tenant (no "reused" note, two entries), reused only within one.
+        #expect(!other.notes.contains { $0.contains("reused") })
+        #expect(cache.count == 2)
+        let again = try canonicalizer.canonicalize(body: body, policy: policy, scope: "acme")
+        #expect(again.notes.contains { $0.contains("reused") })
+        #expect(again.key == first.key && other.key != first.key)
+    }
+
     @Test func theCacheIsTrustedAndConsultedOnlyForImages() throws {
         let cache = InMemoryContentDigestCache()
         let png = gradientImage().encode()
         let planted = ContentDigest(kind: .pngPixels, digest: CacheKey(bytes: [UInt8](repeating: 7, count: 32))!)
-        cache.remember(raw: ContentDigest.rawKey(of: png), content: planted)
+        cache.remember(raw: ContentDigest.rawKey(of: png, scope: "shared"), content: planted)
         #expect(try fileDigest(png, canonicalizer: Canonicalizer(contentDigestCache: cache)) == planted.description)
         _ = try canonicalizeFile(utf8("GIF89a"), canonicalizer: Canonicalizer(contentDigestCache: cache))
         #expect(cache.statistics.lookups == 1)
@@ -34,8 +50,8 @@ import Testing
 
     @Test func rawKeysAreVersionedAndDifferFromTheByteDigest() {
         let bytes = utf8("abc")
-        #expect(ContentDigest.rawKey(of: bytes) != ContentDigest.rawKey(of: utf8("abd")))
-        #expect("sha256:" + ContentDigest.rawKey(of: bytes).hex != plainDigest(bytes))
+        #expect(ContentDigest.rawKey(of: bytes, scope: "shared") != ContentDigest.rawKey(of: utf8("abd"), scope: "shared"))
+        #expect("sha256:" + ContentDigest.rawKey(of: bytes, scope: "shared").hex != plainDigest(bytes))
         #expect(CanonicalScheme.contentTag == "deja-content-v4")
     }
 

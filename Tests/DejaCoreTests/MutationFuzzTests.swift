@@ -62,7 +62,7 @@ import Testing
             // Half the PNGs get their CRCs repaired so that mutations reach the inflater and unfilter.
             if iteration % 2 == 0, data.starts(with: PNGFile.signature) { data = fixingCRCs(data) }
             let result = data.withUnsafeBufferPointer { bytes in
-                Result { () throws(ImageContent.TooLarge) in try ImageContent.digest(of: bytes, limits: Self.limits, cache: nil) }
+                Result { () throws(ImageContent.TooLarge) in try ImageContent.digest(of: bytes, limits: Self.limits, cache: nil, scope: "shared") }
             }
             switch result {
             case .success(let outcome):

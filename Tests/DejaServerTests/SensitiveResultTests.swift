@@ -76,6 +76,7 @@ import Testing
             let retry = try await client.execute(uri: "/ocr", method: .post, headers: headers, body: body)
             #expect(retry.headers[.init("x-deja-idempotent-replay")!] == "true")
             #expect(retry.headers[Self.billed] == "0")
+            #expect(retry.headers[Self.redacted] == "2")  // the ID and the phone number
             #expect(String(buffer: retry.body).contains(Self.idMasked) && !String(buffer: retry.body).contains(Self.idNumber))
             #expect(stub.calls == 3)
         }

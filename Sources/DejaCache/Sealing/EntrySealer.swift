@@ -4,11 +4,13 @@ import NIOCore
 
 /// Seals what a persistent store keeps, so that the storage alone reveals nothing.
 ///
-/// Each sealed value is AES-256-GCM under a key derived by HKDF-SHA256 from the current server secret
-/// (input key material), the request's ``DejaCore/SealingDigest`` (salt) and the storage name the value
-/// is kept under (info, and authenticated data, so a value moved to another name does not open). The
-/// sealing digest is stored nowhere, so a dump of the store, even with the server secret, opens only the
-/// values of requests the reader already has.
+/// Each sealed value is AES-256-GCM under a key derived by HKDF-SHA256 (RFC 5869) from the current server
+/// secret and info = purpose ‖ the request's ``DejaCore/SealingDigest`` ‖ the storage name the value is
+/// kept under (also authenticated data, so a value moved to another name does not open). The secret is
+/// 32 or more random bytes, so it serves as HKDF's pseudorandom key and the extract step is skipped
+/// (§3.3); one 32-byte output block is one HMAC, whose key schedule is done once per secret. The sealing
+/// digest is stored nowhere, so a dump of the store, even with the server secret, opens only the values
+/// of requests the reader already has.
 ///
 /// Layout: magic `0xD5`, version `1`, the secret's id (a length byte and its bytes), then AES-GCM's
 /// combined form (12-byte nonce, ciphertext, 16-byte tag).
@@ -87,9 +89,17 @@ public struct EntrySealer: Sendable {
         return buffer.readString(length: Int(length))
     }
 
-    private static func derive(_ secret: SealSecrets.Secret, name: CacheKey, sealing: SealingDigest, purpose: Purpose) -> SymmetricKey {
-        HKDF<SHA256>.deriveKey(
-            inputKeyMaterial: secret.key, salt: sealing.bytes, info: Array(purpose.rawValue.utf8) + name.bytes, outputByteCount: 32
-        )
+    /// HKDF-Expand(PRK = secret, info = purpose ‖ 0 ‖ sealing digest ‖ name, L = 32): T(1) = HMAC(PRK, info ‖ 0x01).
+    static func derive(_ secret: SealSecrets.Secret, name: CacheKey, sealing: SealingDigest, purpose: Purpose) -> SymmetricKey {
+        var mac = secret.keyedMAC
+        var info = [UInt8]()
+        info.reserveCapacity(purpose.rawValue.utf8.count + 1 + 32 + 32 + 1)
+        info.append(contentsOf: purpose.rawValue.utf8)
+        info.append(0)
+        info.append(contentsOf: sealing.bytes)
+        info.append(contentsOf: name.bytes)
+        info.append(1)
+        mac.update(data: info)
+        return SymmetricKey(data: mac.finalize())
     }
 }

@@ -13,7 +13,14 @@ public struct SealSecrets: Sendable {
     /// One secret and the id stored with what it seals.
     public struct Secret: Sendable {
         public let id: String
-        let key: SymmetricKey
+        /// HMAC-SHA256 keyed with the secret, its key schedule done once: each entry's key is this MAC
+        /// (copied) over the entry's info (HKDF-Expand, RFC 5869 §2.3).
+        let keyedMAC: HMAC<SHA256>
+
+        init(id: String, key: SymmetricKey) {
+            self.id = id
+            self.keyedMAC = HMAC<SHA256>(key: key)
+        }
     }
 
     /// Seals every new entry.
