@@ -43,9 +43,10 @@ fi
 WORKER_PORT=18866
 "$VENV/bin/python" worker/server.py --host 127.0.0.1 --port $WORKER_PORT > "$WORK/worker.log" 2>&1 &
 WORKER_PID=$!
-PIDS=()
+# Gateways are started inside $(...) (a subshell), so their pids are kept in a file, not a variable.
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; done
+  for pid in $(cat "$WORK/pids" 2>/dev/null); do kill "$pid" 2>/dev/null; done
+  sleep 0.5
   kill $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null
   rm -rf "$WORK"
 }
@@ -69,8 +70,9 @@ YAML
   local key
   key=$("$bin" keys create --config "$WORK/$name.yaml" --tenant bench --quiet)
   "$bin" serve --config "$WORK/$name.yaml" > "$WORK/$name.log" 2>&1 &
-  PIDS+=($!)
+  echo $! >> "$WORK/pids"
   for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:$port/healthz > /dev/null 2>&1 && break; sleep 0.2; done
+  curl -fsS http://127.0.0.1:$port/healthz > /dev/null || { echo "gateway $name did not start: $(tail -3 "$WORK/$name.log")" >&2; exit 1; }
   curl -fsS -o /dev/null -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
        --data-binary @"$WORK/invoice.json" http://127.0.0.1:$port/ocr  # the one miss
   echo "$key"
