@@ -23,7 +23,9 @@ struct Exchange: Sendable {
     /// The request's own id its answer echoes (``TaskProtocol/echo(in:)``), once read.
     var echo: String?
     /// Whose answer this request's model call produces (``DejaCore/CacheEntry/producerTag(tenant:)``):
-    /// the caller's tenant, or for a background refresh the tenant of the request that prompted it.
+    /// the caller's tenant, or for a background refresh the tenant of the request that prompted it. Only
+    /// a shared scope reads it (``isForeign(_:)``); in a tenant's own scope it is 0, and no request pays
+    /// for the digest.
     var producer: UInt64
 
     /// - Parameter producer: given when known (a memory hit produces nothing); else the caller's tenant's tag.
@@ -33,7 +35,7 @@ struct Exchange: Sendable {
         self.body = body
         self.cacheControl = cacheControl
         self.started = started
-        self.producer = producer ?? CacheEntry.producerTag(tenant: caller.tenant)
+        self.producer = producer ?? (task.policy.scope == .shared ? CacheEntry.producerTag(tenant: caller.tenant) : 0)
     }
 
     /// Whether `entry` answers this request with another tenant's answer: in a shared scope, an entry

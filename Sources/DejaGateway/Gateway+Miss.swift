@@ -64,12 +64,13 @@ extension Gateway {
         // Sensitive data: what is kept and shared is masked, or not stored at all.
         var storing = rule
         var kept = entry
-        let screening = task.sensitive.screen(answer: Array(buffer: answer.stored), input: task.policy.binaryFields.isEmpty ? forward : nil)
+        let answerBytes = Array(buffer: answer.stored)
+        let screening = task.sensitive.screen(answer: answerBytes, input: task.policy.binaryFields.isEmpty ? forward : nil)
         if !screening.matches.isEmpty {
             metrics.countSensitive(task: exchange.taskName, screening)
             let masked = screening.masked
             if !masked.isEmpty {
-                let redaction = SensitiveScanner.redact(json: Array(buffer: answer.stored), kinds: masked)
+                let redaction = SensitiveScanner.redact(json: answerBytes, kinds: masked)
                 kept.body = ByteBuffer(bytes: redaction.bytes)
                 kept.redactions = redaction.counts.values.reduce(0, +)
             }
