@@ -51,6 +51,12 @@ struct LRUShard {
         return entry
     }
 
+    /// Whether `key` is held and retained at `now`; the LRU order is left alone.
+    func peek(_ key: CacheKey, now: Double) -> Bool {
+        guard let slot = index[key], let entry = nodes[Int(slot)].entry else { return false }
+        return now < entry.retainUntil
+    }
+
     /// Stores `entry` charged at `charged` bytes, evicting least recently used entries first so the budget
     /// is never exceeded. Returns whether it was stored (it is not when larger than the budget or expired).
     @discardableResult
@@ -110,6 +116,23 @@ struct LRUShard {
     }
 
     /// Keys from most to least recently used; for tests.
+    /// Keys from most to least recently used with what each is charged, until their charges would pass
+    /// `bytes`; expired entries are skipped.
+    func recentKeys(upToBytes bytes: Int, now: Double) -> [(key: CacheKey, charged: Int)] {
+        var keys: [(key: CacheKey, charged: Int)] = []
+        var total = 0
+        var slot = head
+        while slot != Self.none {
+            let node = nodes[Int(slot)]
+            slot = node.next
+            guard let entry = node.entry, now < entry.retainUntil else { continue }
+            total += node.charged
+            if total > bytes { break }
+            keys.append((node.key, node.charged))
+        }
+        return keys
+    }
+
     var keysByRecency: [CacheKey] {
         var keys: [CacheKey] = []
         var slot = head

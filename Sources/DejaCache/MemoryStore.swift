@@ -57,6 +57,15 @@ public final class MemoryStore: CacheStore {
         return shard(for: key).state.withLock { $0.get(key, now: now) }
     }
 
+    /// Whether an entry for `key` is held and retained, without marking it used.
+    public func contains(_ key: CacheKey) -> Bool {
+        let now = clock.now()
+        return shard(for: key).state.withLock { $0.peek(key, now: now) }
+    }
+
+    /// The time by the store's clock.
+    public var clockNow: Double { clock.now() }
+
     /// Stores `entry` under `key`, replacing any previous entry; returns whether it was stored.
     ///
     /// Not stored (and any previous entry removed) when it is already past `retainUntil` or its charge
@@ -95,6 +104,25 @@ public final class MemoryStore: CacheStore {
 
     /// Entries evicted to make room since the store was created.
     public var evictions: Int { shards.reduce(0) { $0 + $1.state.withLock { $0.evictions } } }
+
+    /// The most recently used keys, most recent first, whose entries together are charged at most `bytes`.
+    ///
+    /// Each shard gives its most recent keys up to its share of `bytes`, under its own lock for one walk of
+    /// its list; the shards' lists are interleaved by rank, so the result approximates recency across the
+    /// whole store. What ``TieredStore/preload(budget:)`` on the next start reads back.
+    public func recentKeys(upToBytes bytes: Int) -> [CacheKey] {
+        guard bytes > 0 else { return [] }
+        let now = clock.now()
+        let share = bytes / shardCount
+        let lists = shards.map { shard in shard.state.withLock { $0.recentKeys(upToBytes: share, now: now) } }
+        var keys: [CacheKey] = []
+        keys.reserveCapacity(lists.reduce(0) { $0 + $1.count })
+        let longest = lists.map(\.count).max() ?? 0
+        for rank in 0..<longest {
+            for list in lists where rank < list.count { keys.append(list[rank].key) }
+        }
+        return keys
+    }
 
     /// Keys of shard `shard` from most to least recently used; for tests.
     func keysByRecency(shard: Int = 0) -> [CacheKey] {

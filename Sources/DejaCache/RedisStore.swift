@@ -66,7 +66,7 @@ public final class RedisStore: CacheStore {
     public let breaker: CircuitBreaker
     /// Seals every entry and alias value.
     public let sealer: EntrySealer
-    private let clock: WallClock
+    let clock: WallClock
     private let logger: Logger
 
     static let flagPlain: UInt8 = 0
@@ -316,7 +316,7 @@ public final class RedisStore: CacheStore {
     // MARK: Breaker
 
     /// Runs one Redis call through the breaker.
-    private func call<T: Sendable>(_ message: String, _ body: () async throws -> T) async throws(CacheStoreError) -> T {
+    func call<T: Sendable>(_ message: String, _ body: () async throws -> T) async throws(CacheStoreError) -> T {
         if case .reject = breaker.decide() {
             throw .storage(message, RedisError(
                 code: .unavailable, message: "Redis keeps failing, so calls stop waiting on it for a while (circuit open)"))

@@ -17,9 +17,9 @@ import Synchronization
 /// All methods may be called concurrently; they share one connection. Call ``close()`` once, after every
 /// other call has returned.
 public final class SQLiteStore: CacheStore {
-    private let connection: SQLiteConnection
-    private let sealer: EntrySealer
-    private let clock: WallClock
+    let connection: SQLiteConnection
+    let sealer: EntrySealer
+    let clock: WallClock
     private let logger: Logger
     private let closed = Mutex(false)
 
@@ -191,7 +191,7 @@ public final class SQLiteStore: CacheStore {
 
     private static func blob(_ key: CacheKey) -> ByteBuffer { ByteBuffer(bytes: key.bytes) }
 
-    private func run<T>(_ message: String, _ body: () async throws -> T) async throws(CacheStoreError) -> T {
+    func run<T>(_ message: String, _ body: () async throws -> T) async throws(CacheStoreError) -> T {
         guard !closed.withLock({ $0 }) else { throw .closedStore }
         do {
             return try await body()

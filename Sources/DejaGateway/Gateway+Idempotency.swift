@@ -97,7 +97,8 @@ extension Gateway {
         let now = clock.now()
         biller.enqueue(UsageRecord(
             time: now, tenant: caller.tenant, keyID: caller.id, task: task.policy.task, outcome: .hit,
-            meteredTokens: tokens, billedTokens: 0, latencyMicros: Int64((now - started) * 1e6), status: stored.status, modelSeconds: 0
+            meteredTokens: tokens, billedTokens: 0, latencyMicros: Int64((now - started) * 1e6), status: stored.status, modelSeconds: 0,
+            contentKey: stored.headers["x-deja-key"].flatMap { CacheKey(hex: $0) }
         ))
         metrics.record(task: task.policy.task, outcome: .hit, seconds: now - started, tokens: tokens, billed: 0)
         // Answered from the stored response: a hit, as the ledger records it (the first answer's own

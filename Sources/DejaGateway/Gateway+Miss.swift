@@ -80,7 +80,7 @@ extension Gateway {
         let record = UsageRecord(
             time: now, tenant: exchange.caller.tenant, keyID: exchange.caller.id, task: exchange.taskName, outcome: outcome,
             meteredTokens: tokens, billedTokens: billing == .caller ? tokens : 0, latencyMicros: Int64((now - exchange.started) * 1e6),
-            status: 200, modelSeconds: seconds
+            status: 200, modelSeconds: seconds, contentKey: key
         )
         try await biller.bill(record, answer: kept, key: key, sealing: sealing, reservation: reservation, idempotency: idempotency)
         metrics.record(task: exchange.taskName, outcome: outcome, seconds: now - exchange.started, tokens: tokens, billed: record.billedTokens)

@@ -45,7 +45,7 @@ struct Responder: Sendable {
         UsageRecord(
             time: now, tenant: exchange.caller.tenant, keyID: exchange.caller.id, task: exchange.taskName, outcome: serving.outcome,
             meteredTokens: entry.meteredTokens, billedTokens: serving.billed, latencyMicros: Int64((now - exchange.started) * 1e6),
-            status: entry.status, modelSeconds: entry.upstreamSeconds
+            status: entry.status, modelSeconds: entry.upstreamSeconds, contentKey: exchange.key
         )
     }
 
@@ -69,7 +69,7 @@ struct Responder: Sendable {
         biller.enqueue(UsageRecord(
             time: now, tenant: exchange.caller.tenant, keyID: exchange.caller.id, task: exchange.taskName, outcome: .error,
             meteredTokens: 0, billedTokens: 0, latencyMicros: Int64((now - exchange.started) * 1e6),
-            status: gatewayError.status, modelSeconds: 0
+            status: gatewayError.status, modelSeconds: 0, contentKey: exchange.key
         ))
         metrics.record(task: exchange.taskName, outcome: .error, seconds: now - exchange.started, tokens: 0, billed: 0)
         // Who caused it, so an operator can tell one tenant's poison from a sick model.

@@ -29,6 +29,9 @@ public protocol Ledger: Sendable {
     func usage(_ query: UsageQuery) async throws -> [UsageRow]
     /// The query's records (its `groupBy` is ignored), ordered by time; for invoice export.
     func records(_ query: UsageQuery) async throws -> [UsageRecord]
+    /// The content keys asked for most often among the query's answered requests, most first; what
+    /// `deja warm --from-ledger` warms and a dashboard lists.
+    func repeatedKeys(_ query: RepeatedKeysQuery) async throws -> [RepeatedKey]
 
     // MARK: Quotas
 

@@ -86,6 +86,11 @@ enum LedgerSchema {
             """,
             "CREATE INDEX idempotency_claims_expires_at ON idempotency_claims(expires_at)",
         ],
+        [
+            // The content key each record answered (NULL before this version and for requests rejected
+            // before a key was derived): what the most repeated requests are counted by.
+            "ALTER TABLE usage ADD COLUMN content_key BLOB",
+        ],
     ]
 
     /// The version a fully migrated database has.

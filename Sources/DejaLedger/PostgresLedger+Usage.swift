@@ -1,3 +1,4 @@
+import DejaCore
 import PostgresNIO
 
 extension PostgresLedger {
@@ -20,12 +21,12 @@ extension PostgresLedger {
         var start = 0
         while start < records.count {
             let chunk = records[start..<min(start + Self.rowsPerInsert, records.count)]
-            var binds = PostgresBindings(capacity: chunk.count * 10)
+            var binds = PostgresBindings(capacity: chunk.count * 11)
             var rows: [String] = []
             rows.reserveCapacity(chunk.count)
             for record in chunk {
                 let base = binds.count
-                rows.append("(" + (1...10).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+                rows.append("(" + (1...11).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
                 binds.append(record.time)
                 binds.append(record.tenant)
                 binds.append(record.keyID)
@@ -36,6 +37,7 @@ extension PostgresLedger {
                 binds.append(record.latencyMicros)
                 binds.append(Int64(record.status))
                 binds.append(record.modelSeconds)
+                if let key = record.contentKey { binds.append(ByteBuffer(bytes: key.bytes)) } else { binds.appendNull() }
             }
             try await connection.query(
                 PostgresQuery(
@@ -85,13 +87,32 @@ extension PostgresLedger {
         return try await read("could not export usage records") {
             var result: [UsageRecord] = []
             let rows = try await client.query(Self.query(export), logger: logger)
-            for try await (time, tenant, keyID, task, outcome, metered, billed, latency, status, modelSeconds) in rows.decode(
-                (Double, String, String, String, String, Int64, Int64, Int64, Int64, Double).self
+            for try await (time, tenant, keyID, task, outcome, metered, billed, latency, status, modelSeconds, contentKey) in rows.decode(
+                (Double, String, String, String, String, Int64, Int64, Int64, Int64, Double, ByteBuffer?).self
             ) {
                 result.append(UsageRecord(
                     time: time, tenant: tenant, keyID: keyID, task: task, outcome: Outcome(rawValue: outcome) ?? .error,
                     meteredTokens: metered, billedTokens: billed, latencyMicros: latency, status: Int(status),
-                    modelSeconds: modelSeconds
+                    modelSeconds: modelSeconds, contentKey: contentKey.flatMap { CacheKey(bytes: $0.readableBytesView) }
+                ))
+            }
+            return result
+        }
+    }
+
+    /// The most repeated content keys among the query's records.
+    public func repeatedKeys(_ query: RepeatedKeysQuery) async throws(LedgerError) -> [RepeatedKey] {
+        let report = ReportSQL.repeatedKeys(query, .postgres)
+        return try await read("could not find the most repeated requests") {
+            var result: [RepeatedKey] = []
+            let rows = try await client.query(Self.query(report), logger: logger)
+            for try await (key, task, requests, cached, firstSeen, lastSeen, saved) in rows.decode(
+                (ByteBuffer, String, Int64, Int64, Double, Double, Int64).self
+            ) {
+                guard let key = CacheKey(bytes: key.readableBytesView) else { continue }
+                result.append(RepeatedKey(
+                    key: key, task: task, requests: requests, cached: cached, firstSeen: firstSeen, lastSeen: lastSeen,
+                    savedTokens: saved
                 ))
             }
             return result

@@ -87,6 +87,11 @@ enum PostgresSchema {
             """,
             "CREATE INDEX idempotency_claims_expires_at ON idempotency_claims(expires_at)",
         ],
+        [
+            // The content key each record answered (NULL before this version and for requests rejected
+            // before a key was derived): what the most repeated requests are counted by.
+            "ALTER TABLE usage ADD COLUMN content_key BYTEA CONSTRAINT usage_content_key_length CHECK (octet_length(content_key) = 32)",
+        ],
     ]
 
     /// The version a fully migrated database has.

@@ -8,7 +8,7 @@ struct ReportSQL {
     /// The grouping columns the result carries, deduplicated, in `groupBy` order.
     var dimensions: [UsageDimension]
 
-    static let recordColumns = "time, tenant, key_id, task, outcome, metered, billed, latency_us, status, model_seconds"
+    static let recordColumns = "time, tenant, key_id, task, outcome, metered, billed, latency_us, status, model_seconds, content_key"
 
     /// `WHERE …` for a query's tenant and time range, and its binds.
     static func filter(_ query: UsageQuery, _ dialect: Dialect) -> (String, [Value]) {
@@ -73,6 +73,30 @@ struct ReportSQL {
     static func records(_ query: UsageQuery, _ dialect: Dialect) -> ReportSQL {
         let (filter, binds) = filter(query, dialect)
         return ReportSQL(sql: "SELECT \(recordColumns) FROM usage \(filter) ORDER BY time, id", binds: binds, dimensions: [])
+    }
+
+    /// The most repeated content keys in the query's records: answered requests (errors left out) per
+    /// key and task, most first, then most recently seen.
+    static func repeatedKeys(_ query: RepeatedKeysQuery, _ dialect: Dialect) -> ReportSQL {
+        var (filter, binds) = filter(UsageQuery(tenant: query.tenant, from: query.from, to: query.to), dialect)
+        var conditions = ["content_key IS NOT NULL", "outcome <> 'error'"]
+        if let task = query.task {
+            binds.append(.text(task))
+            conditions.append("task = \(dialect == .sqlite ? "?" : "$\(binds.count)")")
+        }
+        filter = (filter.isEmpty ? "WHERE " : filter + " AND ") + conditions.joined(separator: " AND ")
+        let cached = "outcome IN ('hit', 'coalesced', 'stale')"
+        let sql = """
+            SELECT content_key, task, CAST(count(*) AS BIGINT) AS requests,
+                CAST(coalesce(sum(CASE WHEN \(cached) THEN 1 ELSE 0 END), 0) AS BIGINT) AS cached,
+                min(time) AS first_seen, max(time) AS last_seen,
+                CAST(coalesce(sum(CASE WHEN \(cached) THEN metered - billed ELSE 0 END), 0) AS BIGINT) AS saved
+            FROM usage \(filter)
+            GROUP BY content_key, task
+            ORDER BY requests DESC, last_seen DESC
+            LIMIT \(max(0, query.limit))
+            """
+        return ReportSQL(sql: sql, binds: binds, dimensions: [])
     }
 
     /// A report row from its aggregates; nil for the empty group an ungrouped query returns over no records.

@@ -1,3 +1,5 @@
+import DejaCore
+import NIOCore
 import SQLiteNIO
 
 extension SQLiteLedger {
@@ -43,7 +45,25 @@ extension SQLiteLedger {
                 billedTokens: Int64(row.column("billed")?.integer ?? 0),
                 latencyMicros: Int64(row.column("latency_us")?.integer ?? 0),
                 status: row.column("status")?.integer ?? 0,
-                modelSeconds: row.column("model_seconds")?.double ?? 0
+                modelSeconds: row.column("model_seconds")?.double ?? 0,
+                contentKey: row.column("content_key")?.blob.flatMap { CacheKey(bytes: $0.readableBytesView) }
+            )
+        }
+    }
+
+    /// The most repeated content keys among the query's records.
+    public func repeatedKeys(_ query: RepeatedKeysQuery) async throws(LedgerError) -> [RepeatedKey] {
+        let report = ReportSQL.repeatedKeys(query, .sqlite)
+        let rows = try await read("could not find the most repeated requests") {
+            try await reader.query(report.sql, report.binds.map(Self.sqliteData))
+        }
+        return rows.compactMap { row in
+            guard let key = row.column("content_key")?.blob.flatMap({ CacheKey(bytes: $0.readableBytesView) }) else { return nil }
+            return RepeatedKey(
+                key: key, task: row.column("task")?.string ?? "",
+                requests: Int64(row.column("requests")?.integer ?? 0), cached: Int64(row.column("cached")?.integer ?? 0),
+                firstSeen: row.column("first_seen")?.double ?? 0, lastSeen: row.column("last_seen")?.double ?? 0,
+                savedTokens: Int64(row.column("saved")?.integer ?? 0)
             )
         }
     }

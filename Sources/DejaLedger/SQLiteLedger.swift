@@ -237,20 +237,21 @@ public final class SQLiteLedger: Ledger {
         var start = 0
         while start < records.count {
             let chunk = records[start..<min(start + Self.rowsPerInsert, records.count)]
-            let placeholders = repeatElement("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            let placeholders = repeatElement("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
             var binds: [SQLiteData] = []
-            binds.reserveCapacity(chunk.count * 10)
+            binds.reserveCapacity(chunk.count * 11)
             for record in chunk {
                 binds += [
                     .float(record.time), .text(record.tenant), .text(record.keyID), .text(record.task),
                     .text(record.outcome.rawValue), .integer(Int(record.meteredTokens)),
                     .integer(Int(record.billedTokens)), .integer(Int(record.latencyMicros)),
                     .integer(record.status), .float(record.modelSeconds),
+                    record.contentKey.map { .blob(ByteBuffer(bytes: $0.bytes)) } ?? .null,
                 ]
             }
             _ = try await writer.query(
                 """
-                INSERT INTO usage (time, tenant, key_id, task, outcome, metered, billed, latency_us, status, model_seconds)
+                INSERT INTO usage (\(ReportSQL.recordColumns))
                 VALUES \(placeholders)
                 """,
                 binds

@@ -1,3 +1,5 @@
+import DejaCore
+
 /// One answered request, as written to the ledger.
 public struct UsageRecord: Sendable, Equatable {
     /// When the request was answered, seconds since 1970.
@@ -20,6 +22,9 @@ public struct UsageRecord: Sendable, Equatable {
     public var status: Int
     /// Model time this request consumed (miss) or saved (hit), in seconds.
     public var modelSeconds: Double
+    /// The content key of what was asked, when the request got that far; what ``Ledger/repeatedKeys(_:)``
+    /// counts. A digest: it names the request without revealing it.
+    public var contentKey: CacheKey?
 
     /// Creates a record.
     public init(
@@ -32,7 +37,8 @@ public struct UsageRecord: Sendable, Equatable {
         billedTokens: Int64,
         latencyMicros: Int64,
         status: Int = 200,
-        modelSeconds: Double = 0
+        modelSeconds: Double = 0,
+        contentKey: CacheKey? = nil
     ) {
         self.time = time
         self.tenant = tenant
@@ -44,5 +50,6 @@ public struct UsageRecord: Sendable, Equatable {
         self.latencyMicros = latencyMicros
         self.status = status
         self.modelSeconds = modelSeconds
+        self.contentKey = contentKey
     }
 }

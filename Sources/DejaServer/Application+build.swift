@@ -63,7 +63,11 @@ public func buildApplication(
     AdminController(tasks: tasks, adminToken: adminToken, maxBodyBytes: configuration.server.maxBodyBytes,
                     ledger: parts.ledger, revocations: revocations)
         .addRoutes(to: router)
-    MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder, redis: parts.redis)
+    MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder, redis: parts.redis,
+                      tiered: parts.cache as? TieredStore)
+        .addRoutes(to: router)
+    WarmController(store: parts.cache as? TieredStore, ledger: parts.ledger, tasks: tasks,
+                   budget: configuration.storage.preloadBytes, adminToken: adminToken, clock: clock)
         .addRoutes(to: router)
 
     let serverName = "deja"
@@ -151,6 +155,7 @@ public struct DejaComponents: Sendable {
             redis: redis,
             services: [ClosingService(closers: closers, logger: logger)] + clientServices + [upstream, recorder, refresher,
                 Janitor(memory: memory, sqlite: sqliteCache, ledger: ledger, interval: .seconds(60), logger: logger)]
+                + ((cache as? TieredStore).map { [MemoryWarmer(store: $0, budget: configuration.storage.preloadBytes, logger: logger)] } ?? [])
         )
     }
 

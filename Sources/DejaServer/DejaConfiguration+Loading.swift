@@ -50,6 +50,7 @@ extension DejaConfiguration {
         if let value = environment["DEJA_FAST_PATH"] { server.fastPath = !["0", "false", "no", "off"].contains(value.lowercased()) }
         if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
         if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
+        if let value = try int("DEJA_PRELOAD_BYTES") { storage.preloadBytes = value }
         if let value = environment["DEJA_PERSISTENT"] { storage.persistent = !["0", "false", "no", "off"].contains(value.lowercased()) }
         if let value = environment["DEJA_CACHE"] { storage.cache = value.isEmpty ? nil : value }
         if let value = environment["DEJA_LEDGER"] { storage.ledger = value.isEmpty ? nil : value }
@@ -108,6 +109,7 @@ extension DejaConfiguration {
         }
         guard server.rateLimitPerSecond >= 0 else { throw ConfigurationError("server.rateLimitPerSecond must not be negative") }
         guard storage.memoryBytes >= 0 else { throw ConfigurationError("storage.memoryBytes must not be negative") }
+        guard storage.preloadBytes >= 0 else { throw ConfigurationError("storage.preloadBytes must not be negative") }
         if let cache = storage.cache, !["redis://", "rediss://", "redis-cluster://"].contains(where: cache.hasPrefix) {
             throw ConfigurationError("storage.cache must be a redis://, rediss:// or redis-cluster:// URL")
         }

@@ -56,6 +56,10 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var cache: String?
         /// A shared ledger instead of SQLite: `postgres://user:pass@host:port/db`.
         public var ledger: String?
+        /// At start, the most recently used answers (as every instance on the same SQLite file or Redis
+        /// last recorded them) are read from the persistent tier into memory, sealed, up to this many
+        /// bytes, in the background (default 64 MiB; 0 turns preloading and the recording off).
+        public var preloadBytes: Int = 64 << 20
 
         public init() {}
     }

@@ -11,6 +11,8 @@ struct MetricsController<Context: RequestContext>: Sendable {
     let memory: MemoryStore?
     let recorder: UsageRecorder
     let redis: RedisStore?
+    /// The tiered cache, whose preloaded entries are sampled too.
+    let tiered: TieredStore?
     private let memoryBytes: Gauge
     private let redisUp: Gauge
     private let redisBreaker: Gauge
@@ -20,9 +22,12 @@ struct MetricsController<Context: RequestContext>: Sendable {
     private let memoryEntries: Gauge
     private let memoryBudget: Gauge
     private let usageQueue: Gauge
+    private let preloadedEntries: Gauge
+    private let preloadedBytes: Gauge
 
-    init(registry: PrometheusCollectorRegistry, memory: MemoryStore?, recorder: UsageRecorder, redis: RedisStore?) {
+    init(registry: PrometheusCollectorRegistry, memory: MemoryStore?, recorder: UsageRecorder, redis: RedisStore?, tiered: TieredStore?) {
         self.registry = registry
+        self.tiered = tiered
         self.memory = memory
         self.recorder = recorder
         self.redis = redis
@@ -36,6 +41,9 @@ struct MetricsController<Context: RequestContext>: Sendable {
         self.memoryEntries = registry.makeGauge(name: "deja_cache_memory_entries", help: "Entries in the in-memory cache")
         self.memoryBudget = registry.makeGauge(name: "deja_cache_memory_budget_bytes", help: "Byte budget of the in-memory cache")
         self.usageQueue = registry.makeGauge(name: "deja_usage_queue_depth", help: "Usage records waiting to be written")
+        self.preloadedEntries = registry.makeGauge(
+            name: "deja_cache_preloaded_entries", help: "Answers preloaded into memory, still sealed, waiting for their first request")
+        self.preloadedBytes = registry.makeGauge(name: "deja_cache_preloaded_bytes", help: "Bytes held by preloaded answers")
     }
 
     func addRoutes(to router: Router<Context>) {
@@ -62,6 +70,10 @@ struct MetricsController<Context: RequestContext>: Sendable {
             memoryBudget.set(Double(memory.budget))
         }
         usageQueue.set(Double(recorder.queued))
+        if let tiered {
+            preloadedEntries.set(Double(tiered.preloadedEntries))
+            preloadedBytes.set(Double(tiered.preloadedBytes))
+        }
         var buffer: [UInt8] = []
         buffer.reserveCapacity(16 << 10)
         registry.emit(into: &buffer)

@@ -8,6 +8,11 @@ public struct PaddleXOCR: PaddleXEnveloped {
 
     public init() {}
 
+    /// `{"file": <base64>, "fileType": 1}`: an image, with every option at its default.
+    public func imageRequest(base64: String) -> [UInt8]? {
+        Array(#"{"file":""#.utf8) + Array(base64.utf8) + Array(#"","fileType":1}"#.utf8)
+    }
+
     public var roles: MemberRoles {
         MemberRoles(binary: ["file"], required: ["file"], volatile: [PaddleXEnvelope.logId])
     }

@@ -38,6 +38,9 @@ public protocol TaskProtocol: Sendable {
     func render(stored: ByteBuffer, echo: String?) -> [ByteBuffer]
     /// An error in the protocol's envelope.
     func renderError(status: Int, message: String, echo: String?) -> ByteBuffer
+    /// A request asking the model about one image file, given as base64 (`deja warm --images`); `nil`
+    /// when the protocol takes no images. The default takes none.
+    func imageRequest(base64: String) -> [UInt8]?
 }
 
 extension TaskProtocol {
@@ -48,6 +51,8 @@ extension TaskProtocol {
     }
 
     public func echo(in body: ByteBuffer) -> String? { nil }
+
+    public func imageRequest(base64: String) -> [UInt8]? { nil }
 
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
         Measurement(pages: 1, labels: 1, inputBytes: Int64(forwardBody.count))
