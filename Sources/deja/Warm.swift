@@ -230,12 +230,14 @@ struct WarmSender: Sendable {
         }
         var tally = start
         var lastLine = -every
+        var lastShown = -1
         func show(final: Bool = false) {
             let now = elapsed()
             if interactive {
                 FileHandle.standardError.write(Data(("\r" + WarmProgress.bar(tally, elapsed: now) + (final ? "\n" : "")).utf8))
-            } else if final || now - lastLine >= every {
+            } else if (final && lastShown != tally.done) || now - lastLine >= every {
                 lastLine = now
+                lastShown = tally.done
                 FileHandle.standardError.write(Data((WarmProgress.line(tally, elapsed: now) + "\n").utf8))
             }
         }
