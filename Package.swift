@@ -120,6 +120,7 @@ let package = Package(
             dependencies: [
                 "DejaServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),
