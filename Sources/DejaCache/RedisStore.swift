@@ -21,7 +21,8 @@ public final class RedisStore: CacheStore {
         public var keyPrefix: String
         /// Relative TTL jitter: each TTL is scaled by a random factor in `1 ± ttlJitter`. Default 0.05.
         public var ttlJitter: Double
-        /// Encoded entries larger than this many bytes are deflated (kept only when smaller). Default 8 KiB.
+        /// Encoded entries larger than this many bytes are deflated (kept only when that saves at least 1/64 of
+        /// them: a few bytes saved are not worth inflating on every read). Default 8 KiB.
         public var compressionThreshold: Int
         /// Largest inflated entry accepted when reading. Default 256 MiB.
         public var maxDecompressedBytes: Int
@@ -347,7 +348,7 @@ public final class RedisStore: CacheStore {
         var encoded = entry.encoded()
         if encoded.readableBytes > configuration.compressionThreshold {
             var input = encoded
-            if let compressed = try? input.compress(with: .deflate()), compressed.readableBytes + 1 < encoded.readableBytes {
+            if let compressed = try? input.compress(with: .deflate()), compressed.readableBytes + 1 < encoded.readableBytes - encoded.readableBytes / 64 {
                 var value = ByteBuffer()
                 value.reserveCapacity(compressed.readableBytes + 1)
                 value.writeInteger(Self.flagDeflate)

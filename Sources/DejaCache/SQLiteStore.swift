@@ -275,6 +275,11 @@ public final class SQLiteStore: CacheStore {
         return usage
     }
 
+    /// Runs one statement; for tests that shape rows as older versions wrote them.
+    func execute(_ sql: String, _ binds: [SQLiteData]) async throws(CacheStoreError) {
+        _ = try await run("could not run a statement on the SQLite cache") { try await connection.query(sql, binds) }
+    }
+
     private static func blob(_ key: CacheKey) -> ByteBuffer { ByteBuffer(bytes: key.bytes) }
 
     private func run<T>(_ message: String, _ body: () async throws -> T) async throws(CacheStoreError) -> T {
