@@ -56,7 +56,9 @@ public struct CapacityPlan: Sendable, Equatable, Codable {
     public init(_ inputs: Inputs) {
         self.inputs = inputs
         let ratio = min(1, max(0, inputs.repeatRatio))
-        distinctEntries = Int((Double(max(0, inputs.requests)) * (1 - ratio)).rounded(.up))
+        // Rounded to a millionth first, so that 1,000,000 × (1 − 0.7) = 300,000.00000000006 is 300,000.
+        let exact = (Double(max(0, inputs.requests)) * (1 - ratio) * 1e6).rounded() / 1e6
+        distinctEntries = Int(exact.rounded(.up))
         l1Bytes = Int64((Double(distinctEntries) * inputs.l1BytesPerEntry).rounded(.up))
         l1Share = l1Bytes <= inputs.l1Budget ? 1 : Double(inputs.l1Budget) / Double(l1Bytes)
         if let perEntry = inputs.redisBytesPerEntry {
