@@ -115,6 +115,30 @@ struct LRUShard {
         return dropped
     }
 
+    /// Removes the entries `filter` matches among slots `start..<start + limit`; returns how many, and the
+    /// slot to continue from (`nil` when every slot was visited). Slots keep their place when entries are
+    /// removed, so a purge can release the lock between chunks and continue where it stopped.
+    mutating func remove(matching filter: PurgeFilter, from start: Int, limit: Int) -> (removed: Int, next: Int?) {
+        let end = min(nodes.count, start + limit)
+        var removed = 0
+        var slot = start
+        while slot < end {
+            if let entry = nodes[slot].entry, filter.matches(nodes[slot].key, entry) {
+                removeSlot(Int32(slot))
+                removed += 1
+            }
+            slot += 1
+        }
+        return (removed, end < nodes.count ? end : nil)
+    }
+
+    /// Calls `body` with every held entry and its charge (expired ones included until dropped).
+    func forEachEntry(_ body: (CacheEntry, Int) -> Void) {
+        for node in nodes {
+            if let entry = node.entry { body(entry, node.charged) }
+        }
+    }
+
     /// Keys from most to least recently used; for tests.
     /// Keys from most to least recently used with what each is charged, until their charges would pass
     /// `bytes`; expired entries are skipped.

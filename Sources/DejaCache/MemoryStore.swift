@@ -96,6 +96,47 @@ public final class MemoryStore: CacheStore {
         return shards.reduce(0) { total, shard in total + shard.state.withLock { $0.purgeExpired(now: now) } }
     }
 
+    /// Removes every entry `filter` matches; returns how many.
+    ///
+    /// Visits each shard in chunks of ``purgeChunk`` slots, taking the shard's lock once per chunk, so
+    /// requests on the same shard wait for at most one chunk. An entry stored meanwhile may or may not
+    /// be visited.
+    @discardableResult
+    public func removeEntries(matching filter: PurgeFilter) -> Int {
+        guard !filter.isEmpty else { return 0 }
+        if let key = filter.key {
+            return shard(for: key).state.withLock { shard in
+                guard let entry = shard.get(key, now: -Double.infinity), filter.matches(key, entry) else { return 0 }
+                return shard.remove(key) ? 1 : 0
+            }
+        }
+        var removed = 0
+        for shard in shards {
+            var next: Int? = 0
+            while let start = next {
+                let chunk = shard.state.withLock { $0.remove(matching: filter, from: start, limit: Self.purgeChunk) }
+                removed += chunk.removed
+                next = chunk.next
+            }
+        }
+        return removed
+    }
+
+    /// Slots a purge visits per lock hold.
+    static let purgeChunk = 4096
+
+    /// The charge (``charge(for:)``) of every entry held, grouped by task (`""` for entries whose task is
+    /// unknown); for capacity reports. Takes each shard's lock once, for one pass over its entries.
+    public func chargesByTask() -> [String: [Int]] {
+        var charges: [String: [Int]] = [:]
+        for shard in shards {
+            shard.state.withLock { state in
+                state.forEachEntry { entry, charged in charges[entry.task, default: []].append(charged) }
+            }
+        }
+        return charges
+    }
+
     /// Bytes currently charged against ``budget``.
     public var bytesUsed: Int { shards.reduce(0) { $0 + $1.state.withLock { $0.bytesUsed } } }
 

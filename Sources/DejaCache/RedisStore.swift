@@ -6,7 +6,8 @@ import NIOCore
 
 /// A ``CacheStore`` on Redis or Redis Cluster, shared by every gateway instance.
 ///
-/// Entries live under `<prefix>e:<key hex>`, sealed by an ``EntrySealer`` (so a dump of Redis reveals no
+/// Entries live under `<prefix>e:<key hex>`, listed by task and model version in an index for purges and
+/// capacity reports (`RedisStore+Purge.swift`), sealed by an ``EntrySealer`` (so a dump of Redis reveals no
 /// answer without its request): inside the seal, a flag byte (0 plain, 1 deflate) and the compact binary
 /// codec. Entries are written with `SET … PX` for `retainUntil − now` plus a little random jitter so entries written together do not
 /// expire together. The store also carries what instances need to coalesce identical misses: a lock per key
@@ -20,7 +21,8 @@ public final class RedisStore: CacheStore {
         public var keyPrefix: String
         /// Relative TTL jitter: each TTL is scaled by a random factor in `1 ± ttlJitter`. Default 0.05.
         public var ttlJitter: Double
-        /// Encoded entries larger than this many bytes are deflated (kept only when smaller). Default 8 KiB.
+        /// Encoded entries larger than this many bytes are deflated (kept only when that saves at least 1/64 of
+        /// them: a few bytes saved are not worth inflating on every read). Default 8 KiB.
         public var compressionThreshold: Int
         /// Largest inflated entry accepted when reading. Default 256 MiB.
         public var maxDecompressedBytes: Int
@@ -73,9 +75,8 @@ public final class RedisStore: CacheStore {
     static let flagDeflate: UInt8 = 1
 
     /// The compare-and-delete used by ``unlock(key:owner:)``.
-    static let unlockScript = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end"
-    /// SHA-1 of ``unlockScript``, for `EVALSHA`.
-    static let unlockScriptSHA1 = "d02e481a9c91ceec59c5822a58a49d5d5d7ac80b"
+    static let unlockScript = RedisScript(
+        "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end")
 
     /// Creates a store on `redis` (a ``DejaRedis/RedisClient`` or ``DejaRedis/RedisClusterClient``), reading time from `clock`.
     public init(
@@ -149,7 +150,8 @@ public final class RedisStore: CacheStore {
         return clock.now() < entry.retainUntil ? entry : nil
     }
 
-    /// Stores `entry` with `SET … PX` for its remaining retention (jittered), then announces it on the key's channel.
+    /// Stores `entry` with `SET … PX` for its remaining retention (jittered), lists it in its task's version
+    /// index in the same round trip (when its task is known), then announces it on the key's channel.
     public func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async throws(CacheStoreError) {
         let remaining = entry.retainUntil - clock.now()
         guard remaining > 0 else { return }
@@ -158,7 +160,10 @@ public final class RedisStore: CacheStore {
         let value = sealer.seal(try encode(entry), name: key, sealing: sealing, purpose: .entry)
         let entryKey = entryKey(key)
         _ = try await call("could not write an entry to Redis") {
-            try await self.redis.execute(SET(entryKey, value: value, milliseconds: milliseconds))
+            // The index update goes out with the SET, not after it: one round trip for both.
+            async let indexed: Void = entry.task.isEmpty ? () : self.index(key, entry)
+            _ = try await self.redis.execute(SET(entryKey, value: value, milliseconds: milliseconds))
+            try await indexed
         }
         if configuration.publishOnPut {
             do { _ = try await redis.execute(PUBLISH(channel: channel(key), message: ByteBuffer(string: "1"))) } catch {
@@ -213,12 +218,7 @@ public final class RedisStore: CacheStore {
         let keys = [lockKey(key)]
         let arguments: [RESPArgument] = [.string(owner)]
         do {
-            let reply: RESPToken
-            do throws(RedisError) {
-                reply = try await redis.execute(EVALSHA(sha1: Self.unlockScriptSHA1, keys: keys, arguments: arguments))
-            } catch where error.serverErrorPrefix == "NOSCRIPT" {
-                reply = try await redis.execute(EVAL(script: Self.unlockScript, keys: keys, arguments: arguments))
-            }
+            let reply = try await Self.unlockScript.run(on: redis, keys: keys, arguments: arguments)
             guard try reply.integer() == 1 else { return false }
         } catch {
             throw .storage("could not release a lock in Redis", error)
@@ -348,7 +348,7 @@ public final class RedisStore: CacheStore {
         var encoded = entry.encoded()
         if encoded.readableBytes > configuration.compressionThreshold {
             var input = encoded
-            if let compressed = try? input.compress(with: .deflate()), compressed.readableBytes + 1 < encoded.readableBytes {
+            if let compressed = try? input.compress(with: .deflate()), compressed.readableBytes + 1 < encoded.readableBytes - encoded.readableBytes / 64 {
                 var value = ByteBuffer()
                 value.reserveCapacity(compressed.readableBytes + 1)
                 value.writeInteger(Self.flagDeflate)

@@ -7,7 +7,10 @@ import Synchronization
 /// A persistent cache in one SQLite file, so a restart keeps every answer.
 ///
 /// Entries are kept in their ``DejaCore/CacheEntry/encoded()`` form, sealed by an ``EntrySealer`` (so
-/// the file reveals no answer without its request), with their retain-until time in the clear. Reads
+/// the file reveals no answer without its request), with their retain-until time and, for purges and
+/// capacity reports, their task, model version, scope tag, creation time and stored size in the clear
+/// (no tenant name: the scope tag is a digest). Files from before these columns are migrated when
+/// opened; their old rows have the columns empty and match only purges by key or of everything. Reads
 /// skip entries past `retainUntil` and delete them lazily; ``purgeExpired()`` deletes them in bulk.
 /// The file runs in WAL mode with `synchronous=NORMAL`: a crash may lose the last moments of writes, which a
 /// cache can afford; `secure_delete` overwrites what a deleted entry held. An entry whose bytes cannot be
@@ -66,6 +69,7 @@ public final class SQLiteStore: CacheStore {
             _ = try await connection.query(
                 "CREATE INDEX IF NOT EXISTS cache_entries_retain_until ON cache_entries(retain_until)"
             )
+            try await addMetadataColumns(connection)
         } catch {
             try? await connection.close()
             throw .storage("could not prepare the SQLite cache file", error)
@@ -141,12 +145,18 @@ public final class SQLiteStore: CacheStore {
             return
         }
         let sealed = sealer.seal(entry.encoded(), name: key, sealing: sealing, purpose: .entry)
-        let binds: [SQLiteData] = [.blob(Self.blob(key)), .blob(sealed), .float(entry.retainUntil)]
+        let binds: [SQLiteData] = [
+            .blob(Self.blob(key)), .blob(sealed), .float(entry.retainUntil), .text(entry.task), .text(entry.modelVersion),
+            .integer(Int(Int64(bitPattern: entry.scopeTag))), .float(entry.createdAt), .integer(sealed.readableBytes),
+        ]
         try await run("could not write to the SQLite cache") {
             _ = try await connection.query(
                 """
-                INSERT INTO cache_entries (key, entry, retain_until) VALUES (?, ?, ?)
-                ON CONFLICT(key) DO UPDATE SET entry = excluded.entry, retain_until = excluded.retain_until
+                INSERT INTO cache_entries (key, entry, retain_until, task, model_version, scope_tag, created_at, bytes)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(key) DO UPDATE SET entry = excluded.entry, retain_until = excluded.retain_until,
+                    task = excluded.task, model_version = excluded.model_version, scope_tag = excluded.scope_tag,
+                    created_at = excluded.created_at, bytes = excluded.bytes
                 """,
                 binds
             )
@@ -187,6 +197,87 @@ public final class SQLiteStore: CacheStore {
             )
         }
         return rows.first?.column("n")?.integer ?? 0
+    }
+
+    // MARK: Purge and capacity
+
+    /// The metadata columns, added to files created before them; old rows keep them `NULL`.
+    static let metadataColumns = [
+        ("task", "TEXT"), ("model_version", "TEXT"), ("scope_tag", "INTEGER"), ("created_at", "REAL"), ("bytes", "INTEGER"),
+    ]
+
+    private static func addMetadataColumns(_ connection: SQLiteConnection) async throws {
+        let existing = Set(try await connection.query("PRAGMA table_info(cache_entries)").compactMap { $0.column("name")?.string })
+        for (name, type) in metadataColumns where !existing.contains(name) {
+            _ = try await connection.query("ALTER TABLE cache_entries ADD COLUMN \(name) \(type)")
+        }
+        // Purges select by task and version (and age within them), or by scope; reports group by task.
+        _ = try await connection.query(
+            "CREATE INDEX IF NOT EXISTS cache_entries_task ON cache_entries(task, model_version, created_at)")
+        _ = try await connection.query("CREATE INDEX IF NOT EXISTS cache_entries_scope ON cache_entries(scope_tag)")
+    }
+
+    /// Rows a purge deletes per statement, so the write lock is never held long.
+    static let purgeChunk = 1000
+
+    /// Deletes every entry `filter` matches, in chunks of ``purgeChunk`` rows; returns how many.
+    ///
+    /// Rows from before the metadata columns match only a purge by key or of everything (``PurgeFilter``).
+    @discardableResult
+    public func remove(matching filter: PurgeFilter) async throws(CacheStoreError) -> Int {
+        guard !filter.isEmpty else { return 0 }
+        var conditions: [String] = []
+        var binds: [SQLiteData] = []
+        if let key = filter.key { conditions.append("key = ?"); binds.append(.blob(Self.blob(key))) }
+        if let task = filter.task { conditions.append("task = ?"); binds.append(.text(task)) }
+        if let version = filter.modelVersion { conditions.append("model_version = ?"); binds.append(.text(version)) }
+        if let tag = filter.scopeTag { conditions.append("scope_tag = ?"); binds.append(.integer(Int(Int64(bitPattern: tag)))) }
+        if let before = filter.createdBefore { conditions.append("created_at < ?"); binds.append(.float(before)) }
+        let condition = conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")
+        let sql = "DELETE FROM cache_entries WHERE key IN (SELECT key FROM cache_entries WHERE \(condition) LIMIT \(Self.purgeChunk)) RETURNING 1"
+        var removed = 0
+        while true {
+            let rows = try await run("could not purge the SQLite cache") { try await connection.query(sql, binds) }
+            removed += rows.count
+            if rows.count < Self.purgeChunk { return removed }
+        }
+    }
+
+    /// Entries retained per task, with their stored sizes (the sealed value); rows from before the
+    /// metadata columns are counted under task `""` with the size of their stored value.
+    public func usageByTask() async throws(CacheStoreError) -> [TaskCacheUsage] {
+        let now = clock.now()
+        let totals = try await run("could not read the SQLite cache's sizes") {
+            try await connection.query(
+                """
+                SELECT coalesce(task, '') AS task, count(*) AS n, sum(coalesce(bytes, length(entry))) AS total
+                FROM cache_entries WHERE retain_until > ? GROUP BY coalesce(task, '') ORDER BY 1
+                """, [.float(now)])
+        }
+        var usage: [TaskCacheUsage] = []
+        for row in totals {
+            let task = row.column("task")?.string ?? ""
+            let count = row.column("n")?.integer ?? 0
+            let total = row.column("total")?.integer ?? 0
+            // Nearest rank: the ⌈0.99 n⌉-th smallest size.
+            let offset = max(0, TaskCacheUsage.nearestRankIndex(count: count, percentile: 99))
+            let p99 = try await run("could not read the SQLite cache's sizes") {
+                try await connection.query(
+                    """
+                    SELECT coalesce(bytes, length(entry)) AS size FROM cache_entries
+                    WHERE coalesce(task, '') = ? AND retain_until > ? ORDER BY 1 LIMIT 1 OFFSET ?
+                    """, [.text(task), .float(now), .integer(offset)])
+            }
+            usage.append(TaskCacheUsage(
+                task: task, entries: count, bytes: Int64(total), meanBytes: count == 0 ? 0 : Double(total) / Double(count),
+                p99Bytes: p99.first?.column("size")?.integer ?? 0))
+        }
+        return usage
+    }
+
+    /// Runs one statement; for tests that shape rows as older versions wrote them.
+    func execute(_ sql: String, _ binds: [SQLiteData]) async throws(CacheStoreError) {
+        _ = try await run("could not run a statement on the SQLite cache") { try await connection.query(sql, binds) }
     }
 
     private static func blob(_ key: CacheKey) -> ByteBuffer { ByteBuffer(bytes: key.bytes) }

@@ -29,6 +29,12 @@ public struct CacheEntry: Sendable, Equatable {
     public var producer: UInt64
     /// How many sensitive matches were masked in this stored copy of the answer (`x-deja-redacted`).
     public var redactions: Int
+    /// The task that produced the answer, for purges and capacity reports; empty when unknown (an entry
+    /// written before entries carried it).
+    public var task: String
+    /// Names the key's scope field (``scopeTag(scopeField:)``); 0 when unknown. Lets a purge select one
+    /// tenant's entries without tenant names stored beside answers.
+    public var scopeTag: UInt64
 
     public init(
         body: ByteBuffer,
@@ -41,7 +47,9 @@ public struct CacheEntry: Sendable, Equatable {
         expiresAt: Double,
         retainUntil: Double? = nil,
         producer: UInt64 = 0,
-        redactions: Int = 0
+        redactions: Int = 0,
+        task: String = "",
+        scopeTag: UInt64 = 0
     ) {
         self.body = body
         self.contentType = contentType
@@ -54,13 +62,26 @@ public struct CacheEntry: Sendable, Equatable {
         self.retainUntil = max(retainUntil ?? expiresAt, expiresAt)
         self.producer = producer
         self.redactions = redactions
+        self.task = task
+        self.scopeTag = scopeTag
     }
 
     /// The first 64 bits of SHA-256 over a domain tag and `tenant`: enough to tell tenants apart,
     /// without keeping tenant names beside answers.
     public static func producerTag(tenant: String) -> UInt64 {
+        tag(domain: "deja-producer-v1", tenant)
+    }
+
+    /// The first 64 bits of SHA-256 over a domain tag and a key's scope field (`shared` or
+    /// `tenant:<id>`, ``CacheScope/keyField(tenant:)``): what ``scopeTag`` holds. Never 0 in practice,
+    /// which stays "unknown".
+    public static func scopeTag(scopeField: String) -> UInt64 {
+        tag(domain: "deja-scope-v1", scopeField)
+    }
+
+    private static func tag(domain: String, _ text: String) -> UInt64 {
         var hasher = SHA256()
-        hasher.update(data: Array("deja-producer-v1\u{0}\(tenant)".utf8))
+        hasher.update(data: Array("\(domain)\u{0}\(text)".utf8))
         return hasher.finalize().withUnsafeBytes { raw in
             raw.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
         }

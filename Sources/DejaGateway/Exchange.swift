@@ -45,6 +45,12 @@ struct Exchange: Sendable {
         task.policy.scope == .shared && entry.producer != producer
     }
 
+    /// Names the key's scope field (``DejaCore/CacheEntry/scopeTag(scopeField:)``), stored with the
+    /// answer so a purge can select one tenant's entries; computed when an answer is stored (a miss).
+    var scopeTag: UInt64 {
+        CacheEntry.scopeTag(scopeField: task.policy.scope.keyField(tenant: caller.tenant) ?? "")
+    }
+
     /// The content key of a resolved request: every step after ``KeyResolver`` reads it.
     var resolvedKey: CacheKey {
         guard let key else { preconditionFailure("the request path reads the key only after KeyResolver resolved it") }

@@ -49,6 +49,8 @@ extension Gateway {
             (answer, seconds) = (modelAnswer, took)
         case .rejected(let error, var remembered):
             remembered?.producer = exchange.producer
+            remembered?.task = exchange.taskName
+            remembered?.scopeTag = exchange.scopeTag
             if rule != .skip, let remembered { await store.put(key, remembered, sealing: sealing) }
             throw error
         }
@@ -59,7 +61,7 @@ extension Gateway {
             body: answer.stored, modelVersion: task.policy.modelVersion, meteredTokens: tokens, upstreamSeconds: seconds,
             createdAt: now, expiresAt: expiresAt,
             retainUntil: expiresAt + max(task.freshness.staleIfError, task.freshness.staleWhileRevalidate),
-            producer: exchange.producer
+            producer: exchange.producer, task: exchange.taskName, scopeTag: exchange.scopeTag
         )
         // Sensitive data: what is kept and shared is masked, or not stored at all.
         var storing = rule

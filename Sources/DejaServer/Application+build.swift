@@ -60,8 +60,9 @@ public func buildApplication(
         .addRoutes(to: router)
     HealthController(tasks: tasks, ledger: parts.ledger, upstream: parts.upstream, redis: parts.redis)
         .addRoutes(to: router)
+    let purger = CachePurger(memory: parts.memory, tiered: parts.cache as? TieredStore, sqlite: parts.sqlite, redis: parts.redis, tasks: tasks.map(\.policy.task), logger: logger)
     AdminController(tasks: tasks, adminToken: adminToken, maxBodyBytes: configuration.server.maxBodyBytes,
-                    ledger: parts.ledger, revocations: revocations)
+                    ledger: parts.ledger, revocations: revocations, purger: purger, clock: clock)
         .addRoutes(to: router)
     MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder, redis: parts.redis,
                       tiered: parts.cache as? TieredStore)
@@ -92,7 +93,7 @@ public func buildApplication(
             address: .hostname(configuration.server.host, port: configuration.server.port),
             serverName: serverName
         ),
-        services: parts.services + monitors + [revocations, ThreadPoolService(pool: canonicalPool)],
+        services: parts.services + monitors + [revocations, purger, ThreadPoolService(pool: canonicalPool)],
         // A configured thread count gets its own group, which lives as long as the process.
         eventLoopGroupProvider: configuration.server.eventLoopThreads.map {
             .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0))
@@ -118,6 +119,8 @@ public struct DejaComponents: Sendable {
     public var refresher: BackgroundRefresher
     /// The shared Redis store, when `storage.cache` names one.
     public var redis: RedisStore?
+    /// The SQLite cache, when answers persist in the storage folder (no Redis).
+    public var sqlite: SQLiteStore?
     /// In start order; they stop in reverse, so the recorder flushes before the stores close.
     public var services: [any Service]
 
@@ -152,9 +155,10 @@ public struct DejaComponents: Sendable {
         let refresher = BackgroundRefresher()
         return DejaComponents(
             memory: memory, cache: cache, sealer: sealer, ledger: ledger, recorder: recorder, upstream: upstream, refresher: refresher,
-            redis: redis,
+            redis: redis, sqlite: sqliteCache,
             services: [ClosingService(closers: closers, logger: logger)] + clientServices + [upstream, recorder, refresher,
-                Janitor(memory: memory, sqlite: sqliteCache, ledger: ledger, interval: .seconds(60), logger: logger)]
+                Janitor(memory: memory, sqlite: sqliteCache, redis: redis, indexRetention: configuration.indexRetention,
+                        ledger: ledger, interval: .seconds(60), logger: logger, clock: clock)]
                 + ((cache as? TieredStore).map { [MemoryWarmer(store: $0, budget: configuration.storage.preloadBytes, logger: logger)] } ?? [])
         )
     }
@@ -209,5 +213,17 @@ struct ThreadPoolService: Service {
     func run() async throws {
         try? await gracefulShutdown()
         try await pool.shutdownGracefully()
+    }
+}
+
+extension DejaConfiguration {
+    /// Per task, twice the longest an entry can be kept: TTL with its largest jitter plus the longest
+    /// stale or negative window, doubled for Redis's own TTL jitter and clock skew between instances.
+    var indexRetention: [String: Double] {
+        Dictionary(uniqueKeysWithValues: tasks.map { task in
+            let longest = task.ttlSeconds * (1 + min(max(task.ttlJitter, 0), 0.5))
+                + max(task.staleIfErrorSeconds, task.staleWhileRevalidateSeconds, task.negativeTTLSeconds)
+            return (task.name, 2 * longest)
+        })
     }
 }

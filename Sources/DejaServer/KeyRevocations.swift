@@ -50,21 +50,8 @@ public struct KeyRevocations: Service {
             try? await gracefulShutdown()  // a service that returns early would stop the application
             return
         }
-        try? await cancelWhenGracefulShutdown {
-            var subscribedBefore = false
-            while !Task.isCancelled {
-                do {
-                    let subscription = try await redis.subscribe(to: [channel])
-                    if subscribedBefore { authenticator.forgetAll() }
-                    subscribedBefore = true
-                    for try await message in subscription {
-                        authenticator.forget(keyID: String(buffer: message.payload))
-                    }
-                } catch {
-                    logger.debug("key revocation subscription lost; resubscribing", metadata: ["error": "\(error)"])
-                }
-                try await Task.sleep(for: .seconds(1))
-            }
-        }
+        await ChannelListener(redis: redis, channel: channel, logger: logger).run(
+            resubscribed: { authenticator.forgetAll() },
+            received: { authenticator.forget(keyID: String(buffer: $0)) })
     }
 }

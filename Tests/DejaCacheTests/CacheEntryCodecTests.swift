@@ -33,19 +33,53 @@ import Testing
         #expect(CacheEntry.producerTag(tenant: "acme") != CacheEntry.producerTag(tenant: "acme2"))
     }
 
+    /// `entry` in an older layout, written by hand: version 1 (no producer, redactions, scope tag or
+    /// task) or version 2 (no scope tag or task).
+    func legacyEncoding(version: UInt8, producer: UInt64 = 0, redactions: UInt32 = 0) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeInteger(UInt8(0xDE))
+        buffer.writeInteger(version)
+        buffer.writeInteger(Int64(entry.status))
+        buffer.writeInteger(entry.meteredTokens)
+        for time in [entry.upstreamSeconds, entry.createdAt, entry.expiresAt, entry.retainUntil] {
+            buffer.writeInteger(time.bitPattern)
+        }
+        if version == 2 {
+            buffer.writeInteger(producer)
+            buffer.writeInteger(redactions)
+        }
+        for text in [entry.contentType, entry.modelVersion] {
+            buffer.writeInteger(UInt32(text.utf8.count))
+            buffer.writeString(text)
+        }
+        buffer.writeInteger(UInt32(entry.body.readableBytes))
+        buffer.writeImmutableBuffer(entry.body)
+        return buffer
+    }
+
     @Test func readsTheFirstVersionWithoutProducer() throws {
-        // Version 1: the same layout without the producer tag and the redaction count.
-        var v2 = entry.encoded()
-        var v1 = ByteBuffer()
-        v1.writeInteger(UInt8(0xDE))
-        v1.writeInteger(UInt8(1))
-        v2.moveReaderIndex(forwardBy: 2)
-        v1.writeBytes(v2.readBytes(length: 8 + 8 + 8 * 4)!)
-        v2.moveReaderIndex(forwardBy: 8 + 4)
-        v1.writeBuffer(&v2)
-        let decoded = try CacheEntry(decoding: v1)
+        let decoded = try CacheEntry(decoding: legacyEncoding(version: 1))
         #expect(decoded == entry)
         #expect(decoded.producer == 0 && decoded.redactions == 0)
+    }
+
+    @Test func readsTheSecondVersionWithoutTaskOrScope() throws {
+        let decoded = try CacheEntry(decoding: legacyEncoding(version: 2, producer: 42, redactions: 2))
+        #expect(decoded.producer == 42 && decoded.redactions == 2)
+        #expect(decoded.task == "" && decoded.scopeTag == 0)
+        #expect(decoded.body == entry.body && decoded.modelVersion == entry.modelVersion)
+    }
+
+    @Test func roundTripsTheTaskAndScopeTag() throws {
+        var tagged = entry
+        tagged.task = "ocr"
+        tagged.scopeTag = CacheEntry.scopeTag(scopeField: "tenant:acme")
+        let decoded = try CacheEntry(decoding: tagged.encoded())
+        #expect(decoded.task == "ocr")
+        #expect(decoded.scopeTag == CacheEntry.scopeTag(scopeField: "tenant:acme"))
+        #expect(CacheEntry.scopeTag(scopeField: "tenant:acme") != CacheEntry.scopeTag(scopeField: "shared"))
+        // A different domain from the producer tag: the two never coincide for the same text.
+        #expect(CacheEntry.scopeTag(scopeField: "acme") != CacheEntry.producerTag(tenant: "acme"))
     }
 
     @Test func roundTripsAnEmptyBodyAndUnicodeText() throws {
@@ -104,7 +138,7 @@ import Testing
     @Test func rejectsALengthBeyondTheData() throws {
         var encoded = entry.encoded()
         // The content type length follows the fixed header.
-        let offset = CacheEntry.codecHeaderBytes - 12
+        let offset = CacheEntry.codecHeaderBytes - 16
         encoded.setInteger(UInt32.max, at: offset)
         let error = try #require(throws: CacheStoreError.self) { try CacheEntry(decoding: encoded) }
         #expect(error.code == .corruptEntry)
@@ -112,7 +146,7 @@ import Testing
 
     @Test func rejectsTextThatIsNotUTF8() {
         var encoded = entry.encoded()
-        let offset = CacheEntry.codecHeaderBytes - 12 + 4  // first content type byte
+        let offset = CacheEntry.codecHeaderBytes - 16 + 4  // first content type byte
         encoded.setInteger(UInt8(0xFF), at: offset)
         #expect(throws: CacheStoreError.self) { try CacheEntry(decoding: encoded) }
     }

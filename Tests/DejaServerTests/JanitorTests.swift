@@ -31,7 +31,7 @@ import Testing
         }
         _ = try await ledger.reserve(tenant: "acme", keyID: "key_a", tokens: 5, at: t)  // expires after 600 s
 
-        let janitor = Janitor(memory: memory, sqlite: sqlite, ledger: ledger, interval: .seconds(60), logger: Logger(label: "test"))
+        let janitor = Janitor(memory: memory, sqlite: sqlite, redis: nil, indexRetention: [:], ledger: ledger, interval: .seconds(60), logger: Logger(label: "test"))
         await janitor.sweep()
         #expect(memory.count == 2)
         #expect(try await sqlite.count() == 2)
