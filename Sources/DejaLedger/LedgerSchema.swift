@@ -86,6 +86,25 @@ enum LedgerSchema {
             """,
             "CREATE INDEX idempotency_claims_expires_at ON idempotency_claims(expires_at)",
         ],
+        [
+            // Gray release: shadow comparisons of a stable answer with a candidate version's; digests of
+            // the answers only, never the answers.
+            """
+            CREATE TABLE gray_comparisons (
+                id INTEGER PRIMARY KEY,
+                time REAL NOT NULL,
+                task TEXT NOT NULL,
+                stable_version TEXT NOT NULL,
+                candidate_version TEXT NOT NULL,
+                content_key TEXT NOT NULL,
+                agree INTEGER NOT NULL,
+                difference TEXT,
+                stable_digest TEXT NOT NULL,
+                candidate_digest TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX gray_comparisons_task_time ON gray_comparisons(task, time)",
+        ],
     ]
 
     /// The version a fully migrated database has.
