@@ -38,6 +38,10 @@ public protocol TaskProtocol: Sendable {
     func render(stored: ByteBuffer, echo: String?) -> [ByteBuffer]
     /// An error in the protocol's envelope.
     func renderError(status: Int, message: String, echo: String?) -> ByteBuffer
+    /// What of an answer says what the model found, for comparing two model versions' answers in a
+    /// gray release's shadow mode: without per-request fields (ids, timings, echoed settings) and
+    /// scores, so that two answers are equal when they mean the same. The default: the whole answer.
+    func comparable(_ answer: ModelAnswer) -> JSONValue
 }
 
 extension TaskProtocol {
@@ -48,6 +52,8 @@ extension TaskProtocol {
     }
 
     public func echo(in body: ByteBuffer) -> String? { nil }
+
+    public func comparable(_ answer: ModelAnswer) -> JSONValue { answer.value }
 
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
         Measurement(pages: 1, labels: 1, inputBytes: Int64(forwardBody.count))
