@@ -212,6 +212,14 @@ class OcrEngine:
         # detector's parameters explicitly (_run_on_infer_thread), so these are
         # the true behaviour of a request that omits them.
         self.defaults: Dict[str, Any] = dict(PADDLEX_DEFAULTS)
+        # A worker serving another "model version" for a gray release (tests, rehearsals): the same
+        # models with a different recognition score threshold, so some answers lose their weakest lines.
+        rec_thresh = os.environ.get("DEJA_WORKER_TEXT_REC_SCORE_THRESH")
+        if rec_thresh:
+            value = float(rec_thresh)
+            if not 0.0 <= value <= 1.0:
+                raise SystemExit(f"deja-worker: DEJA_WORKER_TEXT_REC_SCORE_THRESH={rec_thresh} is not between 0 and 1")
+            self.defaults["textRecScoreThresh"] = value
         self.max_side_limit = self.geometry.max_side_limit  # the detector's cap, as PaddleX reports it
         self.cls_thresh = float(self.ocr.text_cls.cls_thresh)
 

@@ -12,7 +12,7 @@ public struct TaskPolicy: Sendable {
     /// The upstream model's name; part of the key.
     public let modelName: String
     /// The upstream model's version; part of the key.
-    public let modelVersion: String
+    public private(set) var modelVersion: String
     /// Whether entries are shared by all tenants or kept per tenant.
     public let scope: CacheScope
     /// Top-level members dropped from the canonical form (the protocol's own per-request noise among them).
@@ -140,5 +140,15 @@ public struct TaskPolicy: Sendable {
                 .flatMap { [Array($0.key.utf8), Array($0.value.description.utf8)] }),
         ]
         return Hex.encode(KeyEncoding.digest(fields: fields))
+    }
+}
+
+extension TaskPolicy {
+    /// This policy for another version of the same model (a gray release's candidate): the same
+    /// canonical form and configuration hash, keys under `version`.
+    public func withModelVersion(_ version: String) -> TaskPolicy {
+        var policy = self
+        policy.modelVersion = version
+        return policy
     }
 }

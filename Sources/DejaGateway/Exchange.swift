@@ -4,8 +4,10 @@ import NIOCore
 
 /// One task request on its way through the gateway: what every collaborator needs to know about it.
 struct Exchange: Sendable {
-    /// The task the route serves.
-    let task: TaskRuntime
+    /// The task that answers: the route's, or its gray release's candidate once the key says so.
+    private(set) var task: TaskRuntime
+    /// Which version of a gray release answers, once the key is resolved (``GrayRelease/Choice``).
+    private(set) var gray = GrayRelease.Choice.stable
     /// Who asks.
     let caller: APIKeyInfo
     /// The body as it came.
@@ -49,6 +51,12 @@ struct Exchange: Sendable {
     /// answer so a purge can select one tenant's entries; computed when an answer is stored (a miss).
     var scopeTag: UInt64 {
         CacheEntry.scopeTag(scopeField: task.policy.scope.keyField(tenant: caller.tenant) ?? "")
+    }
+
+    /// Routes the request to the version `choice` names: the candidate's task when it is the candidate.
+    mutating func route(_ choice: GrayRelease.Choice) {
+        gray = choice
+        if choice == .candidate, let release = task.gray { task = release.candidate }
     }
 
     /// The content key of a resolved request: every step after ``KeyResolver`` reads it.

@@ -197,6 +197,7 @@ public final class Gateway: Sendable {
             let policy = task.cachedAnswers
             switch result {
             case .answered(let filled) where leader:
+                shadow(exchange, stable: filled.answer, forward: forward)
                 return responder.fresh(filled.answer, outcome: outcome, exchange: exchange)
             case .answered(let filled):
                 let entry = filled.kept

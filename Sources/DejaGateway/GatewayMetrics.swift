@@ -18,6 +18,19 @@ public struct GatewayMetrics: Sendable {
     private let canonicalizations: [String: Counter]
     private let keptEntries: [String: Counter]
     private let sensitive: [String: [SensitiveKind: [SensitivePolicy.Action: Counter]]]
+    private let shadows: [String: [ShadowResult: Counter]]
+
+    /// How a gray release's shadow comparison ended.
+    public enum ShadowResult: String, Sendable, CaseIterable {
+        /// The candidate's answer means the same as the stable one.
+        case agreed
+        /// It does not.
+        case disagreed
+        /// The candidate did not answer (failure, rejection, breaker open, queue full).
+        case failed
+        /// Not made: as many shadow calls as allowed were in flight.
+        case dropped
+    }
 
     /// Creates the series for `tasks` through the bootstrapped metrics backend.
     public init(tasks: [String]) {
@@ -53,6 +66,19 @@ public struct GatewayMetrics: Sendable {
             }
         }
         self.sensitive = sensitive
+        var shadows: [String: [ShadowResult: Counter]] = [:]
+        for task in tasks {
+            for result in ShadowResult.allCases {
+                shadows[task, default: [:]][result] = Counter(
+                    label: "deja_gray_shadow_total", dimensions: [("task", task), ("result", result.rawValue)])
+            }
+        }
+        self.shadows = shadows
+    }
+
+    /// Counts one shadow comparison of a gray release, by how it ended.
+    public func countShadow(task: String, _ result: ShadowResult) {
+        shadows[task]?[result]?.increment()
     }
 
     /// Counts what the detectors found in one answer (and its input), by kind and the task's action.

@@ -7,7 +7,8 @@ import Synchronization
 /// SHA-256 pass over the body instead of a full canonicalisation.
 ///
 /// Sound because canonicalisation is a pure function of (task policy, scope, body bytes), all of which
-/// are in the memo's own digest. Sharded and bounded: a full shard is cleared, never grown.
+/// are in the memo's own digest, and so is a gray release's choice of version (a function of the
+/// canonical form and the configuration, which does not change while the memo lives). Sharded and bounded: a full shard is cleared, never grown.
 public final class KeyMemo: Sendable {
     private final class Shard: Sendable {
         let map = Mutex<[CacheKey: Remembered]>([:])
@@ -67,6 +68,8 @@ public final class KeyMemo: Sendable {
         public var key: CacheKey
         public var sealing: SealingDigest
         public var echo: String?
+        /// Which version of the task's gray release answers it (``GrayRelease/Choice/stable`` without one).
+        public var choice: GrayRelease.Choice = .stable
     }
 
     /// What the body with this digest was found to be, if it is remembered.
@@ -74,11 +77,13 @@ public final class KeyMemo: Sendable {
         shard(bodyDigest).map.withLock { $0[bodyDigest] }
     }
 
-    public func remember(_ bodyDigest: CacheKey, resolvesTo key: CacheKey, sealing: SealingDigest, echo: String? = nil) {
+    public func remember(
+        _ bodyDigest: CacheKey, resolvesTo key: CacheKey, sealing: SealingDigest, echo: String? = nil, choice: GrayRelease.Choice = .stable
+    ) {
         let limit = perShard
         shard(bodyDigest).map.withLock { map in
             if map.count >= limit { map.removeAll(keepingCapacity: true) }
-            map[bodyDigest] = Remembered(key: key, sealing: sealing, echo: echo)
+            map[bodyDigest] = Remembered(key: key, sealing: sealing, echo: echo, choice: choice)
         }
     }
 

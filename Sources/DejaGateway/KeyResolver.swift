@@ -27,9 +27,12 @@ struct KeyResolver: Sendable {
             exchange.key = remembered.key
             exchange.sealing = remembered.sealing
             exchange.echo = remembered.echo
+            exchange.route(remembered.choice)
             return
         }
-        if let shared = await sharedAlias(task: task, bodyDigest: bodyDigest) {
+        // An alias does not say which version of a gray release a body went to: during one, each
+        // instance reads the body itself.
+        if task.gray == nil, let shared = await sharedAlias(task: task, bodyDigest: bodyDigest) {
             // Another instance canonicalised this very body, so it is valid JSON.
             let wire = task.taskProtocol
             exchange.echo = await offServingThreads(bytes: body.readableBytes) { wire.echo(in: body) }
@@ -40,9 +43,16 @@ struct KeyResolver: Sendable {
         }
         let read = await read(exchange)
         exchange.echo = read.echo
-        let request = try read.request.get()
-        memo.remember(bodyDigest, resolvesTo: request.key, sealing: request.sealing, echo: read.echo)
-        shareAlias(task: task, bodyDigest: bodyDigest, request: request)
+        var request = try read.request.get()
+        var choice = GrayRelease.Choice.stable
+        if let gray = task.gray {
+            choice = gray.choice(for: request, policy: task.policy)
+            if choice == .candidate { request = request.rekeyed(for: gray.candidate.policy) }
+        } else {
+            shareAlias(task: task, bodyDigest: bodyDigest, request: request)
+        }
+        memo.remember(bodyDigest, resolvesTo: request.key, sealing: request.sealing, echo: read.echo, choice: choice)
+        exchange.route(choice)
         exchange.key = request.key
         exchange.sealing = request.sealing
         exchange.canonical = request

@@ -32,11 +32,7 @@ struct ModelCaller: Sendable {
 
     /// Sends `forward` for `key` on behalf of `tenant`; throws when the model could not answer.
     func call(_ task: TaskRuntime, key: CacheKey, forward: [UInt8], tenant: String) async throws(GatewayError) -> Reply {
-        do {
-            try await task.limiter.acquire(tenant: tenant)
-        } catch {
-            throw GatewayError(.overloaded, "too many requests are waiting for the model server; retry shortly", retryAfter: 1)
-        }
+        try await acquire(task, tenant: tenant)
         defer { task.limiter.release(tenant: tenant) }
         let reply = try await post(task, forward: forward, tenant: tenant)
         switch task.taskProtocol.read(status: reply.status, body: reply.body) {
@@ -58,6 +54,27 @@ struct ModelCaller: Sendable {
                 failures.remember(key, status: reply.status, until: clock.now() + task.freshness.failureTTL)
             }
             throw GatewayError(.upstreamFailed, message, status: 502)
+        }
+    }
+
+    /// Sends `forward` to `task`'s model servers for a gray release's shadow comparison: through the
+    /// task's limiter and breakers like any call, but a failure is not remembered against the input
+    /// (whose stable version answered). `nil` when the model did not answer.
+    func shadowCall(_ task: TaskRuntime, forward: [UInt8]) async throws(GatewayError) -> ModelAnswer? {
+        let tenant = GrayRelease.shadowTenant
+        try await acquire(task, tenant: tenant)
+        defer { task.limiter.release(tenant: tenant) }
+        let reply = try await post(task, forward: forward, tenant: tenant)
+        guard case .answer(let answer) = task.taskProtocol.read(status: reply.status, body: reply.body) else { return nil }
+        return answer
+    }
+
+    /// A place in `task`'s limiter, or the client's 503 when its queue is full.
+    private func acquire(_ task: TaskRuntime, tenant: String) async throws(GatewayError) {
+        do {
+            try await task.limiter.acquire(tenant: tenant)
+        } catch {
+            throw GatewayError(.overloaded, "too many requests are waiting for the model server; retry shortly", retryAfter: 1)
         }
     }
 

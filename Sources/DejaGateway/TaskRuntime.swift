@@ -53,6 +53,9 @@ public struct TaskRuntime: Sendable {
     public var fileURLs = FileURLs.refuse
     /// What happens to answers in which a detector finds sensitive data.
     public var sensitive = SensitivePolicy()
+    /// The task's gray release, when a candidate model version is declared; `nil` (the default) costs
+    /// nothing on any path.
+    public var gray: GrayRelease?
 
     /// What happens to a binary member given as an http(s) URL.
     public enum FileURLs: Sendable {

@@ -40,6 +40,11 @@ public final class UsageRecorder: Service, Sendable {
         try await ledger.record([record], settling: reservations)
     }
 
+    /// Records a gray release's shadow comparison durably.
+    public func recordComparison(_ comparison: GrayComparison) async throws {
+        try await ledger.recordComparison(comparison)
+    }
+
     /// Reserves tokens against the caller's budgets before a model call; throws the ledger's
     /// `quotaExceeded` error when a budget cannot cover them.
     public func reserve(tenant: String, keyID: String, tokens: Int64, at time: Double) async throws -> Reservation {

@@ -111,6 +111,14 @@ public protocol Ledger: Sendable {
     /// `idempotentResponses`) and reservations past their expiry.
     func purgeExpired() async throws -> (idempotentResponses: Int, reservations: Int)
 
+    // MARK: Gray release
+
+    /// Appends one shadow comparison of a gray release; durable when it returns.
+    func recordComparison(_ comparison: GrayComparison) async throws
+    /// Per task and pair of versions, ordered by task and versions: comparisons and agreements over the
+    /// query's comparisons, with up to `query.examples` of the most recent disagreements, newest first.
+    func grayReport(_ query: GrayQuery) async throws -> [GrayReportRow]
+
     // MARK: Lifetime
 
     /// Releases the ledger's resources; call once, after every other call has returned.

@@ -92,6 +92,25 @@ enum PostgresSchema {
             // before a key was derived): what the most repeated requests are counted by.
             "ALTER TABLE usage ADD COLUMN content_key BYTEA CONSTRAINT usage_content_key_length CHECK (octet_length(content_key) = 32)",
         ],
+        [
+            // Gray release: shadow comparisons of a stable answer with a candidate version's; digests of
+            // the answers only, never the answers.
+            """
+            CREATE TABLE gray_comparisons (
+                id BIGSERIAL PRIMARY KEY,
+                time DOUBLE PRECISION NOT NULL,
+                task TEXT NOT NULL,
+                stable_version TEXT NOT NULL,
+                candidate_version TEXT NOT NULL,
+                content_key TEXT NOT NULL,
+                agree BOOLEAN NOT NULL,
+                difference TEXT,
+                stable_digest TEXT NOT NULL,
+                candidate_digest TEXT NOT NULL
+            )
+            """,
+            "CREATE INDEX gray_comparisons_task_time ON gray_comparisons(task, time)",
+        ],
     ]
 
     /// The version a fully migrated database has.

@@ -81,10 +81,12 @@ public func buildApplication(
         idle: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)),
         header: .milliseconds(Int64(configuration.server.headerTimeoutSeconds * 1000)))
     let server = HTTPServerBuilder { responder in DejaHTTP1Channel(responder: responder, fastPath: fastPath, timeouts: timeouts) }
-    // One health monitor per task, at the task's interval.
-    let monitors: [any Service] = zip(configuration.tasks, tasks).filter { $0.0.healthCheckSeconds > 0 }.map { task, runtime in
-        UpstreamHealthMonitor(pool: runtime.upstreams, client: parts.upstream,
-                              interval: .milliseconds(Int64(task.healthCheckSeconds * 1000)), logger: logger)
+    // One health monitor per task (and per gray release candidate), at the task's interval.
+    let monitors: [any Service] = zip(configuration.tasks, tasks).filter { $0.0.healthCheckSeconds > 0 }.flatMap { task, runtime in
+        ([runtime.upstreams] + [runtime.gray?.candidate.upstreams].compactMap { $0 }).map { pool in
+            UpstreamHealthMonitor(pool: pool, client: parts.upstream,
+                                  interval: .milliseconds(Int64(task.healthCheckSeconds * 1000)), logger: logger)
+        }
     }
     let app = Application(
         router: router,

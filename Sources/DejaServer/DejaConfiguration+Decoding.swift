@@ -15,6 +15,15 @@ extension KeyedDecodingContainer where Key == AnyCodingKey {
         try decode(T.self, forKey: AnyCodingKey(stringValue: name))
     }
 
+    /// `upstream` and `upstreams`: `upstream` names the first model server; with only `upstreams`, the
+    /// first of those is it.
+    func upstreams() throws -> (first: String, more: [String]) {
+        var more: [String] = try value("upstreams", default: [])
+        if let upstream: String = try optional("upstream") { return (upstream, more) }
+        if !more.isEmpty { return (more.removeFirst(), more) }
+        return (try required("upstream"), [])  // the usual "missing setting" error
+    }
+
     func rejectUnknown(_ known: Set<String>) throws {
         for key in allKeys where !known.contains(key.stringValue) {
             throw DecodingError.dataCorruptedError(
@@ -120,18 +129,9 @@ extension DejaConfiguration.Task {
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
             "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
             "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "maxTextBytes", "fileURLs", "sensitive",
-            "textRule",
+            "textRule", "candidate",
         ])
-        // `upstream` names the first model server; with only `upstreams`, the first of those is it.
-        var more: [String] = try c.value("upstreams", default: [])
-        let first: String
-        if let upstream: String = try c.optional("upstream") {
-            first = upstream
-        } else if !more.isEmpty {
-            first = more.removeFirst()
-        } else {
-            first = try c.required("upstream")  // the usual "missing setting" error
-        }
+        let (first, more) = try c.upstreams()
         self.init(name: try c.required("name"), upstream: first, model: try c.required("model"))
         upstreams = more
         healthCheckSeconds = try c.value("healthCheckSeconds", default: healthCheckSeconds)
@@ -174,5 +174,19 @@ extension DejaConfiguration.Task {
         noCacheReplacesShared = try c.value("noCacheReplacesShared", default: noCacheReplacesShared)
         fileURLs = try c.value("fileURLs", default: fileURLs)
         sensitive = try c.value("sensitive", default: sensitive)
+        candidate = try c.optional("candidate")
+    }
+}
+
+extension DejaConfiguration.Candidate {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        try c.rejectUnknown(["modelVersion", "upstream", "upstreams", "fraction", "shadow", "maxShadowCalls"])
+        let (first, more) = try c.upstreams()
+        self.init(modelVersion: try c.required("modelVersion"), upstream: first)
+        upstreams = more
+        fraction = try c.value("fraction", default: fraction)
+        shadow = try c.value("shadow", default: shadow)
+        maxShadowCalls = try c.value("maxShadowCalls", default: maxShadowCalls)
     }
 }

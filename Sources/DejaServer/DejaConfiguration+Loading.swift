@@ -85,7 +85,39 @@ extension DejaConfiguration {
             if let value = try int(prefix + "MAX_CONCURRENCY") { tasks[index].maxConcurrency = value }
             if let value = try int(prefix + "BREAKER_MINIMUM_TENANTS") { tasks[index].breakerMinimumTenants = value }
             if let value = try double(prefix + "FAILURE_TTL_SECONDS") { tasks[index].failureTTLSeconds = value }
+            try applyCandidateEnvironment(environment, prefix: prefix + "CANDIDATE_", task: index)
         }
+    }
+
+    /// `DEJA_TASK_<NAME>_CANDIDATE_*`: a gray release's candidate. `MODEL_VERSION` and `UPSTREAM` declare
+    /// one where the file has none; an empty `MODEL_VERSION` removes it (a promotion or a rollback).
+    private mutating func applyCandidateEnvironment(_ environment: [String: String], prefix: String, task index: Int) throws {
+        if let version = environment[prefix + "MODEL_VERSION"], version.isEmpty {
+            tasks[index].candidate = nil
+            return
+        }
+        var candidate = tasks[index].candidate
+        if candidate == nil {
+            let version = environment[prefix + "MODEL_VERSION"], upstream = environment[prefix + "UPSTREAM"]
+            guard version != nil || upstream != nil else { return }
+            guard let version, let upstream else {
+                throw ConfigurationError("\(prefix)MODEL_VERSION and \(prefix)UPSTREAM declare a candidate together; set both")
+            }
+            candidate = DejaConfiguration.Candidate(modelVersion: version, upstream: upstream)
+        }
+        guard var candidate else { return }
+        if let value = environment[prefix + "MODEL_VERSION"] { candidate.modelVersion = value }
+        if let value = environment[prefix + "UPSTREAM"] { candidate.upstream = value }
+        if let value = environment[prefix + "UPSTREAMS"] {
+            candidate.upstreams = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        let fractions: [(String, WritableKeyPath<DejaConfiguration.Candidate, Double>)] = [("FRACTION", \.fraction), ("SHADOW", \.shadow)]
+        for (name, keyPath) in fractions {
+            guard let text = environment[prefix + name] else { continue }
+            guard let value = Double(text) else { throw ConfigurationError("\(prefix)\(name)=\(text) is not a number") }
+            candidate[keyPath: keyPath] = value
+        }
+        tasks[index].candidate = candidate
     }
 
     /// Checks every value a server would trip over later, with a message naming the setting.
@@ -191,6 +223,24 @@ extension DejaConfiguration {
             guard !task.model.name.isEmpty, !task.model.version.isEmpty else {
                 throw ConfigurationError("\(where_).model needs a name and a version")
             }
+            if let candidate = task.candidate { try Self.validate(candidate, of: task, at: where_ + ".candidate") }
+        }
+    }
+
+    /// Checks a gray release's candidate: a version of its own, fractions in range, model servers.
+    private static func validate(_ candidate: Candidate, of task: Task, at where_: String) throws {
+        guard !candidate.modelVersion.isEmpty else { throw ConfigurationError("\(where_).modelVersion must not be empty") }
+        guard candidate.modelVersion != task.model.version else {
+            throw ConfigurationError(
+                "\(where_).modelVersion '\(candidate.modelVersion)' is the task's own model version; a candidate needs another (or promote it: see docs/operations.md)")
+        }
+        guard (0...1).contains(candidate.fraction) else { throw ConfigurationError("\(where_).fraction must be between 0 and 1") }
+        guard (0...1).contains(candidate.shadow) else { throw ConfigurationError("\(where_).shadow must be between 0 and 1") }
+        guard candidate.maxShadowCalls >= 1 else { throw ConfigurationError("\(where_).maxShadowCalls must be at least 1") }
+        for url in [candidate.upstream] + candidate.upstreams {
+            guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw ConfigurationError("\(where_): '\(url)' is not an http(s) URL")
+            }
         }
     }
 
@@ -236,12 +286,7 @@ extension DejaConfiguration {
                 policy: policy,
                 protocol: wire,
                 route: task.effectiveRoute,
-                upstreams: UpstreamPool(([task.upstream] + task.upstreams).map { url in
-                    Upstream(url: url, healthURL: task.healthURL(for: url), breaker: CircuitBreaker(
-                        failureThreshold: task.breakerFailures, openSeconds: task.breakerOpenSeconds,
-                        errorRate: task.breakerErrorRate > 0 ? task.breakerErrorRate : .infinity,
-                        window: task.breakerWindow, minimumCalls: 10, minimumSources: task.breakerMinimumTenants, clock: clock))
-                }),
+                upstreams: task.upstreamPool([task.upstream] + task.upstreams, clock: clock),
                 timeout: .milliseconds(Int64(task.timeoutSeconds * 1000)),
                 freshness: task.freshness,
                 meter: meter,
@@ -255,6 +300,20 @@ extension DejaConfiguration {
                 if let kind = SensitiveKind(rawValue: name), let action = SensitivePolicy.Action(rawValue: action) {
                     runtime.sensitive.actions[kind] = action
                 }
+            }
+            if let candidate = task.candidate {
+                // The same task under the candidate's version, on its own servers, breakers and limiter.
+                var candidateRuntime = TaskRuntime(
+                    policy: policy.withModelVersion(candidate.modelVersion), protocol: wire, route: runtime.route,
+                    upstreams: task.upstreamPool([candidate.upstream] + candidate.upstreams, clock: clock),
+                    timeout: runtime.timeout, freshness: runtime.freshness, meter: meter, hitPrice: task.hitPrice,
+                    limiter: ConcurrencyLimiter(limit: task.maxConcurrency, maxQueue: task.maxQueue, maxQueuePerTenant: task.maxQueuePerTenant))
+                candidateRuntime.hitsPastBudget = runtime.hitsPastBudget
+                candidateRuntime.noCacheReplacesShared = runtime.noCacheReplacesShared
+                candidateRuntime.fileURLs = runtime.fileURLs
+                candidateRuntime.sensitive = runtime.sensitive
+                runtime.gray = GrayRelease(
+                    candidate: candidateRuntime, fraction: candidate.fraction, shadow: candidate.shadow, maxShadowCalls: candidate.maxShadowCalls)
             }
             return runtime
         }
@@ -288,6 +347,16 @@ extension DejaConfiguration.Task {
         freshness.staleIfError = staleIfErrorSeconds
         freshness.failureTTL = failureTTLSeconds
         return freshness
+    }
+
+    /// Model servers at `urls`, each with a breaker as this task's settings say.
+    func upstreamPool(_ urls: [String], clock: WallClock) -> UpstreamPool {
+        UpstreamPool(urls.map { url in
+            Upstream(url: url, healthURL: healthURL(for: url), breaker: CircuitBreaker(
+                failureThreshold: breakerFailures, openSeconds: breakerOpenSeconds,
+                errorRate: breakerErrorRate > 0 ? breakerErrorRate : .infinity,
+                window: breakerWindow, minimumCalls: 10, minimumSources: breakerMinimumTenants, clock: clock))
+        })
     }
 
     /// The route, defaulting to `/<name>`.

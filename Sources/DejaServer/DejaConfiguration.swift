@@ -123,6 +123,31 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public init() {}
     }
 
+    /// A gray release's candidate: another version of a task's model, on its own model servers.
+    ///
+    /// `fraction` of the task's documents — chosen by their content, so a document always gets the same
+    /// version — are answered by the candidate, keyed under its version; `shadow` of the other documents'
+    /// misses are also sent to it, unbilled and never served, to compare the answers (`deja gray report`).
+    public struct Candidate: Sendable, Codable, Equatable {
+        /// The candidate's model version (the model name stays the task's); must differ from the task's.
+        public var modelVersion: String
+        /// The candidate's model server URL.
+        public var upstream: String
+        /// More model servers for the candidate, balanced with `upstream`.
+        public var upstreams: [String] = []
+        /// Fraction of documents the candidate answers, 0 to 1 (default 0: shadow only).
+        public var fraction: Double = 0
+        /// Fraction of the other documents' misses also sent to the candidate to compare, 0 to 1 (default 0).
+        public var shadow: Double = 0
+        /// Shadow calls in flight at most (default 2); more are dropped and counted, never queued.
+        public var maxShadowCalls: Int = 2
+
+        public init(modelVersion: String, upstream: String) {
+            self.modelVersion = modelVersion
+            self.upstream = upstream
+        }
+    }
+
     /// One task: a route in front of a model.
     public struct Task: Sendable, Codable, Equatable {
         /// The task's name, used in keys, the ledger and metrics (e.g. `ocr`).
@@ -216,6 +241,9 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// `tenant` (each tenant its own cache, the default) or `shared` (one cache for every tenant: an
         /// explicit choice, since a hit tells a tenant that someone submitted the same input).
         public var scope: String = "tenant"
+        /// A gray release: a candidate model version answering a stable fraction of documents, and
+        /// compared in the shadow on a sample of the others (default: none).
+        public var candidate: Candidate?
 
         public init(name: String, upstream: String, model: Model) {
             self.name = name

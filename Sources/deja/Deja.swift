@@ -5,7 +5,7 @@ struct Deja: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deja",
         abstract: "A memoizing gateway for AI inference: repeats are answered from cache and billed zero tokens.",
-        subcommands: [Serve.self, Keys.self, QuotaCommand.self, Usage.self, Explain.self, Warm.self, Purge.self, Capacity.self]
+        subcommands: [Serve.self, Keys.self, QuotaCommand.self, Usage.self, Explain.self, Warm.self, Purge.self, Capacity.self, Gray.self]
     )
 }
 

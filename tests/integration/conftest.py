@@ -4,6 +4,7 @@ The worker is started once per session (loading PP-OCRv4 takes seconds); each ga
 own storage folder and port. Everything started here is stopped at the end, even on failure.
 """
 import base64
+import contextlib
 import io
 import json
 import os
@@ -100,13 +101,14 @@ def sentiment_task(worker: Worker, **overrides) -> dict:
     }
 
 
-@pytest.fixture(scope="session")
-def worker():
+@contextlib.contextmanager
+def running_worker(name: str = "deja-worker", env: dict[str, str] | None = None):
+    """A real worker process on a free port, with `env` added to its environment; stopped on exit."""
     port = free_port()
-    log = open(Path(tempfile.gettempdir()) / f"deja-worker-{port}.log", "wb")
+    log = open(Path(tempfile.gettempdir()) / f"{name}-{port}.log", "wb")
     proc = subprocess.Popen(
         [PYTHON, str(REPO / "worker" / "server.py"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/health", 300, proc)
@@ -118,6 +120,12 @@ def worker():
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def worker():
+    with running_worker() as started:
+        yield started
 
 
 class Gateway:

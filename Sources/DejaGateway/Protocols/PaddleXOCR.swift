@@ -61,6 +61,19 @@ public struct PaddleXOCR: PaddleXEnveloped {
         Measurement(pages: 1, inputBytes: Int64(forwardBody.count))
     }
 
+    /// Per page, the recognised texts and their boxes (`rec_texts`, `rec_boxes` of `prunedResult`): not
+    /// the scores, nor the settings and intermediate polygons a model server echoes.
+    public func comparable(_ answer: ModelAnswer) -> JSONValue {
+        let pages = answer.value["result"]?["ocrResults"]?.arrayValue ?? []
+        return .object([(key: "pages", value: .array(pages.map { page in
+            let pruned = page["prunedResult"]
+            return .object([
+                (key: "texts", value: pruned?["rec_texts"] ?? .null),
+                (key: "boxes", value: pruned?["rec_boxes"] ?? .null),
+            ])
+        }))])
+    }
+
     static func pages(in answer: JSONValue) -> Int64 {
         let result = answer["result"]
         if let pages = result?["dataInfo"]?["numPages"]?.numberValue?.int64Value {

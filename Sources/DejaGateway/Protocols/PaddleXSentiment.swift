@@ -30,6 +30,11 @@ public struct PaddleXSentiment: PaddleXEnveloped {
         minimumMeasurement(forwardBody: forwardBody)
     }
 
+    /// The label: two versions agree when they classify the text alike, whatever their scores.
+    public func comparable(_ answer: ModelAnswer) -> JSONValue {
+        .object([(key: "label", value: answer.value["result"]?["label"] ?? .null)])
+    }
+
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
         let text = (try? JSONValue(parsing: forwardBody))?["text"]?.stringValue
         return Measurement(labels: 1, inputBytes: Int64(forwardBody.count), inputCharacters: Int64(text?.count ?? 0))

@@ -41,6 +41,10 @@ public protocol TaskProtocol: Sendable {
     /// A request asking the model about one image file, given as base64 (`deja warm --images`); `nil`
     /// when the protocol takes no images. The default takes none.
     func imageRequest(base64: String) -> [UInt8]?
+    /// What of an answer says what the model found, for comparing two model versions' answers in a
+    /// gray release's shadow mode: without per-request fields (ids, timings, echoed settings) and
+    /// scores, so that two answers are equal when they mean the same. The default: the whole answer.
+    func comparable(_ answer: ModelAnswer) -> JSONValue
 }
 
 extension TaskProtocol {
@@ -53,6 +57,7 @@ extension TaskProtocol {
     public func echo(in body: ByteBuffer) -> String? { nil }
 
     public func imageRequest(base64: String) -> [UInt8]? { nil }
+    public func comparable(_ answer: ModelAnswer) -> JSONValue { answer.value }
 
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
         Measurement(pages: 1, labels: 1, inputBytes: Int64(forwardBody.count))
