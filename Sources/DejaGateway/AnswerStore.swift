@@ -1,6 +1,7 @@
 import DejaCache
 import DejaCore
 import Logging
+import Tracing
 
 /// The gateway's view of stored answers: the memory tier read first, the cache behind it, and — with
 /// a shared store — the cross-instance locks and waits of one computation per key.
@@ -13,6 +14,8 @@ struct AnswerStore: Sendable {
     /// Names this instance as the owner of cross-instance locks.
     let instanceID = "deja-\(UInt64.random(in: 0...UInt64.max))"
     let clock: WallClock
+    /// Each lookup is a `deja.lookup` span when tracing is on.
+    let tracer: RequestTracer
     let logger: Logger
 
     /// What a lookup found.
@@ -25,12 +28,35 @@ struct AnswerStore: Sendable {
 
     /// The entry stored for `key`, fresh or not, opened with `sealing` when it comes from a sealed tier.
     func find(_ key: CacheKey, sealing: SealingDigest) async -> Found {
-        if let entry = fastCache?.entry(for: key) { return .entry(entry) }
+        guard tracer.isOn else { return await lookUp(key, sealing: sealing).found }
+        return await tracer.span(SpanName.lookup) { span async -> Found in
+            let (found, layer) = await lookUp(key, sealing: sealing)
+            span?.updateAttributes { attributes in
+                attributes[TraceAttribute.keyPrefix] = key.tracePrefix
+                switch found {
+                case .entry(let entry):
+                    attributes[TraceAttribute.lookupResult] = entry.isFresh(at: clock.now()) ? "hit" : "stale"
+                    attributes[TraceAttribute.cacheLayer] = layer
+                    attributes[TraceAttribute.modelVersion] = entry.modelVersion
+                case .nothing:
+                    attributes[TraceAttribute.lookupResult] = "miss"
+                case .storeFailed:
+                    attributes[TraceAttribute.lookupResult] = "error"
+                }
+            }
+            if case .storeFailed = found { span?.setStatus(SpanStatus(code: .error, message: "cache read failed")) }
+            return found
+        }
+    }
+
+    /// What `find` found, and in which tier: `l1` (memory) or `l2` (behind it).
+    private func lookUp(_ key: CacheKey, sealing: SealingDigest) async -> (found: Found, layer: String) {
+        if let entry = fastCache?.entry(for: key) { return (.entry(entry), "l1") }
         do {
-            return try await cache.get(key, sealing: sealing).map(Found.entry) ?? .nothing
+            return (try await cache.get(key, sealing: sealing).map(Found.entry) ?? .nothing, "l2")
         } catch {
             logger.warning("cache read failed; answering from the model", metadata: ["error": "\(error)"])
-            return .storeFailed
+            return (.storeFailed, "l2")
         }
     }
 

@@ -3,6 +3,7 @@ import DejaCore
 import DejaLedger
 import Logging
 import NIOCore
+import Tracing
 
 /// Holds and bills tokens in the ledger: a reservation before a model call or a budget-bound hit, the
 /// billed record before the client sees a billed answer, a queued record for what is billed nothing.
@@ -11,6 +12,8 @@ struct Biller: Sendable {
     /// Seals the answers kept for idempotent requests, as the cache seals its entries.
     let sealer: EntrySealer
     let clock: WallClock
+    /// Each durable write is a `deja.ledger_commit` span when tracing is on.
+    let tracer: RequestTracer
     let logger: Logger
 
     static let ledgerDown = "the usage ledger is unavailable, so the answer could not be billed; retry shortly"
@@ -37,6 +40,13 @@ struct Biller: Sendable {
     /// nobody gets the answer.
     func bill(_ record: UsageRecord, answer entry: CacheEntry, key: CacheKey, sealing: SealingDigest, reservation: Reservation?,
               idempotency: IdempotencyLease?) async throws(GatewayError) {
+        try await commit(record, idempotent: idempotency != nil) { () async throws(GatewayError) in
+            try await write(record, answer: entry, key: key, sealing: sealing, reservation: reservation, idempotency: idempotency)
+        }
+    }
+
+    private func write(_ record: UsageRecord, answer entry: CacheEntry, key: CacheKey, sealing: SealingDigest, reservation: Reservation?,
+                       idempotency: IdempotencyLease?) async throws(GatewayError) {
         let settling = reservation.map { [$0] } ?? []
         do {
             if let idempotency {
@@ -75,11 +85,31 @@ struct Biller: Sendable {
             recorder.enqueue(record)
             return
         }
-        do {
-            try await recorder.recordNow(record, settling: reservation.map { [$0] } ?? [])
-        } catch {
-            await release(reservation)
-            throw GatewayError(.ledgerUnavailable, Self.ledgerDown, underlying: error)
+        try await commit(record, idempotent: false) { () async throws(GatewayError) in
+            do {
+                try await recorder.recordNow(record, settling: reservation.map { [$0] } ?? [])
+            } catch {
+                await release(reservation)
+                throw GatewayError(.ledgerUnavailable, Self.ledgerDown, underlying: error)
+            }
+        }
+    }
+
+    /// Runs a durable write of `record`, in a `deja.ledger_commit` span when tracing is on.
+    private func commit(
+        _ record: UsageRecord, idempotent: Bool, _ write: () async throws(GatewayError) -> Void
+    ) async throws(GatewayError) {
+        guard tracer.isOn else { return try await write() }
+        try await tracer.span(SpanName.ledgerCommit) { span async throws(GatewayError) in
+            span?.updateAttributes { attributes in
+                attributes[TraceAttribute.task] = record.task
+                attributes[TraceAttribute.outcome] = record.outcome.rawValue
+                attributes[TraceAttribute.tenant] = record.tenant
+                attributes[TraceAttribute.tokens] = Int(record.meteredTokens)
+                attributes[TraceAttribute.billedTokens] = Int(record.billedTokens)
+                attributes[TraceAttribute.idempotent] = idempotent
+            }
+            try await write()
         }
     }
 

@@ -46,6 +46,7 @@ public final class Gateway: Sendable {
     private let flights = SingleFlight<CacheKey, FlightResult>()
     let clock: WallClock
     let metrics: GatewayMetrics
+    let tracer: RequestTracer
     let logger: Logger
 
     /// - Parameters:
@@ -54,6 +55,7 @@ public final class Gateway: Sendable {
     ///   - refresher: runs stale-while-revalidate refreshes; `nil` turns them off.
     ///   - coordinator: the shared store, for one computation per key across instances.
     ///   - sealer: seals the answers kept for idempotent requests (the cache's own tiers seal theirs).
+    ///   - tracer: where the spans of the request path go; off by default.
     public init(
         cache: any CacheStore,
         fastCache: MemoryStore?,
@@ -66,19 +68,21 @@ public final class Gateway: Sendable {
         memo: KeyMemo = KeyMemo(),
         workers: CanonicalWorkers? = nil,
         metrics: GatewayMetrics = GatewayMetrics(tasks: []),
+        tracer: RequestTracer = .off,
         logger: Logger
     ) {
         let canonicalizer = Canonicalizer(contentDigestCache: InMemoryContentDigestCache(capacity: 100_000))
         resolver = KeyResolver(memo: memo, canonicalizer: canonicalizer, workers: workers, coordinator: coordinator,
                                metrics: metrics, logger: logger)
-        store = AnswerStore(cache: cache, fastCache: fastCache, coordinator: coordinator, clock: clock, logger: logger)
-        model = ModelCaller(upstream: upstream, failures: FailureMemory(), clock: clock)
-        biller = Biller(recorder: recorder, sealer: sealer, clock: clock, logger: logger)
+        store = AnswerStore(cache: cache, fastCache: fastCache, coordinator: coordinator, clock: clock, tracer: tracer, logger: logger)
+        model = ModelCaller(upstream: upstream, failures: FailureMemory(), clock: clock, tracer: tracer)
+        biller = Biller(recorder: recorder, sealer: sealer, clock: clock, tracer: tracer, logger: logger)
         responder = Responder(biller: biller, metrics: metrics, clock: clock, logger: logger)
         self.recorder = recorder
         self.refresher = refresher
         self.clock = clock
         self.metrics = metrics
+        self.tracer = tracer
         self.logger = logger
     }
 
@@ -93,12 +97,23 @@ public final class Gateway: Sendable {
     ) async -> TaskResponse {
         var exchange = Exchange(task: task, caller: caller, body: body, cacheControl: cacheControl, started: clock.now())
         do {
-            try await resolver.resolve(&exchange)
+            try await resolveKey(&exchange)
         } catch {
             return responder.failure(exchange, error: error)
         }
         guard let idempotencyKey else { return await answer(exchange, idempotency: nil) }
         return await answerOnce(exchange, idempotencyKey: idempotencyKey)
+    }
+
+    /// Resolves the request's content key, in a `deja.key` span when tracing is on.
+    private func resolveKey(_ exchange: inout Exchange) async throws(GatewayError) {
+        guard tracer.isOn else { return try await resolver.resolve(&exchange) }
+        try await tracer.span(SpanName.key) { span async throws(GatewayError) in
+            span?.attributes[TraceAttribute.task] = exchange.taskName
+            try await resolver.resolve(&exchange)
+            span?.attributes[TraceAttribute.keyPrefix] = exchange.key?.tracePrefix
+            span?.attributes[TraceAttribute.keySource] = exchange.canonical == nil ? "memo" : "canonical"
+        }
     }
 
     /// Answers a request whose key is resolved: from the cache when the policy allows, else from the model.

@@ -1,6 +1,8 @@
 import DejaCore
 import Logging
 import NIOCore
+import NIOHTTP1
+import Tracing
 
 /// Calls a task's model servers: through the task's limiter, past inputs that just failed, over the
 /// servers whose breakers let it through, and reads the reply in the task's protocol.
@@ -9,6 +11,9 @@ struct ModelCaller: Sendable {
     /// Inputs the model failed on (5xx), not sent again for the task's failure TTL.
     let failures: FailureMemory
     let clock: WallClock
+    /// Each call is a `deja.model_call` client span when tracing is on, whose `traceparent` goes with
+    /// the request so the model server can join the trace.
+    let tracer: RequestTracer
 
     /// What a call came to.
     enum Reply: Sendable {
@@ -32,9 +37,26 @@ struct ModelCaller: Sendable {
 
     /// Sends `forward` for `key` on behalf of `tenant`; throws when the model could not answer.
     func call(_ task: TaskRuntime, key: CacheKey, forward: [UInt8], tenant: String) async throws(GatewayError) -> Reply {
+        guard let tracer = tracer.tracer else { return try await call(task, key: key, forward: forward, tenant: tenant, span: nil, headers: nil) }
+        return try await self.tracer.span(SpanName.modelCall, ofKind: .client) { span async throws(GatewayError) -> Reply in
+            var headers = HTTPHeaders()
+            tracer.inject(ServiceContext.current ?? .topLevel, into: &headers, using: TraceHeadersInjector())
+            span?.updateAttributes { attributes in
+                attributes[TraceAttribute.task] = task.policy.task
+                attributes[TraceAttribute.modelVersion] = task.policy.modelVersion
+                attributes[TraceAttribute.httpMethod] = "POST"
+            }
+            return try await call(task, key: key, forward: forward, tenant: tenant, span: span, headers: headers)
+        }
+    }
+
+    private func call(
+        _ task: TaskRuntime, key: CacheKey, forward: [UInt8], tenant: String, span: (any Span)?, headers: HTTPHeaders?
+    ) async throws(GatewayError) -> Reply {
         try await acquire(task, tenant: tenant)
         defer { task.limiter.release(tenant: tenant) }
-        let reply = try await post(task, forward: forward, tenant: tenant)
+        let reply = try await post(task, forward: forward, tenant: tenant, span: span, headers: headers)
+        span?.attributes[TraceAttribute.httpStatus] = reply.status
         switch task.taskProtocol.read(status: reply.status, body: reply.body) {
         case .answer(let answer):
             return .answer(answer, seconds: reply.seconds)
@@ -64,7 +86,7 @@ struct ModelCaller: Sendable {
         let tenant = GrayRelease.shadowTenant
         try await acquire(task, tenant: tenant)
         defer { task.limiter.release(tenant: tenant) }
-        let reply = try await post(task, forward: forward, tenant: tenant)
+        let reply = try await post(task, forward: forward, tenant: tenant, span: nil, headers: nil)
         guard case .answer(let answer) = task.taskProtocol.read(status: reply.status, body: reply.body) else { return nil }
         return answer
     }
@@ -85,7 +107,9 @@ struct ModelCaller: Sendable {
     ///
     /// A timeout or a 5xx is charged to `tenant` in the breaker: failures from one tenant alone do not
     /// open it (see ``CircuitBreaker``). An unreachable server is nobody's doing and always counts.
-    private func post(_ task: TaskRuntime, forward: [UInt8], tenant: String) async throws(GatewayError) -> UpstreamReply {
+    private func post(
+        _ task: TaskRuntime, forward: [UInt8], tenant: String, span: (any Span)?, headers: HTTPHeaders?
+    ) async throws(GatewayError) -> UpstreamReply {
         var shortestWait: Double?
         var unreachable: GatewayError?
         for server in task.upstreams.candidates() {
@@ -93,9 +117,10 @@ struct ModelCaller: Sendable {
                 shortestWait = min(shortestWait ?? wait, wait)
                 continue
             }
+            if let span { Self.recordServer(server.url, on: span) }
             let reply: UpstreamReply
             do {
-                reply = try await upstream.postJSON(url: server.url, body: forward, timeout: task.timeout)
+                reply = try await upstream.postJSON(url: server.url, body: forward, timeout: task.timeout, headers: headers)
             } catch {
                 if error.isConnectionFailure {
                     server.breaker.record(success: false)
@@ -115,5 +140,28 @@ struct ModelCaller: Sendable {
             "the model server is failing, so Deja stopped sending it requests for a while (circuit open); retry after \(seconds) s",
             retryAfter: seconds
         )
+    }
+
+    /// The model server a call went to, by host and port: no path, no user or password.
+    private static func recordServer(_ url: String, on span: any Span) {
+        guard let schemeEnd = url.firstRange(of: "://") else { return }
+        let authority = url[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        var host = authority.split(separator: "@").last ?? authority
+        var port = url.hasPrefix("https:") ? 443 : 80
+        if let colon = host.lastIndex(of: ":"), !host[colon...].contains("]"), let number = Int(host[host.index(after: colon)...]) {
+            port = number
+            host = host[..<colon]
+        }
+        span.updateAttributes { attributes in
+            attributes[TraceAttribute.serverAddress] = String(host)
+            attributes[TraceAttribute.serverPort] = port
+        }
+    }
+}
+
+/// Writes a span's context into the headers of a model call (`traceparent`).
+struct TraceHeadersInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout HTTPHeaders) {
+        carrier.replaceOrAdd(name: key, value: value)
     }
 }

@@ -35,13 +35,14 @@ public final class UpstreamClient: Service, Sendable {
         self.maxAnswerBytes = maxAnswerBytes
     }
 
-    /// POSTs a JSON body to `url` and collects the answer.
+    /// POSTs a JSON body to `url` and collects the answer; `headers` (a trace's `traceparent`) go with it.
     ///
     /// - Throws: ``GatewayError`` `.upstreamUnavailable` when the server cannot be reached or times out,
     ///   `.upstreamFailed` when the answer is unreadable or too large.
-    public func postJSON(url: String, body: [UInt8], timeout: TimeAmount) async throws(GatewayError) -> UpstreamReply {
+    public func postJSON(url: String, body: [UInt8], timeout: TimeAmount, headers: HTTPHeaders? = nil) async throws(GatewayError) -> UpstreamReply {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
+        if let headers { request.headers = headers }
         request.headers.add(name: "content-type", value: "application/json")
         request.body = .bytes(body)
         return try await execute(request, timeout: timeout)

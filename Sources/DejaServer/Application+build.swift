@@ -26,6 +26,8 @@ public func buildApplication(
     logger: Logger = Logger(label: "deja")
 ) async throws -> some ApplicationProtocol {
     let tasks = try configuration.taskRuntimes(clock: clock)
+    // Off: no tracer, no service, and the request path pays a branch on `nil`.
+    let tracing = try TraceExport.make(configuration.tracing, logger: logger)
     let parts = try await DejaComponents.open(configuration: configuration, clock: clock, logger: logger)
 
     let router = Router(context: DejaRequestContext.self)
@@ -36,7 +38,7 @@ public func buildApplication(
     let gateway = Gateway(
         cache: parts.cache, fastCache: parts.memory, sealer: parts.sealer, recorder: parts.recorder, upstream: parts.upstream,
         refresher: parts.refresher, coordinator: parts.redis, clock: clock, workers: CanonicalWorkers(pool: canonicalPool),
-        metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), logger: logger
+        metrics: GatewayMetrics(tasks: tasks.map(\.policy.task)), tracer: tracing.tracer, logger: logger
     )
     let rateLimiter = configuration.server.rateLimitPerSecond > 0
         ? RateLimiter(
@@ -54,7 +56,7 @@ public func buildApplication(
         maxBytes: configuration.server.maxInFlightBodyBytes, maxBytesPerKey: configuration.server.maxInFlightBodyBytesPerKey)
     TaskController(
         tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
-        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget
+        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget, tracer: tracing.tracer
     ).addRoutes(to: router)
     UsageController(ledger: parts.ledger, authenticator: authenticator, recorder: parts.recorder, adminToken: adminToken)
         .addRoutes(to: router)
@@ -75,7 +77,7 @@ public func buildApplication(
     let fastPath = configuration.server.fastPath ? HitFastPath(
         tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
         maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget, serverName: serverName,
-        registry: registry
+        registry: registry, tracer: tracing.tracer
     ) : nil
     let timeouts = ConnectionTimeouts(
         idle: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)),
@@ -95,7 +97,8 @@ public func buildApplication(
             address: .hostname(configuration.server.host, port: configuration.server.port),
             serverName: serverName
         ),
-        services: parts.services + monitors + [revocations, purger, ThreadPoolService(pool: canonicalPool)],
+        // The span exporter first, so it stops last: the spans of the last requests are exported.
+        services: (tracing.service.map { [$0] } ?? []) + parts.services + monitors + [revocations, purger, ThreadPoolService(pool: canonicalPool)],
         // A configured thread count gets its own group, which lives as long as the process.
         eventLoopGroupProvider: configuration.server.eventLoopThreads.map {
             .shared(MultiThreadedEventLoopGroup(numberOfThreads: $0))

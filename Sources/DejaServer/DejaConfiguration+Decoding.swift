@@ -42,13 +42,14 @@ extension DejaConfiguration {
                 forKey: AnyCodingKey(stringValue: secret), in: c,
                 debugDescription: "seal secrets never go in the configuration file; set DEJA_SEAL_SECRETS_FILE to a file readable only by the gateway")
         }
-        try c.rejectUnknown(["server", "storage", "adminToken", "logLevel", "tasks"])
+        try c.rejectUnknown(["server", "storage", "adminToken", "logLevel", "tasks", "tracing"])
         self.init()
         server = try c.value("server", default: server)
         storage = try c.value("storage", default: storage)
         adminToken = try c.optional("adminToken")
         logLevel = try c.value("logLevel", default: logLevel)
         tasks = try c.value("tasks", default: tasks)
+        tracing = try c.value("tracing", default: tracing)
     }
 }
 

@@ -56,6 +56,7 @@ extension DejaConfiguration {
         if let value = environment["DEJA_LEDGER"] { storage.ledger = value.isEmpty ? nil : value }
         if let value = environment["DEJA_ADMIN_TOKEN"] { adminToken = value.isEmpty ? nil : value }
         if let value = environment["DEJA_LOG_LEVEL"] { logLevel = value }
+        try tracing.applyEnvironment(environment)
         if let value = environment["DEJA_SEAL_SECRETS"], !value.isEmpty {
             sealSecrets = value
         } else if let path = environment["DEJA_SEAL_SECRETS_FILE"], !path.isEmpty {
@@ -149,6 +150,7 @@ extension DejaConfiguration {
             throw ConfigurationError("storage.ledger must be a postgres:// URL")
         }
         guard !tasks.isEmpty else { throw ConfigurationError("tasks: at least one task is needed") }
+        try tracing.validate()
         guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
             throw ConfigurationError("logLevel '\(logLevel)' is not one of trace, debug, info, notice, warning, error, critical")
         }

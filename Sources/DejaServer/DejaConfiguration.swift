@@ -264,6 +264,8 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
     public var sealSecrets: String?
     /// The tasks served; by default one PaddleX OCR task in front of a local worker.
     public var tasks: [Task] = [DejaConfiguration.defaultOCRTask]
+    /// OpenTelemetry traces (off by default).
+    public var tracing = Tracing()
 
     public init() {}
 

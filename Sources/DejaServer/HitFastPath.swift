@@ -4,6 +4,7 @@ import DejaLedger
 import Prometheus
 import NIOCore
 import NIOHTTP1
+import Tracing
 
 /// Answers repeats from the memory cache on the event loop, before a request reaches the router.
 ///
@@ -42,6 +43,8 @@ struct HitFastPath: Sendable {
     let bodyTimeout: Duration
     let bodyBudget: BodyBudget
     let serverName: String?
+    /// A `deja.request` span for each request answered here, when tracing is on.
+    let tracer: RequestTracer
 
     /// Bodies up to this size are held without a reservation in the ``BodyBudget`` (one small
     /// body per connection at most); larger ones reserve their length like the router does.
@@ -50,8 +53,9 @@ struct HitFastPath: Sendable {
     init(
         tasks: [TaskRuntime], gateway: Gateway, authenticator: Authenticator, rateLimiter: RateLimiter?,
         maxBodyBytes: Int, bodyTimeout: Duration, bodyBudget: BodyBudget, serverName: String?,
-        registry: PrometheusCollectorRegistry
+        registry: PrometheusCollectorRegistry, tracer: RequestTracer = .off
     ) {
+        self.tracer = tracer
         self.bodyBudget = bodyBudget
         self.routes = Dictionary(tasks.map { ($0.route, Route(task: $0, registry: registry)) }, uniquingKeysWith: { first, _ in first })
         self.gateway = gateway
@@ -72,6 +76,8 @@ struct HitFastPath: Sendable {
         var hasher: KeyMemo.BodyHasher
         /// The body's bytes in the ``BodyBudget``, returned when the request is answered or handed on.
         var reservation: BodyBudget.Reservation?
+        /// When the head arrived, for the request's span; `nil` when tracing is off.
+        var arrived: DefaultTracerClock.Instant?
     }
 
     /// Whether the request starting with `head` may be a fast hit; `nil` sends it to the router.
@@ -115,7 +121,7 @@ struct HitFastPath: Sendable {
             reservation = reserved
         }
         var held = Held(head: head, route: route, caller: caller, cacheControl: cacheControl, hasher: KeyMemo.BodyHasher(prefix: prefix),
-                        reservation: reservation)
+                        reservation: reservation, arrived: tracer.isOn ? DefaultTracerClock.now : nil)
         held.parts.reserveCapacity(4)
         return held
     }
@@ -126,11 +132,29 @@ struct HitFastPath: Sendable {
         guard let hit = gateway.cachedAnswer(task: task, caller: held.caller, bodyDigest: held.hasher.finalize(),
                                              cacheControl: CacheControl(header: held.cacheControl))
         else { return nil }
+        let answer: TaskResponse
         if let rateLimiter, let wait = rateLimiter.take(held.caller.id) {
-            return TaskController<DejaRequestContext>.rateLimited(wait: wait, limiter: rateLimiter, task: task)
+            answer = TaskController<DejaRequestContext>.rateLimited(wait: wait, limiter: rateLimiter, task: task)
+        } else {
+            held.route.hits.increment()
+            answer = gateway.answer(hit, task: task, caller: held.caller)
         }
-        held.route.hits.increment()
-        return gateway.answer(hit, task: task, caller: held.caller)
+        if let arrived = held.arrived { trace(answer, to: held, arrived: arrived) }
+        return answer
+    }
+
+    /// The `deja.request` span of a request answered here: from its head to its answer, continuing the
+    /// client's trace; no child spans (the memo and the memory tier answered it in one step).
+    private func trace(_ answer: TaskResponse, to held: Held, arrived: DefaultTracerClock.Instant) {
+        guard let span = tracer.startRequestSpan(task: held.route.task, headers: held.head.headers, using: HTTPHeadersTraceExtractor(),
+                                                 at: arrived)
+        else { return }
+        span.updateAttributes { attributes in
+            attributes[TraceAttribute.fastPath] = true
+            attributes[TraceAttribute.cacheLayer] = "l1"
+        }
+        answer.record(on: span)
+        span.end()
     }
 }
 

@@ -3,6 +3,7 @@ import DejaGateway
 import DejaLedger
 import HTTPTypes
 import Hummingbird
+import Tracing
 
 /// The drop-in task routes: one `POST` per configured task, speaking the upstream's own protocol.
 struct TaskController<Context: RequestContext>: Sendable {
@@ -13,6 +14,8 @@ struct TaskController<Context: RequestContext>: Sendable {
     let maxBodyBytes: Int
     let bodyTimeout: Duration
     let bodyBudget: BodyBudget
+    /// A `deja.request` span per request when tracing is on.
+    var tracer: RequestTracer = .off
 
     func addRoutes(to router: Router<Context>) {
         for task in tasks {
@@ -23,62 +26,72 @@ struct TaskController<Context: RequestContext>: Sendable {
     }
 
     func handle(_ request: Request, task: TaskRuntime) async -> Response {
+        guard let span = tracer.startRequestSpan(task: task, headers: request.headers, using: HTTPFieldsTraceExtractor()) else {
+            return Self.response(await answer(request, task: task))
+        }
+        defer { span.end() }
+        let answer = await ServiceContext.$current.withValue(span.context) { await self.answer(request, task: task) }
+        answer.record(on: span)
+        return Self.response(answer)
+    }
+
+    /// The answer to one task request: who asks, what they sent, and the gateway's answer to it.
+    func answer(_ request: Request, task: TaskRuntime) async -> TaskResponse {
         // Who is asking.
         guard let secret = Self.bearerToken(request.headers[.authorization]) else {
-            return Self.error(401, "missing API key: send the header 'Authorization: Bearer <api key>'", task: task)
+            return Self.errorAnswer(401, "missing API key: send the header 'Authorization: Bearer <api key>'", task: task)
         }
         let caller: APIKeyInfo
         do {
             guard let info = try await authenticator.authenticate(secret: secret) else {
-                return Self.error(401, "unknown or revoked API key; create one with 'deja keys create --tenant <name>'", task: task)
+                return Self.errorAnswer(401, "unknown or revoked API key; create one with 'deja keys create --tenant <name>'", task: task)
             }
             caller = info
         } catch {
-            return Self.error(503, "the key store is unavailable; retry shortly", task: task)
+            return Self.errorAnswer(503, "the key store is unavailable; retry shortly", task: task)
         }
 
         if let rateLimiter, let wait = rateLimiter.take(caller.id) {
-            return Self.response(Self.rateLimited(wait: wait, limiter: rateLimiter, task: task))
+            return Self.rateLimited(wait: wait, limiter: rateLimiter, task: task)
         }
 
         // What they sent, within the limits of size and time.
         let declared = request.headers[.contentLength].flatMap { Int($0) }
         if let declared, declared > maxBodyBytes {
-            return Self.error(413, "request body of \(declared) bytes is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)", task: task)
+            return Self.errorAnswer(413, "request body of \(declared) bytes is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)", task: task)
         }
         // Room for the body among all bodies in memory; a body of unknown length may take the limit.
         let reservation: BodyBudget.Reservation
         do {
             reservation = try bodyBudget.reserve(declared ?? maxBodyBytes, keyID: caller.id)
         } catch {
-            return Self.response(Self.bodyBudgetRefused(error, budget: bodyBudget, task: task))
+            return Self.bodyBudgetRefused(error, budget: bodyBudget, task: task)
         }
         defer { reservation.release() }
         let body: ByteBuffer
         do {
             body = try await Self.collect(request, upTo: maxBodyBytes, within: bodyTimeout)
         } catch is BodyTimeout {
-            return Self.response(Self.bodyTimedOut(bodyTimeout, task: task))
+            return Self.bodyTimedOut(bodyTimeout, task: task)
         } catch {
-            return Self.error(413, "request body is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)", task: task)
+            return Self.errorAnswer(413, "request body is over the limit of \(maxBodyBytes) bytes (server.maxBodyBytes)", task: task)
         }
         if body.readableBytes == 0 {
             let error = task.taskProtocol.requestError(CanonicalError(.emptyBody, path: "$", message: "the body is empty"), body: body)
             var answer = Self.errorAnswer(error.status, error.message, task: task)
             answer.detail = error.detail
-            return Self.response(answer)
+            return answer
         }
 
         let idempotencyKey = request.headers[.idempotencyKey]
         if let idempotencyKey, idempotencyKey.isEmpty || idempotencyKey.utf8.count > 255
             || !idempotencyKey.utf8.allSatisfy({ (0x21...0x7e).contains($0) }) {
-            return Self.error(400, "Idempotency-Key must be 1 to 255 visible ASCII characters", task: task)
+            return Self.errorAnswer(400, "Idempotency-Key must be 1 to 255 visible ASCII characters", task: task)
         }
-        let answer = await gateway.handle(
+        return await gateway.handle(
             task: task, caller: caller, body: body,
             cacheControl: CacheControl(header: request.headers[.cacheControl]), idempotencyKey: idempotencyKey
         )
-        return Self.response(answer)
     }
 
     struct BodyTimeout: Error {}
@@ -169,10 +182,6 @@ struct TaskController<Context: RequestContext>: Sendable {
         merged.reserveCapacity(total)
         for part in parts { merged.writeImmutableBuffer(part) }
         return ResponseBody(byteBuffer: merged)
-    }
-
-    static func error(_ status: Int, _ message: String, task: TaskRuntime) -> Response {
-        response(errorAnswer(status, message, task: task))
     }
 
     /// An error in the task protocol's envelope, billed nothing.

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -28,6 +29,7 @@ final class StubModel: Sendable {
         var behaviour = Behaviour.answer(pages: 1)
         var calls = 0
         var bodies: [String] = []
+        var traceparents: [String?] = []
     }
 
     private let state = Mutex(State())
@@ -38,6 +40,8 @@ final class StubModel: Sendable {
     var url: String { "http://127.0.0.1:\(port)" }
     var calls: Int { state.withLock { $0.calls } }
     var bodies: [String] { state.withLock { $0.bodies } }
+    /// The `traceparent` header of each call, in order (`nil` when a call had none).
+    var traceparents: [String?] { state.withLock { $0.traceparents } }
 
     func behave(_ behaviour: Behaviour) {
         state.withLock { $0.behaviour = behaviour }
@@ -55,27 +59,16 @@ final class StubModel: Sendable {
     /// Starts a stub on a free port; ``stop()`` ends it.
     static func start() async throws -> StubModel {
         let box = Mutex<StubModel?>(nil)
-        let (portStream, portContinuation) = AsyncStream.makeStream(of: Int.self)
         let router = Router()
         let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
             var request = request
             let body = try await request.collectBody(upTo: 64 << 20)
             guard let stub = box.withLock({ $0 }) else { return Response(status: .serviceUnavailable) }
-            return try await stub.answer(String(buffer: body))
+            return try await stub.answer(String(buffer: body), traceparent: request.headers[HTTPField.Name("traceparent")!])
         }
         router.post("/ocr", use: handler)
         router.post("/sentiment", use: handler)
-        var logger = Logger(label: "stub-model")
-        logger.logLevel = .critical  // its own shutdown is not the test's news
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { channel in portContinuation.yield(channel.localAddress?.port ?? 0) },
-            logger: logger
-        )
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        var ports = portStream.makeAsyncIterator()
-        guard let port = await ports.next(), port > 0 else { throw CancellationError() }
+        let (port, task) = try await LoopbackServer.start(router, label: "stub-model")
         let stub = StubModel(port: port, task: task)
         box.withLock { $0 = stub }
         return stub
@@ -86,10 +79,11 @@ final class StubModel: Sendable {
         _ = try? await task.value
     }
 
-    private func answer(_ body: String) async throws -> Response {
+    private func answer(_ body: String, traceparent: String?) async throws -> Response {
         let (behaviour, call) = state.withLock { state -> (Behaviour, Int) in
             state.calls += 1
             state.bodies.append(body)
+            state.traceparents.append(traceparent)
             return (state.behaviour, state.calls)
         }
         let logId = UUID().uuidString.lowercased()
