@@ -147,7 +147,7 @@ def test_every_metric_the_rules_read_is_served_by_a_gateway(metrics_text):
     # The new series carry what the rules group by, and the miss's bill was timed.
     circuit = [line for line in metrics_text.splitlines() if line.startswith("deja_upstream_circuit_open{")]
     assert len(circuit) == 1 and 'task="ocr"' in circuit[0] and re.search(r'upstream="127\.0\.0\.1:\d+"', circuit[0]), circuit
-    assert circuit[0].split()[-1] == "0"
+    assert float(circuit[0].split()[-1]) == 0
     commits = {line.split("{")[1].split("}")[0]: float(line.split()[-1])
                for line in metrics_text.splitlines() if line.startswith("deja_ledger_commit_seconds_count{")}
     assert commits.get('write="billed"', 0) >= 1, commits
