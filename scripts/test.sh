@@ -20,6 +20,13 @@ bash worker/install.sh
 step "installing PaddleX 3.7.2's serving schema for the conformance tests (pydantic only)"
 bash tests/conformance/install_schema.sh "$VENV"
 
+step "making promtool available for the alert rules check (Debian's prometheus package, binary only)"
+if PROMTOOL_DIR=$(bash scripts/promtool.sh); then
+  export PATH="$PROMTOOL_DIR:$PATH"
+else
+  echo "promtool unavailable: test_alert_rules.py checks the rules' structure and metric names only"
+fi
+
 step "starting Redis (standalone, TLS, 6-node cluster) and PostgreSQL on 127.0.0.1"
 bash scripts/redis.sh start
 bash scripts/postgres.sh start

@@ -48,20 +48,15 @@ struct Biller: Sendable {
     private func write(_ record: UsageRecord, answer entry: CacheEntry, key: CacheKey, sealing: SealingDigest, reservation: Reservation?,
                        idempotency: IdempotencyLease?) async throws(GatewayError) {
         let settling = reservation.map { [$0] } ?? []
+        // Sealed before the timer starts: `deja_ledger_commit_seconds` measures the ledger alone.
+        let stored = idempotency.map { _ in idempotentResponse(record, answer: entry, key: key, sealing: sealing) }
         do {
-            if let idempotency {
-                var headers = ["x-deja-cache": record.outcome.rawValue, "x-deja-key": key.hex, "x-deja-tokens": String(record.meteredTokens),
-                               "x-deja-model-version": entry.modelVersion, "content-type": entry.contentType]
-                if entry.redactions > 0 { headers["x-deja-redacted"] = String(entry.redactions) }
-                let stored = IdempotentResponse(
-                    status: 200,
-                    headers: headers,
-                    body: Array(buffer: sealer.seal(entry.body, name: key, sealing: sealing, purpose: .idempotentAnswer)),
-                    createdAt: record.time
-                )
-                try await recorder.recordIdempotent(stored, lease: idempotency, record: record, settling: settling)
-            } else {
-                try await recorder.recordNow(record, settling: settling)
+            try await recorder.measuringBilledCommit {
+                if let idempotency, let stored {
+                    try await recorder.recordIdempotent(stored, lease: idempotency, record: record, settling: settling)
+                } else {
+                    try await recorder.recordNow(record, settling: settling)
+                }
             }
         } catch let error as LedgerError where error.code == .idempotencyConflict {
             throw GatewayError(.idempotencyConflict, "another request with this Idempotency-Key was answered first; retry to get its answer")
@@ -71,6 +66,19 @@ struct Biller: Sendable {
             logger.error("ledger write failed; answer withheld", metadata: ["error": "\(error)"])
             throw GatewayError(.ledgerUnavailable, Self.ledgerDown, underlying: error)
         }
+    }
+
+    /// The answer kept under a request's `Idempotency-Key`, sealed like a cache entry.
+    private func idempotentResponse(_ record: UsageRecord, answer entry: CacheEntry, key: CacheKey, sealing: SealingDigest) -> IdempotentResponse {
+        var headers = ["x-deja-cache": record.outcome.rawValue, "x-deja-key": key.hex, "x-deja-tokens": String(record.meteredTokens),
+                       "x-deja-model-version": entry.modelVersion, "content-type": entry.contentType]
+        if entry.redactions > 0 { headers["x-deja-redacted"] = String(entry.redactions) }
+        return IdempotentResponse(
+            status: 200,
+            headers: headers,
+            body: Array(buffer: sealer.seal(entry.body, name: key, sealing: sealing, purpose: .idempotentAnswer)),
+            createdAt: record.time
+        )
     }
 
     /// Bills an answer served from a stored entry as `serving` says: holds its reservation first, then

@@ -1,5 +1,6 @@
 import DejaLedger
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 
@@ -8,18 +9,39 @@ import Synchronization
 /// Records that bill nothing (hits at the default price, errors) are queued in memory and written every
 /// `interval`, off the hit path; the queue is flushed when the service stops, so a graceful shutdown
 /// loses none. A failed batch stays queued and is retried; the queue is bounded by `maxQueued`.
+///
+/// How long the ledger takes to commit is timed in ``commitMetric``: a queued batch as
+/// `write="batch"`, a fresh answer's bill as `write="billed"` (see ``measuringBilledCommit(_:)``).
+/// Writes on the hit path are not timed.
 public final class UsageRecorder: Service, Sendable {
+    /// The histogram of ledger commit durations, in seconds.
+    public static let commitMetric = "deja_ledger_commit_seconds"
+    /// Its buckets: 1 ms (an embedded SQLite commit) to 5 s (a ledger about to time out).
+    public static let commitBuckets: [Duration] = [
+        .milliseconds(1), .microseconds(2500), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5),
+    ]
+
     private let ledger: any Ledger
     private let queue = Mutex<[UsageRecord]>([])
     private let interval: Duration
     private let maxQueued: Int
     private let logger: Logger
+    private let batchCommits: Timer
+    private let billedCommits: Timer
 
-    public init(ledger: any Ledger, interval: Duration = .milliseconds(200), maxQueued: Int = 1_000_000, logger: Logger) {
+    /// Creates a recorder writing to `ledger`; its commit timers come from `metrics` (the bootstrapped
+    /// backend unless told otherwise).
+    public init(
+        ledger: any Ledger, interval: Duration = .milliseconds(200), maxQueued: Int = 1_000_000, logger: Logger,
+        metrics: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.ledger = ledger
         self.interval = interval
         self.maxQueued = maxQueued
         self.logger = logger
+        self.batchCommits = Timer(label: Self.commitMetric, dimensions: [("write", "batch")], factory: metrics)
+        self.billedCommits = Timer(label: Self.commitMetric, dimensions: [("write", "billed")], factory: metrics)
     }
 
     /// Queues a record for the next batch. Never blocks on I/O.
@@ -43,6 +65,14 @@ public final class UsageRecorder: Service, Sendable {
     /// Records a gray release's shadow comparison durably.
     public func recordComparison(_ comparison: GrayComparison) async throws {
         try await ledger.recordComparison(comparison)
+    }
+
+    /// Runs `write`, the durable bill of a fresh answer, and times it as `write="billed"` — failed
+    /// commits too, so a ledger that hangs until its timeout shows as slow rather than silent.
+    public func measuringBilledCommit<Result>(_ write: () async throws -> Result) async rethrows -> Result {
+        let start = ContinuousClock.now
+        defer { billedCommits.record(duration: ContinuousClock.now - start) }
+        return try await write()
     }
 
     /// Reserves tokens against the caller's budgets before a model call; throws the ledger's
@@ -98,6 +128,8 @@ public final class UsageRecorder: Service, Sendable {
             return queue
         }
         guard !batch.isEmpty else { return true }
+        let start = ContinuousClock.now
+        defer { batchCommits.record(duration: ContinuousClock.now - start) }
         do {
             try await ledger.record(batch)
             return true

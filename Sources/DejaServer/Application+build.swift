@@ -66,7 +66,7 @@ public func buildApplication(
     AdminController(tasks: tasks, adminToken: adminToken, maxBodyBytes: configuration.server.maxBodyBytes,
                     ledger: parts.ledger, revocations: revocations, purger: purger, clock: clock)
         .addRoutes(to: router)
-    MetricsController(registry: registry, memory: parts.memory, recorder: parts.recorder, redis: parts.redis,
+    MetricsController(registry: registry, tasks: tasks, memory: parts.memory, recorder: parts.recorder, redis: parts.redis,
                       tiered: parts.cache as? TieredStore)
         .addRoutes(to: router)
     WarmController(store: parts.cache as? TieredStore, ledger: parts.ledger, tasks: tasks,

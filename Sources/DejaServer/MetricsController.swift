@@ -1,13 +1,27 @@
 import DejaCache
+import DejaCore
 import DejaGateway
+import Foundation
 import Hummingbird
 import Prometheus
 
+/// The metrics backend `deja serve` bootstraps: Prometheus, with the buckets Deja's histograms need.
+public enum DejaMetrics {
+    /// A factory writing into `registry`; ledger commits get buckets from 1 ms to 5 s.
+    public static func factory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets[UsageRecorder.commitMetric] = UsageRecorder.commitBuckets
+        return factory
+    }
+}
+
 /// `GET /metrics`: Prometheus text format, from the registry the executable bootstrapped metrics with.
 ///
-/// Cache and queue gauges are sampled at scrape time, so nothing on the request path updates them.
+/// Cache, queue and breaker gauges are sampled at scrape time, so nothing on the request path updates them.
 struct MetricsController<Context: RequestContext>: Sendable {
     let registry: PrometheusCollectorRegistry
+    /// Every task's model servers, each with the gauge of its breaker.
+    private let upstreamBreakers: [(breaker: CircuitBreaker, gauge: Gauge)]
     let memory: MemoryStore?
     let recorder: UsageRecorder
     let redis: RedisStore?
@@ -25,8 +39,16 @@ struct MetricsController<Context: RequestContext>: Sendable {
     private let preloadedEntries: Gauge
     private let preloadedBytes: Gauge
 
-    init(registry: PrometheusCollectorRegistry, memory: MemoryStore?, recorder: UsageRecorder, redis: RedisStore?, tiered: TieredStore?) {
+    init(registry: PrometheusCollectorRegistry, tasks: [TaskRuntime], memory: MemoryStore?, recorder: UsageRecorder, redis: RedisStore?,
+         tiered: TieredStore?) {
         self.registry = registry
+        self.upstreamBreakers = tasks.flatMap { task in
+            Self.upstreamLabels(task.upstreams.members.map(\.url)).enumerated().map { index, label in
+                (task.upstreams.members[index].breaker, registry.makeGauge(
+                    name: "deja_upstream_circuit_open", labels: [("task", task.policy.task), ("upstream", label)],
+                    help: "1 while a model server's breaker stops calls to it (open or half-open), 0 when closed"))
+            }
+        }
         self.tiered = tiered
         self.memory = memory
         self.recorder = recorder
@@ -52,7 +74,24 @@ struct MetricsController<Context: RequestContext>: Sendable {
         }
     }
 
+    /// The `upstream` label of each of a task's servers: `host:port` (never the user or password a URL
+    /// may hold); servers sharing a `host:port` get their position too, counted from 1 as in `/readyz`.
+    static func upstreamLabels(_ urls: [String]) -> [String] {
+        let hosts = urls.map { url -> String in
+            guard let components = URLComponents(string: url), let host = components.host, !host.isEmpty else { return "?" }
+            let port = components.port ?? (components.scheme == "https" ? 443 : 80)
+            let bare = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            return bare.contains(":") ? "[\(bare)]:\(port)" : "\(bare):\(port)"
+        }
+        return hosts.enumerated().map { index, host in
+            hosts.filter { $0 == host }.count > 1 ? "\(host)#\(index + 1)" : host
+        }
+    }
+
     func scrape() async -> Response {
+        for (breaker, gauge) in upstreamBreakers {
+            gauge.set(Double(breaker.state == .closed ? 0 : 1))
+        }
         if let redis {
             redisBreaker.set(Double(redis.breaker.state == .closed ? 0 : 1))
             if let capacity = try? await redis.capacity() {

@@ -40,7 +40,7 @@ struct Serve: AsyncParsableCommand {
             }
         }
         let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        MetricsSystem.bootstrap(DejaMetrics.factory(registry: registry))
 
         let app = try await buildApplication(configuration: configuration, registry: registry, logger: logger)
         try await app.runService()
