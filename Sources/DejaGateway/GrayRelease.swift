@@ -70,3 +70,13 @@ public final class GrayRelease: Sendable {
         shadowCalls.subtract(1, ordering: .acquiringAndReleasing)
     }
 }
+
+extension TaskRuntime {
+    /// `request` as the version that answers it keys it: re-keyed under the candidate's model version
+    /// when this task's gray release sends its document there, as itself otherwise. What `deja explain`
+    /// and `POST /admin/explain` show, so their key is the one the request path uses (``KeyResolver``).
+    public func routed(_ request: CanonicalRequest) -> (request: CanonicalRequest, modelVersion: String) {
+        guard let gray, gray.choice(for: request, policy: policy) == .candidate else { return (request, policy.modelVersion) }
+        return (request.rekeyed(for: gray.candidate.policy), gray.candidate.policy.modelVersion)
+    }
+}

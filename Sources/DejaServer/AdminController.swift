@@ -133,13 +133,15 @@ struct AdminController<Context: RequestContext>: Sendable {
         } catch {
             throw GatewayError(.badRequest, "the request would be rejected with 400: \(error.description)")
         }
+        // Keyed as the version that answers it keys it (a gray release's candidate, or the stable one).
+        let (answered, modelVersion) = task.routed(explained)
         let report = Explanation(
             task: task.policy.task, route: task.route, modelName: task.policy.modelName,
-            modelVersion: task.policy.modelVersion, scope: explained.scope, configHash: task.policy.configHash,
+            modelVersion: modelVersion, scope: explained.scope, configHash: task.policy.configHash,
             keyScheme: CanonicalScheme.version, canonicalForm: String(decoding: explained.canonicalBytes, as: UTF8.self),
             steps: explained.notes,
             textChanges: explained.textChanges.map { TextChangeReport(path: $0.path, rule: $0.rule.description, before: $0.before, after: $0.after) },
-            key: explained.key.hex
+            key: answered.key.hex
         )
         return try json(report)
     }

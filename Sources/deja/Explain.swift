@@ -81,9 +81,9 @@ struct Explain: AsyncParsableCommand {
         do {
             var canonicalizer = Canonicalizer()
             canonicalizer.recordsTextChanges = true
-            let request = try canonicalizer.canonicalize(body: data, policy: task.policy, scope: tenant)
+            let (request, modelVersion) = task.routed(try canonicalizer.canonicalize(body: data, policy: task.policy, scope: tenant))
             print("task:           \(task.policy.task) (\(task.route))")
-            print("model:          \(task.policy.modelName) \(task.policy.modelVersion)")
+            print("model:          \(task.policy.modelName) \(modelVersion)\(task.gray.map { _ in modelVersion == task.policy.modelVersion ? " (stable; a gray release's candidate answers other documents)" : " (the gray release's candidate answers this document)" } ?? "")")
             print("scope:          \(task.policy.scope == .tenant ? "tenant:\(tenant)" : "shared")")
             print("config hash:    \(task.policy.configHash)")
             print("key scheme:     \(CanonicalScheme.version)")
@@ -141,8 +141,9 @@ struct Explain: AsyncParsableCommand {
             guard !body.isEmpty else { continue }
             var members: [(key: String, value: JSONValue)] = [("line", .number(JSONNumber(index + 1)))]
             do {
-                let request = try canonicalizer.canonicalize(body: Array(body), policy: policy, scope: tenant)
+                let (request, modelVersion) = task.routed(try canonicalizer.canonicalize(body: Array(body), policy: policy, scope: tenant))
                 members.append(("key", .string(request.key.hex)))
+                if task.gray != nil { members.append(("modelVersion", .string(modelVersion))) }
                 members.append(("canonicalForm", request.canonicalForm))
                 members.append(("notes", .array(request.notes.map(JSONValue.string))))
                 members.append(("textChanges", .array(request.textChanges.map { change in

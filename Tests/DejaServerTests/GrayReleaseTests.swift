@@ -99,6 +99,28 @@ import Testing
         #expect(records.filter { $0.outcome == .miss }.allSatisfy { $0.billedTokens == 10 })
     }
 
+    @Test func explainShowsTheKeyAndVersionThatAnswer() async throws {
+        let gateway = try await withGray(fraction: 0.5, shadow: 0) { stable, candidate, gateway, client in
+            stable.behave(.text("stable"))
+            candidate.behave(.text("candidate"))
+            var admin = HTTPFields()
+            admin[.authorization] = "Bearer admin-secret"
+            var versions: Set<String> = []
+            for n in 0..<12 {
+                let answer = try await client.execute(uri: "/ocr", method: .post, headers: gateway.auth, body: Self.body("explained \(n)"))
+                let explained = try await client.execute(
+                    uri: "/admin/explain?route=/ocr&tenant=acme", method: .post, headers: admin, body: Self.body("explained \(n)"))
+                #expect(explained.status == .ok)
+                let report = try JSONDecoder().decode([String: JSONAny].self, from: Data(buffer: explained.body))
+                #expect(report["key"]?.text == answer.headers[HTTPField.Name("x-deja-key")!])
+                #expect(report["modelVersion"]?.text == answer.headers[Self.version])
+                versions.insert(answer.headers[Self.version] ?? "")
+            }
+            #expect(versions == ["v1", "v2"], "12 documents at 0.5 go both ways")
+        }
+        gateway.cleanUp()
+    }
+
     @Test func everyInstanceChoosesTheSameVersions() async throws {
         // Two gateways one after the other, each with its own storage and memory: the choice is the
         // configuration's, computed apart from any gateway.
@@ -225,5 +247,13 @@ import Testing
             try await Task.sleep(for: .milliseconds(50))
         }
         Issue.record("the shadow comparison never arrived")
+    }
+}
+
+/// A JSON member read as text when it is a string; other types are ignored.
+struct JSONAny: Decodable {
+    let text: String?
+    init(from decoder: any Decoder) throws {
+        text = try? decoder.singleValueContainer().decode(String.self)
     }
 }
