@@ -80,3 +80,11 @@ extension TaskRuntime {
         return (request.rekeyed(for: gray.candidate.policy), gray.candidate.policy.modelVersion)
     }
 }
+
+extension TaskRuntime {
+    /// The task's model servers, then its gray release candidate's, each group under the name health
+    /// checks and metrics give it: the task's name, or `<task>.candidate`.
+    public var modelServerGroups: [(name: String, pool: UpstreamPool)] {
+        [(policy.task, upstreams)] + (gray.map { [(policy.task + ".candidate", $0.candidate.upstreams)] } ?? [])
+    }
+}

@@ -43,11 +43,12 @@ struct HealthController<Context: RequestContext>: Sendable {
             }
         }
         await withTaskGroup(of: (String, String).self) { group in
-            for task in tasks {
-                let members = task.upstreams.members
+            for (groupName, pool) in tasks.flatMap(\.modelServerGroups) {
+                let members = pool.members
                 for (index, server) in members.enumerated() {
-                    // One model server: `upstream.<task>`; several: `upstream.<task>.<n>`, counted from 1.
-                    let name = members.count == 1 ? "upstream.\(task.policy.task)" : "upstream.\(task.policy.task).\(index + 1)"
+                    // One model server: `upstream.<task>`; several: `upstream.<task>.<n>`, counted from 1; a
+                    // gray release's candidate's: `upstream.<task>.candidate[.<n>]`.
+                    let name = members.count == 1 ? "upstream.\(groupName)" : "upstream.\(groupName).\(index + 1)"
                     group.addTask {
                         // A breaker that stopped calls says more than a health check that passes.
                         switch server.breaker.state {

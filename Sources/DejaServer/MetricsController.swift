@@ -42,10 +42,10 @@ struct MetricsController<Context: RequestContext>: Sendable {
     init(registry: PrometheusCollectorRegistry, tasks: [TaskRuntime], memory: MemoryStore?, recorder: UsageRecorder, redis: RedisStore?,
          tiered: TieredStore?) {
         self.registry = registry
-        self.upstreamBreakers = tasks.flatMap { task in
-            Self.upstreamLabels(task.upstreams.members.map(\.url)).enumerated().map { index, label in
-                (task.upstreams.members[index].breaker, registry.makeGauge(
-                    name: "deja_upstream_circuit_open", labels: [("task", task.policy.task), ("upstream", label)],
+        self.upstreamBreakers = tasks.flatMap(\.modelServerGroups).flatMap { group, pool in
+            Self.upstreamLabels(pool.members.map(\.url)).enumerated().map { index, label in
+                (pool.members[index].breaker, registry.makeGauge(
+                    name: "deja_upstream_circuit_open", labels: [("task", group), ("upstream", label)],
                     help: "1 while a model server's breaker stops calls to it (open or half-open), 0 when closed"))
             }
         }

@@ -99,7 +99,7 @@ import Testing
         #expect(records.filter { $0.outcome == .miss }.allSatisfy { $0.billedTokens == 10 })
     }
 
-    @Test func explainShowsTheKeyAndVersionThatAnswer() async throws {
+    @Test func explainHealthAndMetricsShowTheCandidate() async throws {
         let gateway = try await withGray(fraction: 0.5, shadow: 0) { stable, candidate, gateway, client in
             stable.behave(.text("stable"))
             candidate.behave(.text("candidate"))
@@ -117,6 +117,11 @@ import Testing
                 versions.insert(answer.headers[Self.version] ?? "")
             }
             #expect(versions == ["v1", "v2"], "12 documents at 0.5 go both ways")
+            // The candidate's model servers are checked and measured beside the stable ones.
+            let ready = try await client.execute(uri: "/readyz", method: .get)
+            #expect(String(buffer: ready.body).contains(#""upstream.ocr.candidate":"#), "\(String(buffer: ready.body))")
+            let metrics = try await client.execute(uri: "/metrics", method: .get)
+            #expect(String(buffer: metrics.body).contains(#"deja_upstream_circuit_open{task="ocr.candidate""#))
         }
         gateway.cleanUp()
     }
