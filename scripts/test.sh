@@ -19,6 +19,8 @@ step "installing the worker's environment (apt fonts, Python venv with paddlepad
 bash worker/install.sh
 step "installing PaddleX 3.7.2's serving schema for the conformance tests (pydantic only)"
 bash tests/conformance/install_schema.sh "$VENV"
+step "installing the deployment checks (Helm as a library, Kubernetes schemas) into the test venv"
+bash tests/deploy/install.sh "$VENV"
 
 step "making promtool available for the alert rules check (Debian's prometheus package, binary only)"
 if PROMTOOL_DIR=$(bash scripts/promtool.sh); then
@@ -42,4 +44,7 @@ step "Swift tests (unit, protocol, in-process app, Redis and PostgreSQL integrat
 swift test --skip-build
 
 step "integration tests: real worker + real gateway"
-DEJA_BIN="$REPO/.build/debug/deja" "$VENV/bin/python" -m pytest -q -p no:cacheprovider worker/tests tests/integration
+DEJA_BIN="$REPO/.build/debug/deja" "$VENV/bin/python" -m pytest -q -p no:cacheprovider worker/tests tests/integration tests/deploy
+
+step "a real container: the gateway in an image FROM scratch, built and run by rootful podman"
+bash scripts/container-check.sh "$REPO/.build/debug/deja"
