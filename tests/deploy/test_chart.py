@@ -89,7 +89,9 @@ def test_the_gateway_pods_are_shaped_for_production():
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert "startupProbe" in container
         assert pod["securityContext"]["runAsNonRoot"] is True
-        assert pod["terminationGracePeriodSeconds"] >= 60, "longer than the longest model call"
+        config = yaml.safe_load(next(doc for doc in manifests if doc["kind"] == "ConfigMap")["data"]["deja.yaml"])
+        assert pod["terminationGracePeriodSeconds"] > max(task["timeoutSeconds"] for task in config["tasks"]), \
+            "longer than the longest model call"
         assert container["resources"]["requests"]["memory"] and container["resources"]["limits"]["memory"]
         # Secrets come from the Secret, never the ConfigMap.
         config = next(doc for doc in manifests if doc["kind"] == "ConfigMap")["data"]["deja.yaml"]
@@ -100,6 +102,8 @@ def test_values_that_cannot_work_are_refused_at_render_time():
     many_on_sqlite = {"gateway": {"replicas": 3}}
     with pytest.raises(HelmRenderError, match="one gateway replica"):
         render(many_on_sqlite)
+    with pytest.raises(HelmRenderError, match="terminationGracePeriodSeconds"):
+        render({"gateway": {"terminationGracePeriodSeconds": 30}})
     shared_without_secret = copy.deepcopy(VALUE_SETS["cluster"])
     shared_without_secret["secrets"]["sealSecrets"] = ""
     with pytest.raises(HelmRenderError, match="sealSecrets"):
