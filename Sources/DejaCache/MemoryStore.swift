@@ -64,7 +64,7 @@ public final class MemoryStore: CacheStore {
     }
 
     /// The time by the store's clock.
-    public var clockNow: Double { clock.now() }
+    var clockNow: Double { clock.now() }
 
     /// Stores `entry` under `key`, replacing any previous entry; returns whether it was stored.
     ///

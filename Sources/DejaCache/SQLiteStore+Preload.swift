@@ -6,8 +6,8 @@ extension SQLiteStore: PreloadSource {
     /// Keys per `IN (…)` list: well under SQLite's limit on bound parameters.
     static let keysPerQuery = 500
 
-    /// The table of recently used keys, created on first use.
-    private static let recentKeysTable = """
+    /// The table of recently used keys (``recordRecentKeys(_:at:limit:)``), made when the file is opened.
+    static let recentKeysTable = """
         CREATE TABLE IF NOT EXISTS recent_keys (
             key BLOB PRIMARY KEY NOT NULL,
             used_at REAL NOT NULL
@@ -18,7 +18,6 @@ extension SQLiteStore: PreloadSource {
     public func recordRecentKeys(_ keys: [CacheKey], at time: Double, limit: Int) async throws(CacheStoreError) {
         guard !keys.isEmpty else { return }
         try await run("could not record recently used keys") {
-            _ = try await connection.query(Self.recentKeysTable)
             _ = try await connection.query("BEGIN")
             do {
                 var rank = 0
@@ -27,7 +26,7 @@ extension SQLiteStore: PreloadSource {
                     binds.reserveCapacity(chunk.count * 2)
                     for key in chunk {
                         // Later ranks are older by a microsecond each, so the order survives the upsert.
-                        binds.append(.blob(ByteBuffer(bytes: key.bytes)))
+                        binds.append(.blob(Self.blob(key)))
                         binds.append(.float(time - Double(rank) * 1e-6))
                         rank += 1
                     }
@@ -55,8 +54,7 @@ extension SQLiteStore: PreloadSource {
     /// The remembered keys, most recently used first.
     public func recentKeys(limit: Int) async throws(CacheStoreError) -> [CacheKey] {
         let rows = try await run("could not read recently used keys") {
-            _ = try await connection.query(Self.recentKeysTable)
-            return try await connection.query(
+            try await connection.query(
                 "SELECT key FROM recent_keys ORDER BY used_at DESC LIMIT ?", [.integer(max(0, limit))]
             )
         }
@@ -68,7 +66,7 @@ extension SQLiteStore: PreloadSource {
         let now = clock.now()
         var found: [SealedEntry] = []
         for chunk in keys.chunks(of: Self.keysPerQuery) {
-            let binds: [SQLiteData] = chunk.map { .blob(ByteBuffer(bytes: $0.bytes)) } + [.float(now)]
+            let binds: [SQLiteData] = chunk.map { .blob(Self.blob($0)) } + [.float(now)]
             let marks = Array(repeating: "?", count: chunk.count).joined(separator: ", ")
             let rows = try await run("could not read cache entries to preload") {
                 try await connection.query(

@@ -70,6 +70,7 @@ public final class SQLiteStore: CacheStore {
                 "CREATE INDEX IF NOT EXISTS cache_entries_retain_until ON cache_entries(retain_until)"
             )
             try await addMetadataColumns(connection)
+            _ = try await connection.query(recentKeysTable)
         } catch {
             try? await connection.close()
             throw .storage("could not prepare the SQLite cache file", error)
@@ -280,7 +281,7 @@ public final class SQLiteStore: CacheStore {
         _ = try await run("could not run a statement on the SQLite cache") { try await connection.query(sql, binds) }
     }
 
-    private static func blob(_ key: CacheKey) -> ByteBuffer { ByteBuffer(bytes: key.bytes) }
+    static func blob(_ key: CacheKey) -> ByteBuffer { ByteBuffer(bytes: key.bytes) }
 
     func run<T>(_ message: String, _ body: () async throws -> T) async throws(CacheStoreError) -> T {
         guard !closed.withLock({ $0 }) else { throw .closedStore }

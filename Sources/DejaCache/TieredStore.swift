@@ -126,6 +126,15 @@ public final class TieredStore: CacheStore {
         return report
     }
 
+    /// Records in L2 the keys L1 used most recently, up to `bytes` worth of entries (``PreloadSource``);
+    /// what ``preload(budget:limit:)`` reads back on the next start. Does nothing when L2 cannot preload.
+    public func recordRecentKeys(upToBytes bytes: Int, limit: Int) async throws {
+        guard let source else { return }
+        let keys = l1.recentKeys(upToBytes: bytes)
+        guard !keys.isEmpty else { return }
+        try await source.recordRecentKeys(keys, at: l1.clockNow, limit: limit)
+    }
+
     /// Entries held sealed, waiting for their first request.
     public var preloadedEntries: Int { preloadedCount.load(ordering: .relaxed) }
 

@@ -62,14 +62,14 @@ public func buildApplication(
         .addRoutes(to: router)
     HealthController(tasks: tasks, ledger: parts.ledger, upstream: parts.upstream, redis: parts.redis)
         .addRoutes(to: router)
-    let purger = CachePurger(memory: parts.memory, tiered: parts.cache as? TieredStore, sqlite: parts.sqlite, redis: parts.redis, tasks: tasks.map(\.policy.task), logger: logger)
+    let purger = CachePurger(memory: parts.memory, tiered: parts.tiered, sqlite: parts.sqlite, redis: parts.redis, tasks: tasks.map(\.policy.task), logger: logger)
     AdminController(tasks: tasks, adminToken: adminToken, maxBodyBytes: configuration.server.maxBodyBytes,
                     ledger: parts.ledger, revocations: revocations, purger: purger, clock: clock)
         .addRoutes(to: router)
     MetricsController(registry: registry, tasks: tasks, memory: parts.memory, recorder: parts.recorder, redis: parts.redis,
-                      tiered: parts.cache as? TieredStore)
+                      tiered: parts.tiered)
         .addRoutes(to: router)
-    WarmController(store: parts.cache as? TieredStore, ledger: parts.ledger, tasks: tasks,
+    WarmController(store: parts.tiered, ledger: parts.ledger, tasks: tasks,
                    budget: configuration.storage.preloadBytes, adminToken: adminToken, clock: clock)
         .addRoutes(to: router)
 
@@ -122,6 +122,8 @@ public struct DejaComponents: Sendable {
     public var recorder: UsageRecorder
     public var upstream: UpstreamClient
     public var refresher: BackgroundRefresher
+    /// The cache as memory in front of SQLite or Redis; `nil` for a memory-only cache.
+    public var tiered: TieredStore? { cache as? TieredStore }
     /// The shared Redis store, when `storage.cache` names one.
     public var redis: RedisStore?
     /// The SQLite cache, when answers persist in the storage folder (no Redis).

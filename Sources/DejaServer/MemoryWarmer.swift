@@ -59,10 +59,8 @@ struct MemoryWarmer: Service {
     }
 
     private func record() async {
-        let keys = store.l1.recentKeys(upToBytes: budget)
-        guard let source = store.l2 as? any PreloadSource, !keys.isEmpty else { return }
         do {
-            try await source.recordRecentKeys(keys, at: store.l1.clockNow, limit: Self.listLimit)
+            try await store.recordRecentKeys(upToBytes: budget, limit: Self.listLimit)
         } catch {
             logger.debug("could not record recently used keys", metadata: ["error": "\(error)"])
         }

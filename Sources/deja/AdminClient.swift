@@ -20,9 +20,15 @@ struct AdminClient {
         guard let token = configuration.adminToken, !token.isEmpty else {
             throw ValidationError("the admin token is not set: export DEJA_ADMIN_TOKEN or set adminToken in the configuration")
         }
-        let host = ["0.0.0.0", "::", ""].contains(configuration.server.host) ? "127.0.0.1" : configuration.server.host
-        self.baseURL = (url ?? "http://\(host):\(configuration.server.port)").trimmingSuffix("/")
+        self.baseURL = Self.baseURL(configuration: configuration, url: url)
         self.token = token
+    }
+
+    /// The running gateway's base URL: `url`, else `server.host`/`server.port` (an any-address host is
+    /// reached on 127.0.0.1), without a trailing slash.
+    static func baseURL(configuration: DejaConfiguration, url: String?) -> String {
+        let host = ["0.0.0.0", "::", ""].contains(configuration.server.host) ? "127.0.0.1" : configuration.server.host
+        return (url ?? "http://\(host):\(configuration.server.port)").trimmingSuffix("/")
     }
 
     /// Sends the request and returns the answer's body; throws the gateway's own error message otherwise.

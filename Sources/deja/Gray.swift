@@ -29,7 +29,7 @@ struct Gray: AsyncParsableCommand {
         var json = false
 
         func validate() throws {
-            if let since, Self.seconds(since) == nil {
+            if let since, DurationText.seconds(since) == nil {
                 throw ValidationError("--since takes a duration such as 3600, 90m, 24h or 7d; not '\(since)'")
             }
             guard examples >= 0 else { throw ValidationError("--examples must not be negative") }
@@ -37,7 +37,7 @@ struct Gray: AsyncParsableCommand {
 
         func run() async throws {
             let now = Date().timeIntervalSince1970
-            let query = GrayQuery(task: task, since: since.flatMap(Self.seconds).map { now - $0 }, examples: examples)
+            let query = GrayQuery(task: task, since: since.flatMap(DurationText.seconds).map { now - $0 }, examples: examples)
             try await withLedger(options) { ledger in
                 let rows = try await ledger.grayReport(query)
                 if json {
@@ -78,18 +78,6 @@ struct Gray: AsyncParsableCommand {
                 (task, stableVersion, candidateVersion) = (row.task, row.stableVersion, row.candidateVersion)
                 (compared, agreed, agreement, examples) = (row.compared, row.agreed, row.agreement, row.examples)
             }
-        }
-
-        /// Seconds in `text`: a number, optionally followed by s, m, h or d; `nil` for anything else.
-        static func seconds(_ text: String) -> Double? {
-            let units: [Character: Double] = ["s": 1, "m": 60, "h": 3_600, "d": 86_400]
-            var number = Substring(text), unit = 1.0
-            if let last = text.last, let scale = units[last] {
-                number = text.dropLast()
-                unit = scale
-            }
-            guard let value = Double(number), value.isFinite, value >= 0 else { return nil }
-            return value * unit
         }
 
         static func time(_ seconds: Double) -> String {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Crypto
+import DejaCore
 import DejaGateway
 import DejaServer
 import Foundation
@@ -49,8 +50,7 @@ struct Warm: AsyncParsableCommand {
     @Option(help: "With --from-ledger: the period to count over, e.g. 24h, 7d, 30m.")
     var since: String = "24h"
 
-    @Option(help: "The gateway's base URL (default: http://<server.host>:<server.port> from the configuration).")
-    var url: String?
+    @OptionGroup var admin: AdminOptions
 
     @Option(help: "The API key the requests are sent (and billed) with (default: DEJA_API_KEY).")
     var apiKey: String?
@@ -73,18 +73,16 @@ struct Warm: AsyncParsableCommand {
         guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency: between 1 and 256") }
         guard (1...100_000).contains(top) else { throw ValidationError("--top: between 1 and 100000") }
         guard every > 0 else { throw ValidationError("--every: a positive number of seconds") }
-        guard Self.seconds(since) != nil else { throw ValidationError("--since: a duration like 30m, 24h or 7d") }
+        guard let seconds = DurationText.seconds(since), seconds > 0 else { throw ValidationError("--since: a duration like 30m, 24h or 7d") }
     }
 
     func run() async throws {
         let configuration = try DejaConfiguration.load(path: options.config)
-        let base = (url ?? "http://\(configuration.server.host):\(configuration.server.port)")
-            .trimmingCharacters(in: CharacterSet(charactersIn: "/"))
-        let client = HTTPClient.shared
         if fromLedger {
-            try await warmFromLedger(client: client, base: base, configuration: configuration)
+            try await warmFromLedger(AdminClient(configuration: configuration, url: admin.url))
             return
         }
+        let base = AdminClient.baseURL(configuration: configuration, url: admin.url)
         let tasks = try configuration.taskRuntimes()
         guard let task = tasks.first(where: { $0.route == route || $0.policy.task == route }) else {
             throw ValidationError("no task with route or name '\(route)'; configured: \(tasks.map(\.route).joined(separator: ", "))")
@@ -104,7 +102,7 @@ struct Warm: AsyncParsableCommand {
             FileHandle.standardError.write(Data("resuming: \(tally.skipped) of \(items.count) done by an earlier run (\(statePath))\n".utf8))
         }
         let run = WarmSender(
-            client: client, url: base + task.route, apiKey: key, concurrency: concurrency, state: warmState,
+            client: HTTPClient.shared, url: base + task.route, apiKey: key, concurrency: concurrency, state: warmState,
             interactive: isatty(STDERR_FILENO) == 1, every: every
         )
         let (final, elapsed, interrupted) = await run.send(pending, tally: tally)
@@ -146,50 +144,29 @@ struct Warm: AsyncParsableCommand {
             }
     }
 
-    private func warmFromLedger(client: HTTPClient, base: String, configuration: DejaConfiguration) async throws {
-        guard let token = ProcessInfo.processInfo.environment["DEJA_ADMIN_TOKEN"] ?? configuration.adminToken, !token.isEmpty else {
-            throw ValidationError("--from-ledger needs the admin token: DEJA_ADMIN_TOKEN")
-        }
-        var body: [String: Any] = ["top": top, "sinceSeconds": Self.seconds(since) ?? 86_400]
-        if route != "/ocr" || jsonl != nil { body["task"] = route }
-        var request = HTTPClientRequest(url: base + "/admin/warm")
-        request.method = .POST
-        request.headers.add(name: "authorization", value: "Bearer \(token)")
-        request.headers.add(name: "content-type", value: "application/json")
-        request.body = .bytes(try JSONSerialization.data(withJSONObject: body))
-        let response = try await client.execute(request, timeout: .seconds(300))
-        let answer = try await response.body.collect(upTo: 1 << 20)
-        guard response.status == .ok,
-              let report = try? JSONSerialization.jsonObject(with: Data(answer.readableBytesView)) as? [String: Any]
-        else {
-            throw ValidationError("the gateway answered \(response.status.code): \(String(buffer: answer))")
-        }
-        func number(_ name: String) -> Int { (report[name] as? NSNumber)?.intValue ?? 0 }
+    private func warmFromLedger(_ client: AdminClient) async throws {
+        var body: [String: Any] = ["top": top, "sinceSeconds": DurationText.seconds(since) ?? 86_400]
+        if route != "/ocr" { body["task"] = route }
+        let answer = try await client.send(.POST, "/admin/warm", json: try JSONSerialization.data(withJSONObject: body))
+        let report = try JSONDecoder().decode(WarmReport.self, from: answer)
         print("""
-            asked the ledger for the \(top) most repeated keys of the last \(since): \(number("requested")) found
-              loaded into memory \(number("loaded")) (\(number("bytes")) bytes, sealed until their first request)
-              already in memory \(number("alreadyInMemory")), no longer stored \(number("notStored")) (their requests are needed: --jsonl), over the budget \(number("overBudget"))
-              the gateway now holds \(number("preloadedEntries")) preloaded answers (\(number("preloadedBytes")) bytes)
+            asked the ledger for the \(top) most repeated keys of the last \(since): \(report.requested) found
+              loaded into memory \(report.loaded) (\(report.bytes) bytes, sealed until their first request)
+              already in memory \(report.alreadyInMemory), no longer stored \(report.notStored) (their requests are needed: --jsonl), over the budget \(report.overBudget)
+              the gateway now holds \(report.preloadedEntries) preloaded answers (\(report.preloadedBytes) bytes)
             """)
+    }
+
+    /// What `POST /admin/warm` answers.
+    private struct WarmReport: Decodable {
+        var requested, loaded, bytes, alreadyInMemory, notStored, overBudget, preloadedEntries, preloadedBytes: Int
     }
 
     /// `.deja-warm-<12 hex of SHA-256(route, absolute input)>.state` in the current folder.
     static func defaultStatePath(route: String, input: String) -> String {
         let absolute = URL(fileURLWithPath: input).standardizedFileURL.path
-        let digest = SHA256.hash(data: Array((route + "\n" + absolute).utf8))
-        return ".deja-warm-" + digest.prefix(6).map { String(format: "%02x", $0) }.joined() + ".state"
-    }
-
-    /// `30s`, `30m`, `24h`, `7d` in seconds.
-    static func seconds(_ text: String) -> Double? {
-        guard let unit = text.last, let value = Double(text.dropLast()), value > 0 else { return nil }
-        switch unit {
-        case "s": return value
-        case "m": return value * 60
-        case "h": return value * 3600
-        case "d": return value * 86_400
-        default: return nil
-        }
+        let digest = CacheKey(digest: SHA256.hash(data: Array((route + "\n" + absolute).utf8)))
+        return ".deja-warm-" + digest.hex.prefix(12) + ".state"
     }
 }
 
