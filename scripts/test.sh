@@ -21,6 +21,8 @@ step "installing PaddleX 3.7.2's serving schema for the conformance tests (pydan
 bash tests/conformance/install_schema.sh "$VENV"
 step "installing the deployment checks (Helm as a library, Kubernetes schemas) into the test venv"
 bash tests/deploy/install.sh "$VENV"
+step "installing the dashboard's browser test (Debian's headless Chromium, Playwright from PyPI)"
+bash tests/browser/install.sh "$VENV"
 
 step "making promtool available for the alert rules check (Debian's prometheus package, binary only)"
 if PROMTOOL_DIR=$(bash scripts/promtool.sh); then
@@ -43,7 +45,7 @@ swift build --build-tests
 step "Swift tests (unit, protocol, in-process app, Redis and PostgreSQL integration)"
 swift test --skip-build
 
-step "integration tests: real worker + real gateway"
+step "integration tests: real worker + real gateway (dashboard screenshots under .build/test-output/dashboard)"
 DEJA_BIN="$REPO/.build/debug/deja" "$VENV/bin/python" -m pytest -q -p no:cacheprovider worker/tests tests/integration tests/deploy
 
 step "a real container: the gateway in an image FROM scratch, built and run by rootful podman"

@@ -20,13 +20,7 @@ extension PostgresLedger {
     /// Comparisons and agreements per task and pair of versions, with the most recent disagreements.
     public func grayReport(_ query: GrayQuery) async throws(LedgerError) -> [GrayReportRow] {
         let statements = query.statements(postgres: true)
-        var binds = PostgresBindings(capacity: statements.binds.count)
-        for value in statements.binds {
-            switch value {
-            case .text(let text): binds.append(text)
-            case .double(let double): binds.append(double)
-            }
-        }
+        let binds = Self.bindings(statements.binds)
         return try await read("could not build the gray report") {
             var counts: [GrayReportRow] = []
             let countRows = try await client.query(PostgresQuery(unsafeSQL: statements.counts, binds: binds), logger: logger)

@@ -71,6 +71,7 @@ extension PostgresLedger {
                 let built = ReportSQL.row(
                     dimensions: report.dimensions,
                     tenant: try text("tenant"), task: try text("task"), day: try text("day"), keyID: try text("key_id"),
+                    hour: try text("hour"), status: cells.contains("status") ? try cells["status"].decode(Int64.self) : nil,
                     requests: try int("requests"), hits: try int("hits"), coalesced: try int("coalesced"),
                     misses: try int("misses"), errors: try int("errors"), billed: try int("billed"), saved: try int("saved"),
                     modelSecondsSaved: try cells["model_seconds_saved"].decode(Double.self)
@@ -120,13 +121,19 @@ extension PostgresLedger {
     }
 
     static func query(_ report: ReportSQL) -> PostgresQuery {
-        var binds = PostgresBindings(capacity: report.binds.count)
-        for value in report.binds {
+        PostgresQuery(unsafeSQL: report.sql, binds: bindings(report.binds))
+    }
+
+    /// The report SQL's values as PostgreSQL binds, in order.
+    static func bindings(_ values: [ReportSQL.Value]) -> PostgresBindings {
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values {
             switch value {
             case .text(let text): binds.append(text)
             case .double(let double): binds.append(double)
+            case .bytes(let bytes): binds.append(ByteBuffer(bytes: bytes))
             }
         }
-        return PostgresQuery(unsafeSQL: report.sql, binds: binds)
+        return binds
     }
 }

@@ -10,12 +10,15 @@ public struct RepeatedKeysQuery: Sendable, Equatable {
     public var from: Double?
     /// Records before this time (exclusive); `nil` for no upper bound.
     public var to: Double?
+    /// Only this content key (the dashboard's page of one key); `nil` for every key.
+    public var key: CacheKey?
     /// At most this many keys.
     public var limit: Int
 
-    public init(tenant: String? = nil, task: String? = nil, from: Double? = nil, to: Double? = nil, limit: Int = 100) {
+    public init(tenant: String? = nil, task: String? = nil, key: CacheKey? = nil, from: Double? = nil, to: Double? = nil, limit: Int = 100) {
         self.tenant = tenant
         self.task = task
+        self.key = key
         self.from = from
         self.to = to
         self.limit = limit

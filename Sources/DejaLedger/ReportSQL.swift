@@ -1,7 +1,7 @@
 /// The report and export SQL both backends run; they differ only in placeholders and the UTC-day expression.
 struct ReportSQL {
     enum Dialect { case sqlite, postgres }
-    enum Value { case text(String), double(Double) }
+    enum Value { case text(String), double(Double), bytes([UInt8]) }
 
     var sql: String
     var binds: [Value]
@@ -37,15 +37,20 @@ struct ReportSQL {
         let day = dialect == .sqlite
             ? "date(time, 'unixepoch')"
             : "to_char(to_timestamp(time) AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+        let hour = dialect == .sqlite
+            ? "strftime('%Y-%m-%dT%H:00Z', time, 'unixepoch')"
+            : #"to_char(to_timestamp(time) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24":00Z"')"#
         func column(_ dimension: UsageDimension) -> String {
             switch dimension {
             case .tenant: "tenant"
             case .task: "task"
             case .day: "\(day) AS day"
             case .key: "key_id"
+            case .hour: "\(hour) AS hour"
+            case .status: "status"
             }
         }
-        let ordered: [UsageDimension] = [.day, .tenant, .task, .key].filter(dimensions.contains)
+        let ordered: [UsageDimension] = [.day, .hour, .tenant, .task, .key, .status].filter(dimensions.contains)
         let orderNames = ordered.map { $0 == .key ? "key_id" : $0.rawValue }
         let (filter, binds) = filter(query, dialect)
         let cached = "outcome IN ('hit', 'coalesced', 'stale')"
@@ -84,6 +89,10 @@ struct ReportSQL {
             binds.append(.text(task))
             conditions.append("task = \(dialect == .sqlite ? "?" : "$\(binds.count)")")
         }
+        if let key = query.key {
+            binds.append(.bytes(key.bytes))
+            conditions.append("content_key = \(dialect == .sqlite ? "?" : "$\(binds.count)")")
+        }
         filter = (filter.isEmpty ? "WHERE " : filter + " AND ") + conditions.joined(separator: " AND ")
         let cached = "outcome IN ('hit', 'coalesced', 'stale')"
         let sql = """
@@ -102,7 +111,7 @@ struct ReportSQL {
     /// A report row from its aggregates; nil for the empty group an ungrouped query returns over no records.
     static func row(
         dimensions: [UsageDimension],
-        tenant: String?, task: String?, day: String?, keyID: String?,
+        tenant: String?, task: String?, day: String?, keyID: String?, hour: String?, status: Int64?,
         requests: Int64, hits: Int64, coalesced: Int64, misses: Int64, errors: Int64,
         billed: Int64, saved: Int64, modelSecondsSaved: Double
     ) -> UsageRow? {
@@ -121,7 +130,9 @@ struct ReportSQL {
             savedTokens: saved,
             modelSecondsSaved: modelSecondsSaved,
             hitRatio: answered > 0 ? Double(hits + coalesced) / Double(answered) : 0,
-            keyID: dimensions.contains(.key) ? keyID : nil
+            keyID: dimensions.contains(.key) ? keyID : nil,
+            hour: dimensions.contains(.hour) ? hour : nil,
+            status: dimensions.contains(.status) ? status.map(Int.init) : nil
         )
     }
 }

@@ -21,6 +21,8 @@ extension SQLiteLedger {
                 task: row.column("task")?.string,
                 day: row.column("day")?.string,
                 keyID: row.column("key_id")?.string,
+                hour: row.column("hour")?.string,
+                status: row.column("status")?.integer.map(Int64.init),
                 requests: int("requests"), hits: int("hits"), coalesced: int("coalesced"), misses: int("misses"),
                 errors: int("errors"), billed: int("billed"), saved: int("saved"),
                 modelSecondsSaved: row.column("model_seconds_saved")?.double ?? 0
@@ -72,6 +74,7 @@ extension SQLiteLedger {
         switch value {
         case .text(let text): .text(text)
         case .double(let double): .float(double)
+        case .bytes(let bytes): .blob(ByteBuffer(bytes: bytes))
         }
     }
 }

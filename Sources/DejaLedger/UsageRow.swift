@@ -9,6 +9,10 @@ public struct UsageRow: Sendable, Equatable, Codable {
     public var day: String
     /// The API key's id; `nil` when the report is not grouped by key.
     public var keyID: String?
+    /// The UTC hour, `YYYY-MM-DDTHH:00Z`; `nil` when the report is not grouped by hour.
+    public var hour: String?
+    /// The HTTP status sent; `nil` when the report is not grouped by status.
+    public var status: Int?
     /// All requests, errors included.
     public var requests: Int64
     /// Requests answered from cache.
@@ -42,7 +46,9 @@ public struct UsageRow: Sendable, Equatable, Codable {
         savedTokens: Int64,
         modelSecondsSaved: Double,
         hitRatio: Double,
-        keyID: String? = nil
+        keyID: String? = nil,
+        hour: String? = nil,
+        status: Int? = nil
     ) {
         self.tenant = tenant
         self.task = task
@@ -57,5 +63,7 @@ public struct UsageRow: Sendable, Equatable, Codable {
         self.modelSecondsSaved = modelSecondsSaved
         self.hitRatio = hitRatio
         self.keyID = keyID
+        self.hour = hour
+        self.status = status
     }
 }

@@ -125,37 +125,6 @@ struct AdminController<Context: RequestContext>: Sendable {
         let tenant = request.uri.queryParameters["tenant"].map(String.init) ?? "explain"
         var request = request
         let body = try await request.collectBody(upTo: maxBodyBytes)
-        let explained: CanonicalRequest
-        do {
-            var canonicalizer = Canonicalizer()
-            canonicalizer.recordsTextChanges = true
-            explained = try canonicalizer.canonicalize(body: body, policy: task.policy, scope: tenant)
-        } catch {
-            throw GatewayError(.badRequest, "the request would be rejected with 400: \(error.description)")
-        }
-        // Keyed as the version that answers it keys it (a gray release's candidate, or the stable one).
-        let (answered, modelVersion) = task.routed(explained)
-        let report = Explanation(
-            task: task.policy.task, route: task.route, modelName: task.policy.modelName,
-            modelVersion: modelVersion, scope: explained.scope, configHash: task.policy.configHash,
-            keyScheme: CanonicalScheme.version, canonicalForm: String(decoding: explained.canonicalBytes, as: UTF8.self),
-            steps: explained.notes,
-            textChanges: explained.textChanges.map { TextChangeReport(path: $0.path, rule: $0.rule.description, before: $0.before, after: $0.after) },
-            key: answered.key.hex
-        )
-        return try json(report)
-    }
-
-    struct Explanation: Codable {
-        var task, route, modelName, modelVersion, scope, configHash: String
-        var keyScheme: Int
-        var canonicalForm: String
-        var steps: [String]
-        var textChanges: [TextChangeReport]
-        var key: String
-    }
-
-    struct TextChangeReport: Codable {
-        var path, rule, before, after: String
+        return try json(try RequestExplanation(explaining: body, for: task, tenant: tenant))
     }
 }

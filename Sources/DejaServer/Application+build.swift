@@ -69,6 +69,11 @@ public func buildApplication(
     MetricsController(registry: registry, tasks: tasks, memory: parts.memory, recorder: parts.recorder, redis: parts.redis,
                       tiered: parts.tiered)
         .addRoutes(to: router)
+    DashboardController(
+        tasks: tasks, ledger: parts.ledger, authenticator: authenticator, recorder: parts.recorder, adminToken: adminToken,
+        memory: parts.memory, redis: parts.redis, store: parts.redis != nil ? "redis" : parts.sqlite != nil ? "sqlite" : "memory",
+        maxBodyBytes: configuration.server.maxBodyBytes, clock: clock
+    ).addRoutes(to: router)
     WarmController(store: parts.tiered, ledger: parts.ledger, tasks: tasks,
                    budget: configuration.storage.preloadBytes, adminToken: adminToken, clock: clock)
         .addRoutes(to: router)

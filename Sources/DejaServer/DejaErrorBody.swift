@@ -43,7 +43,7 @@ struct ErrorEnvelopeMiddleware<Context: RequestContext>: RouterMiddleware {
                 let routes = taskRoutes.joined(separator: ", ")
                 return DejaErrorBody.response(
                     status: .notFound, code: "not_found",
-                    message: "no such endpoint: \(request.method) \(request.uri.path); task routes (POST): \(routes); also GET /healthz, /readyz, /metrics, /v1/usage"
+                    message: "no such endpoint: \(request.method) \(request.uri.path); task routes (POST): \(routes); also GET /healthz, /readyz, /metrics, /v1/usage, /dashboard"
                 )
             case .methodNotAllowed:
                 return DejaErrorBody.response(

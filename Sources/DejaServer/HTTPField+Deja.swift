@@ -20,3 +20,14 @@ extension HTTPField.Name {
     /// A client's key for retries that must not be billed twice.
     public static let idempotencyKey = Self("Idempotency-Key")!
 }
+
+extension HTTPField.Name {
+    /// How much of the page's address a browser may send elsewhere.
+    static let referrerPolicy = Self("Referrer-Policy")!
+    /// Whether another site may show a page in a frame (older browsers; the CSP says it too).
+    static let xFrameOptions = Self("X-Frame-Options")!
+    /// Which site a browser's request comes from (`same-origin`, `same-site`, `cross-site`, `none`).
+    static let secFetchSite = Self("Sec-Fetch-Site")!
+    /// The scheme the client used, as the proxy in front of Deja that terminates TLS reports it.
+    static let xForwardedProto = Self("X-Forwarded-Proto")!
+}

@@ -6,7 +6,7 @@ import Hummingbird
 /// `GET /v1/usage`: the caller's own usage by task and day; with the admin token, any tenant's.
 ///
 /// Query: `tenant` (admin only; omitted = every tenant), `from` and `to` as `YYYY-MM-DD` (UTC, inclusive)
-/// or seconds since 1970, `groupBy` (comma-separated tenant, task, day, key; default tenant,task,day),
+/// or seconds since 1970, `groupBy` (comma-separated tenant, task, day, hour, key, status; default tenant,task,day),
 /// `format` (`json`, the default, or `csv`: the records themselves, one line per request).
 struct UsageController<Context: RequestContext>: Sendable {
     let ledger: any Ledger
@@ -41,7 +41,7 @@ struct UsageController<Context: RequestContext>: Sendable {
         var groupBy = UsageQuery.defaultGroupBy
         if let text = request.uri.queryParameters["groupBy"].map(String.init), !text.isEmpty {
             guard let dimensions = UsageDimension.list(text) else {
-                throw GatewayError(.badRequest, "query parameter 'groupBy' takes a comma-separated list of tenant, task, day, key; not '\(text)'")
+                throw GatewayError(.badRequest, "query parameter 'groupBy' takes a comma-separated list of \(UsageDimension.names); not '\(text)'")
             }
             groupBy = dimensions
         }

@@ -19,7 +19,7 @@ struct Usage: AsyncParsableCommand {
     @Option(help: "Last day, YYYY-MM-DD (UTC), inclusive.")
     var to: String?
 
-    @Option(name: .customLong("group-by"), help: "Rows per these, comma-separated: tenant, task, day, key (default: tenant,task,day).")
+    @Option(name: .customLong("group-by"), help: "Rows per these, comma-separated: tenant, task, day, hour, key, status (default: tenant,task,day).")
     var groupBy: String?
 
     @Flag(help: "Print JSON instead of a table.")
@@ -31,7 +31,7 @@ struct Usage: AsyncParsableCommand {
     func validate() throws {
         if json && csv { throw ValidationError("--json and --csv cannot be combined") }
         if let groupBy, UsageDimension.list(groupBy) == nil {
-            throw ValidationError("--group-by takes a comma-separated list of tenant, task, day, key; not '\(groupBy)'")
+            throw ValidationError("--group-by takes a comma-separated list of \(UsageDimension.names); not '\(groupBy)'")
         }
     }
 
@@ -54,7 +54,7 @@ struct Usage: AsyncParsableCommand {
                 return
             }
             // One column per grouping dimension, in the order asked for, then the counts.
-            let names: [UsageDimension: String] = [.tenant: "TENANT", .task: "TASK", .day: "DAY", .key: "KEY"]
+            let names: [UsageDimension: String] = [.tenant: "TENANT", .task: "TASK", .day: "DAY", .key: "KEY", .hour: "HOUR", .status: "STATUS"]
             let header = dimensions.map { names[$0]! }
                 + ["REQUESTS", "HITS", "COALESCED", "MISSES", "ERRORS", "HIT RATIO", "BILLED", "SAVED", "MODEL S SAVED"]
             var lines = rows.map { row in
@@ -64,6 +64,8 @@ struct Usage: AsyncParsableCommand {
                     case .task: row.task
                     case .day: row.day
                     case .key: row.keyID ?? "-"
+                    case .hour: row.hour ?? "-"
+                    case .status: row.status.map(String.init) ?? "-"
                     }
                 } + [
                     "\(row.requests)", "\(row.hits)", "\(row.coalesced)", "\(row.misses)", "\(row.errors)",

@@ -42,6 +42,8 @@ import Testing
             #expect(try await ledger.repeatedKeys(RepeatedKeysQuery(task: "sentiment")).map(\.key) == [key(3)])
             #expect(try await ledger.repeatedKeys(RepeatedKeysQuery(tenant: "globex")).map(\.requests) == [1])
             #expect(try await ledger.repeatedKeys(RepeatedKeysQuery(from: t + 3)).map(\.key) == [key(2), key(3)])
+            #expect(try await ledger.repeatedKeys(RepeatedKeysQuery(key: key(2))).map(\.key) == [key(2)])
+            #expect(try await ledger.repeatedKeys(RepeatedKeysQuery(tenant: "globex", key: key(2))).isEmpty)
             // The key survives the round trip through the record export.
             #expect(try await ledger.records(UsageQuery()).compactMap(\.contentKey).count == 8)
         }

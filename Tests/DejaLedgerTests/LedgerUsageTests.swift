@@ -121,6 +121,40 @@ import Testing
     }
 
     @Test(arguments: Backend.enabled)
+    func groupsByHourAndStatus(_ backend: Backend) async throws {
+        try await withLedger(backend, clock: clock) { ledger in
+            let t = clock.now  // 2026-01-01T00:00Z
+            var quota = usageRecord(.error, at: t + 3600 + 7, billed: 0)
+            quota.status = 429
+            try await ledger.record([
+                usageRecord(.miss, at: t + 5, metered: 10, billed: 10),
+                usageRecord(.hit, at: t + 3599.5, metered: 10),
+                usageRecord(.error, at: t + 3600),  // the first second of the next hour; 502
+                quota,
+                usageRecord(.hit, at: t + 86_400 + 2 * 3600, tenant: "globex", metered: 4),
+            ])
+            let byHour = try await ledger.usage(UsageQuery(groupBy: [.hour]))
+            #expect(byHour.map { "\($0.hour ?? "-") \($0.requests) \($0.errors) \($0.savedTokens)" } == [
+                "2026-01-01T00:00Z 2 0 10",
+                "2026-01-01T01:00Z 2 2 0",
+                "2026-01-02T02:00Z 1 0 4",
+            ])
+            #expect(byHour.allSatisfy { $0.day == "" && $0.tenant == nil && $0.status == nil })
+
+            let errors = try await ledger.usage(UsageQuery(tenant: "acme", groupBy: [.task, .status]))
+            #expect(errors.map { "\($0.task) \($0.status ?? 0) \($0.requests) \($0.errors)" } == [
+                "ocr 200 2 0",
+                "ocr 429 1 1",
+                "ocr 502 1 1",
+            ])
+            #expect(errors.allSatisfy { $0.hour == nil })
+            let hoursOfADay = try await ledger.usage(UsageQuery(from: t, to: t + 86_400, groupBy: [.day, .hour]))
+            #expect(hoursOfADay.map(\.day) == ["2026-01-01", "2026-01-01"])
+            #expect(UsageDimension.list("hour,status") == [.hour, .status])
+        }
+    }
+
+    @Test(arguments: Backend.enabled)
     func reportsEqualTheSumOfTheRecords(_ backend: Backend) async throws {
         try await withLedger(backend, clock: clock) { ledger in
             let outcomes: [Outcome] = [.hit, .miss, .coalesced, .stale, .error, .negative, .bypass]
@@ -138,7 +172,7 @@ import Testing
             let acme = try await ledger.records(UsageQuery(tenant: "acme", from: clock.now + 40_000, to: clock.now + 200_000))
             #expect(acme == written.filter { $0.tenant == "acme" && $0.time >= clock.now + 40_000 && $0.time < clock.now + 200_000 })
 
-            for groupBy in [UsageQuery.defaultGroupBy, [.key], [.task, .day], []] as [[UsageDimension]] {
+            for groupBy in [UsageQuery.defaultGroupBy, [.key], [.task, .day], [.hour, .status], []] as [[UsageDimension]] {
                 let rows = try await ledger.usage(UsageQuery(groupBy: groupBy))
                 #expect(rows.reduce(0) { $0 + $1.requests } == Int64(written.count))
                 #expect(rows.reduce(0) { $0 + $1.billedTokens } == written.reduce(0) { $0 + $1.billedTokens })
