@@ -87,7 +87,12 @@ public func buildApplication(
     let timeouts = ConnectionTimeouts(
         idle: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)),
         header: .milliseconds(Int64(configuration.server.headerTimeoutSeconds * 1000)))
-    let server = HTTPServerBuilder { responder in DejaHTTP1Channel(responder: responder, fastPath: fastPath, timeouts: timeouts) }
+    let lingering = LingeringClose(
+        time: .milliseconds(Int64(configuration.server.lingerSeconds * 1000)),
+        maxBytes: configuration.server.lingerBytes ?? max(4 * configuration.server.maxBodyBytes, 64 << 20))
+    let server = HTTPServerBuilder { responder in
+        DejaHTTP1Channel(responder: responder, fastPath: fastPath, timeouts: timeouts, lingering: lingering)
+    }
     // One health monitor per task (and per gray release candidate), at the task's interval.
     let monitors: [any Service] = zip(configuration.tasks, tasks).filter { $0.0.healthCheckSeconds > 0 }.flatMap { task, runtime in
         ([runtime.upstreams] + [runtime.gray?.candidate.upstreams].compactMap { $0 }).map { pool in

@@ -59,6 +59,7 @@ extension DejaConfiguration.Server {
         try c.rejectUnknown([
             "host", "port", "maxBodyBytes", "bodyTimeoutSeconds", "rateLimitPerSecond", "rateLimitBurst", "fastPath", "eventLoopThreads",
             "canonicalThreads", "idleTimeoutSeconds", "headerTimeoutSeconds", "maxInFlightBodyBytes", "maxInFlightBodyBytesPerKey",
+            "lingerSeconds", "lingerBytes",
         ])
         self.init()
         host = try c.value("host", default: host)
@@ -74,6 +75,8 @@ extension DejaConfiguration.Server {
         headerTimeoutSeconds = try c.value("headerTimeoutSeconds", default: headerTimeoutSeconds)
         maxInFlightBodyBytes = try c.value("maxInFlightBodyBytes", default: maxInFlightBodyBytes)
         maxInFlightBodyBytesPerKey = try c.value("maxInFlightBodyBytesPerKey", default: maxInFlightBodyBytesPerKey)
+        lingerSeconds = try c.value("lingerSeconds", default: lingerSeconds)
+        lingerBytes = try c.optional("lingerBytes")
     }
 }
 

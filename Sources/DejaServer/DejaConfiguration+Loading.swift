@@ -47,6 +47,8 @@ extension DejaConfiguration {
         if let value = try int("DEJA_EVENT_LOOP_THREADS") { server.eventLoopThreads = value }
         if let value = try double("DEJA_IDLE_TIMEOUT_SECONDS") { server.idleTimeoutSeconds = value }
         if let value = try double("DEJA_HEADER_TIMEOUT_SECONDS") { server.headerTimeoutSeconds = value }
+        if let value = try double("DEJA_LINGER_SECONDS") { server.lingerSeconds = value }
+        if let value = try int("DEJA_LINGER_BYTES") { server.lingerBytes = value }
         if let value = environment["DEJA_FAST_PATH"] { server.fastPath = !["0", "false", "no", "off"].contains(value.lowercased()) }
         if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
         if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
@@ -134,6 +136,8 @@ extension DejaConfiguration {
         guard (1...64).contains(server.canonicalThreads) else { throw ConfigurationError("server.canonicalThreads must be between 1 and 64") }
         guard server.idleTimeoutSeconds > 0 else { throw ConfigurationError("server.idleTimeoutSeconds must be positive") }
         guard server.headerTimeoutSeconds > 0 else { throw ConfigurationError("server.headerTimeoutSeconds must be positive") }
+        guard server.lingerSeconds > 0 else { throw ConfigurationError("server.lingerSeconds must be positive") }
+        if let bytes = server.lingerBytes, bytes <= 0 { throw ConfigurationError("server.lingerBytes must be positive") }
         guard server.maxInFlightBodyBytes >= server.maxBodyBytes else {
             throw ConfigurationError("server.maxInFlightBodyBytes must be at least server.maxBodyBytes (\(server.maxBodyBytes))")
         }

@@ -39,6 +39,14 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// Request body bytes the requests of one API key may hold at once (default 64 MiB); past
         /// that, its new requests get 429.
         public var maxInFlightBodyBytesPerKey: Int = 64 << 20
+        /// Seconds a connection that closes after an early answer (413, 401, 408…, written before the
+        /// request's body ended) keeps reading and discarding what the client still sends, so a client
+        /// that writes its whole body before reading gets to read the answer (default 30); it closes
+        /// sooner when the client closes, after 5 s without a byte, or past ``lingerBytes``.
+        public var lingerSeconds: Double = 30
+        /// Bytes such a connection reads and discards at most (default: 4 × ``maxBodyBytes``, at least
+        /// 64 MiB).
+        public var lingerBytes: Int?
 
         public init() {}
     }

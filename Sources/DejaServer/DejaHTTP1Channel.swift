@@ -4,29 +4,34 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTPTypesHTTP1
 
-/// Hummingbird's HTTP/1 child channel with Deja's connection timeouts and, when on, a
-/// ``HitFastPathHandler`` in front of the HTTP types codec, so a fast hit is answered in NIO's own
-/// HTTP/1 types without being converted twice.
+/// Hummingbird's HTTP/1 child channel with Deja's connection timeouts, a lingering close after the
+/// router's early answers (``EarlyAnswerWatcher``) and, when on, a ``HitFastPathHandler`` in front of
+/// them and of the HTTP types codec, so a fast hit is answered in NIO's own HTTP/1 types without being
+/// converted twice.
 struct DejaHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
     let inner: HTTP1Channel
     let fastPath: HitFastPath?
     let timeouts: ConnectionTimeouts
+    let lingering: LingeringClose
 
-    init(responder: @escaping HTTPChannelHandler.Responder, fastPath: HitFastPath?, timeouts: ConnectionTimeouts) {
+    init(responder: @escaping HTTPChannelHandler.Responder, fastPath: HitFastPath?, timeouts: ConnectionTimeouts, lingering: LingeringClose) {
         self.inner = HTTP1Channel(responder: responder)
         self.fastPath = fastPath
         self.timeouts = timeouts
+        self.lingering = lingering
     }
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
-        let fastPath = self.fastPath, timeouts = self.timeouts
+        let fastPath = self.fastPath, timeouts = self.timeouts, lingering = self.lingering
         return inner.setup(channel: channel, logger: logger).flatMapThrowing { value in
             let pipeline = channel.pipeline.syncOperations
+            let codec = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
+            try pipeline.addHandler(EarlyAnswerWatcher(lingering: lingering), position: .before(codec))
             if let fastPath {
-                let codec = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
-                try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath), position: .before(codec))
+                let watcher = try pipeline.handler(type: EarlyAnswerWatcher.self)
+                try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath, lingering: lingering), position: .before(watcher))
             }
             try timeouts.install(in: pipeline, after: try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self))
             return value

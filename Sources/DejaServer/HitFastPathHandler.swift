@@ -7,7 +7,7 @@ import NIOHTTP1
 ///
 /// A thin shell around ``HitFastPathStateMachine``, which decides everything: each channel event goes
 /// to the machine and the handler carries out the action it returns — passing parts and events on,
-/// running the body timer, writing answers, reading, closing. The connection's lifetime stays
+/// running the body timer, writing answers, reading, closing or lingering (``LingeringClose``). The connection's lifetime stays
 /// Hummingbird's.
 final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
@@ -17,13 +17,16 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
     private typealias Machine = HitFastPathStateMachine<Answerer.Held>
 
     private let fastPath: Answerer
+    /// How the connection closes after a 408 written while the body was still arriving.
+    private let lingering: LingeringClose
     private var machine = Machine()
     /// The held request's body timer, while it runs.
     private var bodyTimer: Scheduled<Void>?
     private var date = HTTPDate()
 
-    init(fastPath: Answerer) {
+    init(fastPath: Answerer, lingering: LingeringClose) {
         self.fastPath = fastPath
+        self.lingering = lingering
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -111,6 +114,9 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
             context.read()
         case .close:
             context.close(promise: nil)
+        case .linger:
+            context.close(mode: .output, promise: nil)
+            lingering.begin(context)
         }
     }
 

@@ -14,7 +14,11 @@ import NIOHTTP1
 /// - `holding`: a request the fast path may answer, its body parts kept as they arrive; once a read
 ///   ended without its end, its body timer runs.
 /// - `passing`: the current request's parts go to the router as they come, up to its end.
-/// - `closing`: an answer after which the connection closes is written; nothing more is read.
+/// - `closing`: an answer after which the connection closes is being written; no more request parts
+///   are taken. Once written, a request whose body had ended closes the connection at once; one whose
+///   body was still arriving (the 408) lingers instead.
+/// - `lingering`: the connection reads and discards what the client still sends, so it can finish
+///   sending and read its answer, then closes (``LingeringClose``); no request parts arrive anymore.
 /// - `closed`: the channel is inactive (or the handler removed); what still comes is ignored.
 ///
 /// Across requests it counts requests handed to the router whose response has not ended — while any
@@ -57,13 +61,17 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
         case read
         /// Close the channel.
         case close
+        /// Close the channel's output and begin a ``LingeringClose``: read and discard what the client
+        /// still sends, then close.
+        case linger
     }
 
     private enum State {
         case idle
         case holding(Held, bodyTimer: Bool)
         case passing
-        case closing
+        case closing(thenLinger: Bool)
+        case lingering
         case closed
     }
 
@@ -100,7 +108,7 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
             return .route(held, next: .head(head), release: releasable())
         case .passing:
             return .forward(.head(head))
-        case .closing, .closed:
+        case .closing, .lingering, .closed:
             return .none
         }
     }
@@ -115,7 +123,7 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
             return .none
         case .idle, .passing:
             return .forward(.body(part))  // idle: a body without a head, the router reports it
-        case .closing, .closed:
+        case .closing, .lingering, .closed:
             return .none
         }
     }
@@ -127,7 +135,7 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
             if let response = answer(held) {
                 writing += 1
                 // The router does not repeat a client's own `Connection: close`; neither does this.
-                state = held.head.isKeepAlive ? .idle : .closing
+                state = held.head.isKeepAlive ? .idle : .closing(thenLinger: false)
                 return .write(response, version: held.head.version)
             }
             routed += 1
@@ -138,7 +146,7 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
             return .forward(.end(trailers))
         case .idle:
             return .forward(.end(trailers))
-        case .closing, .closed:
+        case .closing, .lingering, .closed:
             return .none
         }
     }
@@ -156,7 +164,7 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
     mutating func bodyTimedOut() -> Action {
         guard case .holding(let held, bodyTimer: true) = state else { return .none }
         writing += 1
-        state = .closing
+        state = .closing(thenLinger: true)  // the body is still arriving
         return .writeBodyTimedOut(head: held.head)
     }
 
@@ -173,12 +181,15 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
         precondition(writing > 0, "a fast answer's write completed that was not started")
         writing -= 1
         switch state {
-        case .closing:
-            return writing == 0 ? .close : .none
+        case .closing(let thenLinger):
+            guard writing == 0 else { return .none }
+            guard thenLinger else { return .close }
+            state = .lingering
+            return .linger
         case .idle, .passing:
             let events = releasable()
             return events.isEmpty ? .none : .fire(events)
-        case .holding, .closed:
+        case .holding, .lingering, .closed:
             return .none
         }
     }
@@ -196,7 +207,7 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
         case .holding:
             deferred.append(event)
             return .none
-        case .idle, .passing, .closing:
+        case .idle, .passing, .closing, .lingering:
             deferred.append(event)
             let events = releasable()
             return events.isEmpty ? .none : .fire(events)

@@ -53,6 +53,23 @@ import Testing
         #expect(try configuration.taskRuntimes()[0].policy.modelVersion == "v2")
     }
 
+    @Test func lingeringIsBoundedByYAMLOrEnvironment() throws {
+        let defaults = try DejaConfiguration.load(path: nil, environment: [:])
+        #expect(defaults.server.lingerSeconds == 30)
+        #expect(defaults.server.lingerBytes == nil)
+        let path = try write("server: {lingerSeconds: 5, lingerBytes: 1000}\n")
+        let configured = try DejaConfiguration.load(path: path, environment: ["DEJA_LINGER_SECONDS": "2.5"])
+        #expect(configured.server.lingerSeconds == 2.5)
+        #expect(configured.server.lingerBytes == 1000)
+        for (name, value, expected) in [("DEJA_LINGER_SECONDS", "0", "server.lingerSeconds"), ("DEJA_LINGER_BYTES", "-1", "server.lingerBytes")] {
+            #expect {
+                try DejaConfiguration.load(path: nil, environment: [name: value])
+            } throws: { error in
+                "\(error)".contains(expected)
+            }
+        }
+    }
+
     @Test func aTypoIsAnErrorNotASilentDefault() throws {
         let path = try write("server: {prot: 9000}\n")
         #expect {

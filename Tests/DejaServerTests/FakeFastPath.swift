@@ -58,6 +58,7 @@ extension HitFastPathStateMachine.Action {
         case .fire(let events): "fire \(list(events))"
         case .read: "read"
         case .close: "close"
+        case .linger: "linger"
         }
     }
 

@@ -8,11 +8,14 @@ import Testing
 /// through its real encoder, a stand-in router behind the handler and a stand-in socket in front of
 /// it. Time is the embedded event loop's, moved by hand.
 @Suite struct HitFastPathHandlerTests {
-    /// Takes what reaches the socket: counts reads, and holds writes back (uncompleted) while paused.
+    /// Takes what reaches the socket: counts reads, holds writes back (uncompleted) while paused, and
+    /// takes a close of the output as a socket does — the channel stays open to read (an embedded
+    /// channel would close whole).
     final class SocketStandIn: ChannelOutboundHandler {
         typealias OutboundIn = IOData
 
         private(set) var reads = 0
+        private(set) var outputClosed = false
         var paused = false
         private var heldBack: [(NIOAny, EventLoopPromise<Void>?)] = []
         private var context: ChannelHandlerContext?
@@ -30,6 +33,12 @@ import Testing
 
         func flush(context: ChannelHandlerContext) {
             if !paused { context.flush() }
+        }
+
+        func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
+            guard mode == .output else { return context.close(mode: mode, promise: promise) }
+            outputClosed = true
+            promise?.succeed(())
         }
 
         /// Writes what was held back; the writes complete.
@@ -80,6 +89,7 @@ import Testing
     let socket = SocketStandIn()
     let router = RouterStandIn()
     let fastPath = FakeFastPath()
+    let lingering = LingeringClose(time: .seconds(30), maxBytes: 1000)
 
     /// The pipeline Hummingbird's HTTP/1 channel sets up (no pipelining assistance), with the
     /// handler where ``DejaHTTP1Channel`` puts it and the stand-ins around.
@@ -88,7 +98,7 @@ import Testing
         let pipeline = channel.pipeline.syncOperations
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
         try pipeline.addHandler(socket, position: .first)
-        try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath))
+        try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath, lingering: lingering))
         try pipeline.addHandler(router)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
@@ -180,6 +190,25 @@ import Testing
             \r
             \(body)
             """)
+        // The client is still sending its body: the connection reads and discards it until the client
+        // closes its side, then closes.
+        #expect(socket.outputClosed)
+        #expect(channel.isActive)
+        try send("rest of it")
+        #expect(channel.isActive)
+        channel.pipeline.syncOperations.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(!channel.isActive)
+        #expect(try written() == "")
+        #expect(router.received.isEmpty)
+    }
+
+    @Test func aLingerAfterA408EndsWhenTheClientGoesQuiet() throws {
+        try send(post("hit", length: 10))
+        loop.advanceTime(by: .seconds(30))
+        #expect(try written().hasPrefix("HTTP/1.1 408"))
+        loop.advanceTime(by: .seconds(4))
+        #expect(channel.isActive)
+        loop.advanceTime(by: .seconds(2))
         #expect(!channel.isActive)
         #expect(router.received.isEmpty)
     }
@@ -251,7 +280,7 @@ import Testing
     /// still hand the router everything, in order, and drop its body timer.
     @Test func aHeadInsideAHeldRequestSendsBothToTheRouter() throws {
         let channel = EmbeddedChannel(loop: loop), router = RouterStandIn()
-        try channel.pipeline.syncOperations.addHandler(HitFastPathHandler(fastPath: fastPath))
+        try channel.pipeline.syncOperations.addHandler(HitFastPathHandler(fastPath: fastPath, lingering: lingering))
         try channel.pipeline.syncOperations.addHandler(router)
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/ocr")
         head.headers.add(name: "Content-Length", value: "10")

@@ -145,7 +145,7 @@ import Testing
         #expect(machine.bodyTimedOut().summary == "none")  // a timer cancelled too late
     }
 
-    @Test func aSlowBodyGetsA408AndNothingMoreIsRead() {
+    @Test func aSlowBodyGetsA408AndLingersOnceItIsWritten() {
         var machine = holding("hi")
         #expect(machine.bodyTimedOut().summary == "none")  // no timer started: nothing to time out
         _ = machine.readComplete()
@@ -156,7 +156,8 @@ import Testing
         #expect(machine.readComplete().summary == "none")
         #expect(fastPath.holdsAsked.count == 1)
         #expect(fastPath.answersAsked.isEmpty)
-        #expect(machine.answerWritten().summary == "close")
+        // The client is still sending its body: read and discard it, then close.
+        #expect(machine.answerWritten().summary == "linger")
     }
 
     @Test(arguments: [("close", .http1_1), (nil, .http1_0)] as [(String?, HTTPVersion)])
@@ -225,12 +226,55 @@ import Testing
         #expect(machine.answerWritten().summary == "fire [quiesce]")
     }
 
-    @Test func aQuiesceWhileAClosingAnswerIsWrittenIsOvertakenByTheClose() {
+    @Test func aQuiesceWhileA408IsWrittenIsOvertakenByTheLinger() {
         var machine = holding("hi")
         _ = machine.readComplete()
         _ = machine.bodyTimedOut()
         #expect(machine.received(.quiesce).summary == "none")
-        #expect(machine.answerWritten().summary == "close")
+        #expect(machine.answerWritten().summary == "linger")
+    }
+
+    // MARK: closing → lingering
+
+    /// A machine lingering after the 408 for a body that stopped at `body`.
+    func lingering(_ body: String) -> Machine {
+        var machine = holding(body)
+        _ = machine.readComplete()
+        _ = machine.bodyTimedOut()
+        _ = machine.answerWritten()
+        return machine
+    }
+
+    @Test func aLingeringConnectionTakesNoRequestPartsAndAsksNothing() {
+        var machine = lingering("hi")
+        #expect(receivedBody(&machine, "more") == "none")
+        #expect(receivedEnd(&machine) == "none")
+        #expect(receivedHead(&machine, head()) == "none")
+        #expect(machine.readComplete().summary == "none")
+        #expect(machine.bodyTimedOut().summary == "none")
+        #expect(machine.routed == 0)
+        #expect(fastPath.holdsAsked.count == 1)
+        #expect(fastPath.answersAsked.isEmpty)
+    }
+
+    @Test func aLingeringConnectionPassesConnectionEventsOnAtOnce() {
+        var machine = lingering("hi")
+        #expect(machine.received(.quiesce).summary == "fire [quiesce]")
+        #expect(machine.received(.inputClosed).summary == "fire [inputClosed]")
+        #expect(machine.channelInactive().summary == "none")
+    }
+
+    @Test func aLingerWaitsForTheAnswersWrittenBeforeThe408() {
+        var machine = holding("hit 1")
+        _ = receivedEnd(&machine)
+        _ = receivedHead(&machine, head())
+        _ = receivedBody(&machine, "hi")
+        _ = machine.readComplete()
+        #expect(machine.bodyTimedOut().summary == "writeBodyTimedOut HTTP/1.1")
+        #expect(machine.writing == 2)
+        #expect(machine.answerWritten().summary == "none")
+        #expect(machine.answerWritten().summary == "linger")
+        #expect(machine.writing == 0)
     }
 
     // MARK: input closed
