@@ -21,7 +21,8 @@ REPO="$(cd "$HERE/.." && pwd)"
 VENV="${DEJA_WORKER_VENV:-$REPO/.venv-worker}"
 REQ="$HERE/requirements.txt"
 STAMP="$VENV/.deja-worker-requirements.sha256"
-APT_PACKAGES=(fonts-wqy-microhei libgl1 libglib2.0-0)
+# libjpeg-turbo-progs: jpegtran, for tests/integration/test_jpeg_transcodes.py.
+APT_PACKAGES=(fonts-wqy-microhei libgl1 libglib2.0-0 libjpeg-turbo-progs)
 
 log() { echo "[worker/install] $*"; }
 die() { echo "[worker/install] ERROR: $*" >&2; exit 1; }

@@ -1,8 +1,8 @@
 /// Canonicalisation of one binary member: base64 (any common spelling), a base64 data URI, or a URL.
 enum BinaryInput {
     struct Outcome {
-        /// The ``ContentDigest`` of the decoded bytes (`png-pixels-sha256:`, `jpeg-scan-sha256:` or
-        /// `sha256:<hex>`), or the URL text.
+        /// The ``ContentDigest`` of the decoded bytes (`png-pixels-sha256:`, `jpeg-dct-sha256:`,
+        /// `jpeg-scan-sha256:` or `sha256:<hex>`), or the URL text.
         var canonical: JSONValue
         /// Standard padded base64 of the decoded bytes, or the URL text.
         var forward: JSONValue

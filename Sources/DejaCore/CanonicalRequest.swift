@@ -7,7 +7,7 @@ public struct CanonicalRequest: Sendable {
     /// The key's scope field: `shared` or `tenant:<id>`.
     public let scope: String
     /// The canonical form: members sorted, volatile fields and defaults dropped, strings normalised, binary
-    /// members replaced by their ``ContentDigest`` (`png-pixels-sha256:`, `jpeg-scan-sha256:` or
+    /// members replaced by their ``ContentDigest`` (`png-pixels-sha256:`, `jpeg-dct-sha256:`, `jpeg-scan-sha256:` or
     /// `sha256:<hex>`; URLs kept as their text).
     public let canonicalForm: JSONValue
     /// ``canonicalForm``'s canonical JSON bytes: what the key is computed over.

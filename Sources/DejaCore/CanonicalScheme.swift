@@ -15,9 +15,14 @@
 /// Version 4: the text-rule option that removes white space next to Chinese and Japanese text (`+cjk`);
 /// the protocol's configuration name (`paddlex-ocr`, `paddlex-sentiment`) enters the configuration hash;
 /// the forward body carries every declared default explicitly.
+///
+/// Version 5: JPEGs keyed on their frame, quantisation tables and DCT coefficients (`jpeg-dct-sha256:`),
+/// so lossless transcodes (other Huffman tables, progressive or baseline, restart intervals) share a key;
+/// JPEGs whose coefficients are not read keep the segment digest (`jpeg-scan-sha256:`); the image limits
+/// apply to JPEGs.
 public enum CanonicalScheme {
     /// The scheme version.
-    public static let version = 4
+    public static let version = 5
     /// The first field of every key encoding.
     public static let keyTag = "deja-key-v\(version)"
     /// The first field of every configuration-hash encoding.

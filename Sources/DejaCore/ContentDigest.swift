@@ -3,15 +3,19 @@ import Crypto
 /// What a binary member's content is keyed on: a digest and the kind of content it was taken over.
 ///
 /// Written `<kind>:<64 lowercase hex>`: `png-pixels-sha256:…` (a PNG's decoded image and the chunks that
-/// change how it renders), `jpeg-scan-sha256:…` (a JPEG's decoding segments and scan data) or `sha256:…`
-/// (the file's bytes as they are). Different kinds never collide.
+/// change how it renders), `jpeg-dct-sha256:…` (a JPEG's frame, quantisation tables and DCT coefficients),
+/// `jpeg-scan-sha256:…` (a JPEG whose coefficients are not read: its decoding segments and scan data) or
+/// `sha256:…` (the file's bytes as they are). Different kinds never collide.
 public struct ContentDigest: Sendable, Hashable, CustomStringConvertible {
     /// What the digest was taken over.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
         /// A PNG's header, palette, transparency, rendering chunks, orientation and unfiltered pixel rows.
         case pngPixels = "png-pixels-sha256"
-        /// A JPEG's decoding segments (tables, frame, scans with their data), ICC profile, Adobe
-        /// transform and EXIF orientation.
+        /// A JPEG's frame, quantisation tables and DCT coefficients, ICC profile, Adobe transform and
+        /// EXIF orientation — not its entropy coding.
+        case jpegDCT = "jpeg-dct-sha256"
+        /// A JPEG whose coefficients are not read (arithmetic coding, lossless, 12-bit, …): its decoding
+        /// segments (tables, frame, scans with their data), ICC profile, Adobe transform and EXIF orientation.
         case jpegScan = "jpeg-scan-sha256"
         /// The file's bytes as they are.
         case bytes = "sha256"

@@ -1,6 +1,7 @@
 import Crypto
 
-/// Chooses what a decoded binary member is keyed on: a PNG's image, a JPEG's decoding data, or the bytes.
+/// Chooses what a decoded binary member is keyed on: a PNG's image, a JPEG's DCT coefficients (or, where
+/// those cannot be read exactly, its decoding segments and scan data), or the bytes.
 ///
 /// A file that starts like a PNG or JPEG but is malformed (truncated, bad CRC, bad zlib stream, broken
 /// segment) is keyed on its bytes, so the model decides what it is; only ``ImageLimits`` produce an error.
@@ -29,7 +30,7 @@ enum ImageContent {
         if let cache, let rawKey, let known = cache.contentDigest(forRaw: rawKey) {
             return Outcome(digest: known, notes: ["\(isPNG ? "PNG" : "JPEG") content digest reused: these exact bytes were read before"])
         }
-        let outcome = try isPNG ? png(bytes, limits: limits) : jpeg(bytes)
+        let outcome = try isPNG ? png(bytes, limits: limits) : jpeg(bytes, limits: limits)
         if let cache, let rawKey { cache.remember(raw: rawKey, content: outcome.digest) }
         return outcome
     }
@@ -66,21 +67,35 @@ enum ImageContent {
         return Outcome(digest: ContentDigest(kind: .pngPixels, digest: CacheKey(digest: digest)), notes: [parts.joined(separator: "; ")])
     }
 
-    private static func jpeg(_ bytes: UnsafeBufferPointer<UInt8>) -> Outcome {
+    private static func jpeg(_ bytes: UnsafeBufferPointer<UInt8>, limits: ImageLimits) throws(TooLarge) -> Outcome {
         let summary: JPEGFile.Summary
         do {
-            summary = try JPEGFile.digest(bytes)
+            summary = try JPEGFile.read(bytes)
         } catch {
             return fallback(bytes, "JPEG", error.reason)
         }
         let components = summary.components == 1 ? "1 component" : "\(summary.components) components"
-        var parts = ["JPEG \(summary.width)×\(summary.height) \(components) \(summary.frame)"]
+        var heading = "JPEG \(summary.width)×\(summary.height) \(components) \(summary.frame)"
+        let digest: ContentDigest
+        do {
+            let image = try JPEGCoefficients.decode(bytes, records: summary.records, limits: limits)
+            digest = ContentDigest(kind: .jpegDCT, digest: CacheKey(digest: image.digest(summary, bytes: bytes)))
+            heading += ", keyed on DCT coefficients"
+        } catch {
+            switch error {
+            case .tooLarge(let message): throw TooLarge(message: message)
+            case .unsupported(let unsupported):
+                digest = ContentDigest(kind: .jpegScan, digest: CacheKey(digest: JPEGFile.segmentDigest(summary, bytes: bytes)))
+                heading += ", keyed on segments and scan data (\(unsupported.reason))"
+            }
+        }
+        var parts = [heading]
         if !summary.ignored.isEmpty { parts.append("ignored: \(summary.ignored.joined(separator: ", "))") }
         var counted = summary.counted
         if let orientation = summary.orientation { counted.append(orientation) }
         if !counted.isEmpty { parts.append("counted: \(counted.joined(separator: ", "))") }
         if summary.trailingBytes > 0 { parts.append("\(summary.trailingBytes) bytes after EOI ignored") }
-        return Outcome(digest: ContentDigest(kind: .jpegScan, digest: CacheKey(digest: summary.digest)), notes: [parts.joined(separator: "; ")])
+        return Outcome(digest: digest, notes: [parts.joined(separator: "; ")])
     }
 
     private static func fallback(_ bytes: UnsafeBufferPointer<UInt8>, _ format: String, _ reason: String) -> Outcome {

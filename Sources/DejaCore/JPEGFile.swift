@@ -1,23 +1,43 @@
 import Crypto
 
-/// Walks a JPEG's segments and digests what decoding depends on.
+/// Walks a JPEG's segments: what the decoder reads, what the key counts as bytes, and what it ignores.
 ///
-/// Counted, in file order: every segment that is not APPn or COM (DQT, DHT, DAC, SOFn, DRI, DNL, SOS
-/// headers, …) with its marker, and each scan's entropy-coded data including RST markers; APP2
-/// `ICC_PROFILE` and APP14 `Adobe` segments in full; `Exif\0\0` APP1 and `JFIF` APP0 segments after the
-/// first scan in full. Then a summary of what the decoder reads before the first scan: whether a `JFIF`
-/// APP0 segment libjpeg recognises (14 bytes or more) is present — it decides the colour space of
-/// three-component files — and the EXIF orientation OpenCV applies (``JPEGOrientation``). Not counted:
-/// EXIF fields other than the orientation, XMP, IPTC/Photoshop (APP13), comments, other APPn (including
-/// APP1 segments that do not start exactly `Exif\0\0`, which OpenCV does not read), fill bytes before
-/// markers, and anything after EOI.
+/// ``read(_:)`` validates the segment structure and lists, in file order, the **records** a key is made of:
+/// every segment that is not APPn or COM (DQT, DHT, DAC, SOFn, DRI, DNL, SOS headers, …) with its marker,
+/// and each scan's entropy-coded data including RST markers (the *decoding* records, which
+/// ``JPEGCoefficients`` reads); APP2 `ICC_PROFILE` and APP14 `Adobe` segments in full; `Exif\0\0` APP1 and
+/// `JFIF` APP0 segments after the first scan in full. Then a summary of what the decoder reads before the
+/// first scan: whether a `JFIF` APP0 segment libjpeg recognises (14 bytes or more) is present — it decides
+/// the colour space of three-component files — and the EXIF orientation OpenCV applies
+/// (``JPEGOrientation``). Not counted: EXIF fields other than the orientation, XMP, IPTC/Photoshop (APP13),
+/// comments, other APPn (including APP1 segments that do not start exactly `Exif\0\0`, which OpenCV does not
+/// read), fill bytes before markers, and anything after EOI.
+///
+/// ``segmentDigest(_:bytes:)`` hashes all records (scheme version 4's JPEG digest, now the fallback);
+/// ``JPEGCoefficients`` replaces the decoding records by the frame and the DCT coefficients.
 enum JPEGFile {
     struct Malformed: Error, Equatable {
         let reason: String
     }
 
+    /// One counted piece of the file: a segment's payload or a scan's entropy-coded data.
+    struct Record {
+        /// The marker byte, or `01` for entropy-coded data.
+        var kind: UInt8
+        /// Where the bytes are in the file.
+        var range: Range<Int>
+        /// The decoder reads it for the image data (tables, frame, scans); otherwise it is metadata
+        /// counted in full (ICC profile, Adobe transform, late EXIF or JFIF).
+        var isDecoding: Bool
+    }
+
+    /// The record kind of a scan's entropy-coded data.
+    static let scanDataKind: UInt8 = 1
+
     struct Summary {
-        var digest: SHA256.Digest
+        var records: [Record] = []
+        /// The last record's bytes (kind `00`): `KeyEncoding.encode([[J], O])`.
+        var colourFacts: [UInt8] = []
         var width = 0
         var height = 0
         var components = 0
@@ -40,17 +60,35 @@ enum JPEGFile {
     private static let adobeHeader: [UInt8] = Array("Adobe".utf8)
     private static let xmpHeader: [UInt8] = Array("http://ns.adobe.com/".utf8)
 
-    static func digest(_ bytes: UnsafeBufferPointer<UInt8>) throws(Malformed) -> Summary {
-        guard isJPEG(bytes) else { throw Malformed(reason: "no SOI marker") }
+    /// Hashes one record: its kind, its length as 8 bytes big-endian, its bytes.
+    static func hash(record kind: UInt8, _ data: UnsafeRawBufferPointer, into hasher: inout SHA256) {
+        hash(record: kind, length: data.count, into: &hasher)
+        hasher.update(bufferPointer: data)
+    }
+
+    /// Hashes a record's kind and length; its `length` bytes must follow.
+    static func hash(record kind: UInt8, length: Int, into hasher: inout SHA256) {
+        var header = [kind]
+        for shift in stride(from: 56, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: UInt64(length) >> UInt64(shift))) }
+        hasher.update(data: header)
+    }
+
+    /// The digest of scheme version 4: every record, then the colour facts.
+    static func segmentDigest(_ summary: Summary, bytes: UnsafeBufferPointer<UInt8>) -> SHA256.Digest {
         var hasher = SHA256()
-        func record(_ kind: UInt8, _ data: UnsafeBufferPointer<UInt8>) {
-            var header = [kind]
-            let length = UInt64(data.count)
-            for shift in stride(from: 56, through: 0, by: -8) { header.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
-            hasher.update(data: header)
-            hasher.update(bufferPointer: UnsafeRawBufferPointer(data))
+        for record in summary.records {
+            hash(record: record.kind, UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[record.range]), into: &hasher)
         }
-        var summary = Summary(digest: SHA256().finalize())
+        summary.colourFacts.withUnsafeBytes { hash(record: 0, $0, into: &hasher) }
+        return hasher.finalize()
+    }
+
+    static func read(_ bytes: UnsafeBufferPointer<UInt8>) throws(Malformed) -> Summary {
+        guard isJPEG(bytes) else { throw Malformed(reason: "no SOI marker") }
+        var summary = Summary()
+        func record(_ kind: UInt8, _ range: Range<Int>, decoding: Bool) {
+            summary.records.append(Record(kind: kind, range: range, isDecoding: decoding))
+        }
         var sawJFIF = false
         var sawFrame = false
         var sawScan = false
@@ -75,13 +113,11 @@ enum JPEGFile {
             case 0xD9:
                 summary.trailingBytes = count - position
                 guard sawFrame else { throw Malformed(reason: "EOI before any frame") }
-                let encoded = KeyEncoding.encode(fields: [[sawJFIF ? 1 : 0], orientation.encoded])
-                encoded.withUnsafeBufferPointer { record(0, $0) }
+                summary.colourFacts = KeyEncoding.encode(fields: [[sawJFIF ? 1 : 0], orientation.encoded])
                 if let value = orientation.orientation, value != 1 { summary.orientation = "EXIF orientation \(value)" }
                 if orientation.unreadable > 0 {
                     summary.counted.append(orientation.unreadable == 1 ? "unreadable EXIF" : "\(orientation.unreadable) × unreadable EXIF")
                 }
-                summary.digest = hasher.finalize()
                 summary.ignored = ignoredOrder.map { ignored[$0]! == 1 ? $0 : "\(ignored[$0]!) × \($0)" }
                 return summary
             case 0x00, 0x01, 0xD0...0xD8:
@@ -94,20 +130,21 @@ enum JPEGFile {
             guard length >= 2, length <= count - position else {
                 throw Malformed(reason: "truncated segment FF\(hex(marker)) at offset \(position - 2)")
             }
-            let payload = UnsafeBufferPointer(rebasing: bytes[position + 2..<position + length])
+            let payloadRange = position + 2..<position + length
+            let payload = UnsafeBufferPointer(rebasing: bytes[payloadRange])
             position += length
             switch marker {
             case 0xE0...0xEF, 0xFE:
                 switch marker {
                 case 0xE0 where sawScan && payload.starts(with: jfifHeader.prefix(4)):
                     // Read after the colour space was chosen; counted rather than reasoned about.
-                    record(0xE0, payload)
+                    record(0xE0, payloadRange, decoding: false)
                     if !summary.counted.contains("JFIF after the first scan") { summary.counted.append("JFIF after the first scan") }
                 case 0xE0 where payload.count >= jfifMinimumLength && payload.starts(with: jfifHeader):
                     sawJFIF = true
                 case 0xE1 where payload.starts(with: exifHeader) && sawScan:
                     // OpenCV reads EXIF only before the first scan; counted rather than reasoned about.
-                    record(0xE1, payload)
+                    record(0xE1, payloadRange, decoding: false)
                     if !summary.counted.contains("EXIF after the first scan") { summary.counted.append("EXIF after the first scan") }
                 case 0xE1 where payload.starts(with: exifHeader):
                     let decidedBefore = orientation.orientation != nil, unreadableBefore = orientation.unreadable
@@ -120,10 +157,10 @@ enum JPEGFile {
                 case 0xE1 where payload.starts(with: xmpHeader):
                     ignore("XMP")
                 case 0xE2 where payload.starts(with: iccHeader):
-                    record(0xE2, payload)
+                    record(0xE2, payloadRange, decoding: false)
                     if !summary.counted.contains("ICC profile") { summary.counted.append("ICC profile") }
                 case 0xEE where payload.starts(with: adobeHeader):
-                    record(0xEE, payload)
+                    record(0xEE, payloadRange, decoding: false)
                     summary.counted.append("Adobe colour transform")
                 case 0xED:
                     ignore("IPTC/Photoshop (APP13)")
@@ -135,7 +172,7 @@ enum JPEGFile {
             case 0xDA:
                 guard sawFrame else { throw Malformed(reason: "a scan before the frame header") }
                 sawScan = true
-                record(marker, payload)
+                record(marker, payloadRange, decoding: true)
                 let start = position
                 // Entropy-coded data runs to the first marker that is not RST0-7 or a stuffed 0xFF00.
                 while true {
@@ -153,7 +190,7 @@ enum JPEGFile {
                     }
                     break
                 }
-                record(1, UnsafeBufferPointer(rebasing: bytes[start..<position]))
+                record(scanDataKind, start..<position, decoding: true)
             default:
                 if (0xC0...0xCF).contains(marker), marker != 0xC4, marker != 0xC8, marker != 0xCC {
                     guard !sawFrame else { throw Malformed(reason: "a second frame header") }
@@ -171,7 +208,7 @@ enum JPEGFile {
                     default: "SOF\(marker - 0xC0)"
                     }
                 }
-                record(marker, payload)
+                record(marker, payloadRange, decoding: true)
             }
         }
     }

@@ -43,8 +43,8 @@ import Testing
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
         )
-        #expect(fields.first == utf8("deja-key-v4"))
-        #expect(CanonicalScheme.version == 4)
+        #expect(fields.first == utf8("deja-key-v5"))
+        #expect(CanonicalScheme.version == 5)
         let key = CacheKey(
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
@@ -52,9 +52,9 @@ import Testing
         #expect(key == CacheKey(digest: KeyEncoding.digest(fields: fields)))
     }
 
-    /// Pins scheme version 4: if this changes, the canonical form or key rules changed and
+    /// Pins scheme version 5: if this changes, the canonical form or key rules changed and
     /// `CanonicalScheme.version` must be bumped (and these values updated).
-    @Test func keySchemeVersionFourIsStable() throws {
+    @Test func keySchemeVersionFiveIsStable() throws {
         let policy = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", volatileFields: ["requestId"], defaults: ["lang": "en"]
         )
@@ -64,24 +64,25 @@ import Testing
         )
         #expect(String(decoding: request.canonicalBytes, as: UTF8.self)
             == "{\"file\":\"sha256:b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78\",\"n\":1.5,\"t\":\"caf\u{e9}\"}")
-        #expect(policy.configHash == "52dc0eeb3cd69ce81a2941adfcd9a61bbc6b44102533614cb8421d2a71a6d24c")
-        #expect(request.key.hex == "c5c99fdb8fe57db728d486bda2f5ff3f1d1b09c07a591ed3b6315be5a0b99ea4")
+        #expect(policy.configHash == "76fece0b88e406a31b2a5369bf290da514df48c4a0778816949e13ce803d21a1")
+        #expect(request.key.hex == "8d95e3f6928ed82c693f23d94129fc498713da1693552b7217d0377f1d68e6b0")
         let ruled = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, foldCase: true)]
         )
-        #expect(ruled.configHash == "b90b43ae17ea4bf625b74125f84983d53f9d7a564e937845924ff1ce8d91b17f")
+        #expect(ruled.configHash == "9d18b31a1246848406f05f7d2922aa7d4d8a6ba3057ce96d249d1cdd71e57eef")
         let cjk = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0",
             fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, cjkSpacing: true)]
         )
         let spaced = try Canonicalizer().canonicalize(body: utf8(#"{"file": "QUJD", "q": " 怎么 退货 ？ "}"#), policy: cjk, scope: nil)
         #expect(String(decoding: spaced.canonicalBytes, as: UTF8.self).hasSuffix(#""q":"怎么退货?"}"#))
-        #expect(cjk.configHash == "caf45e7aa440d76fc015a97b395a70a345c437d590a63a31d011ed30d4fff264")
-        #expect(spaced.key.hex == "22ab18e699880296e1a7d58c7391339dffd265521281b9367848e74726f71724")
+        #expect(cjk.configHash == "502978eb4ac87786d365476fb8cd31d1086e5cc6078e634d5d80dde69f966b8a")
+        #expect(spaced.key.hex == "9f2f986c3afd86fbe5f2f0c741899d831300635654f26c449fb6e08136259e1d")
     }
 
-    /// Pins the image content digests of scheme version 4 (they do not depend on the zlib encoder).
-    @Test func imageDigestsOfVersionFourAreStable() throws {
+    /// Pins the image content digests of scheme version 5 (they do not depend on the zlib encoder). The PNG
+    /// digests are those of version 4; the JPEG ones are new (coefficients, not segments).
+    @Test func imageDigestsOfVersionFiveAreStable() throws {
         let small = gradientImage(width: 4, height: 3)
         let png = try fileDigest(small.encode())
         let interlaced = try fileDigest(small.encode(interlaced: true))
@@ -91,7 +92,12 @@ import Testing
         #expect(png == "png-pixels-sha256:e249c52ab09cb3bcdee751ae976085781b745a528e0d89857419ac4ad9022145")
         #expect(interlaced == "png-pixels-sha256:5aa48a53ace4f1b1ac08d741661cb29f4a4991e8a23f11b137bf6481fcf2913e")
         #expect(rotatedPNG == "png-pixels-sha256:24fb6237155e677b6a3b23348a23b42d673ecc4664ec32cc40807e5b2a2085ab")
-        #expect(jpeg == "jpeg-scan-sha256:20c5430d7f86d6325b45650298b5a5b5563500e84001321fd6f364cc38f768a9")
-        #expect(rotatedJPEG == "jpeg-scan-sha256:98b829e6fd499e8870e907b92c81e1af13be9882080776db6af2adc8184cf93d")
+        #expect(jpeg == "jpeg-dct-sha256:520800236450f3fef21221f7ac737e960ac36732a1ee9bf49c72706613695c1c")
+        #expect(rotatedJPEG == "jpeg-dct-sha256:9bbd99537fc4effb1bafac3fa7e1feb4752473625596ae54ce19f110dc2403e3")
+        #expect(try fileDigest(fixture("progressive-q90.jpg")) == jpeg)
+        // The fallback is version 4's segment digest, unchanged: base-q90.jpg with its scan cut short.
+        let base = try fixture("base-q90.jpg")
+        let cut = try fileDigest(Array(base[..<(base.count - 100)]) + [0xFF, 0xD9])
+        #expect(cut == "jpeg-scan-sha256:fb54cab975bbe9a2740c35839ceca9b36f5fcabc71a6ec4f8471d7dd56104fb1")
     }
 }
