@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Makes a ~1 MiB JPEG with Pillow (worker venv) and runs the benchmark in release mode.
+# Makes a ~1 MiB JPEG with Pillow (worker venv) and its lossless progressive transcode (jpegtran, from
+# libjpeg-turbo-progs, if installed) and runs the benchmark in release mode.
 set -euo pipefail
 cd "$(dirname "$0")"
 PY=${DEJA_PYTHON:-../.venv-worker/bin/python}
-JPEG=$(mktemp /tmp/deja-bench-XXXXXX.jpg)
-trap 'rm -f "$JPEG"' EXIT
+WORK=$(mktemp -d /tmp/deja-bench-XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+JPEG="$WORK/baseline.jpg"
 "$PY" - "$JPEG" <<'PYCODE'
 import random, sys
 from PIL import Image
@@ -17,4 +19,11 @@ for h in range(400, 4000, 40):
     if os.path.getsize(sys.argv[1]) >= 1 << 20:
         break
 PYCODE
-swift run -c release DejaBench "$JPEG"
+JPEGS=("$JPEG")
+if command -v jpegtran >/dev/null 2>&1; then
+    jpegtran -copy all -progressive "$JPEG" > "$WORK/progressive.jpg"
+    JPEGS+=("$WORK/progressive.jpg")
+else
+    echo "(jpegtran not found: apt-get install libjpeg-turbo-progs for the progressive row)"
+fi
+swift run -c release DejaBench "${JPEGS[@]}"

@@ -75,15 +75,34 @@ extension JPEGCoefficients.Decoder {
         return table
     }
 
-    private mutating func decode(_ scan: Scan, data: UnsafeBufferPointer<UInt8>) throws(Unsupported) {
-        let progressive = image.progressive
-        let isDC = scan.start == 0
-        let refining = scan.high != 0
-        var dc: [JPEGHuffmanTable?] = [], ac: [JPEGHuffmanTable?] = []
+    /// How a scan codes each block, with the Huffman tables it needs (one per scan component).
+    private enum Coding {
+        case sequential(dc: [JPEGHuffmanTable], ac: [JPEGHuffmanTable])
+        case firstDC([JPEGHuffmanTable])
+        case refineDC
+        case firstAC
+        case refineAC
+    }
+
+    private func coding(_ scan: Scan) throws(Unsupported) -> Coding {
+        var dc: [JPEGHuffmanTable] = [], ac: [JPEGHuffmanTable] = []
         for s in scan.components.indices {
-            dc.append(!progressive || (isDC && !refining) ? try table(scan.dcTables[s], dc: true) : nil)
-            ac.append(!progressive || !isDC ? try table(scan.acTables[s], dc: false) : nil)
+            if !image.progressive || scan.start == 0 && scan.high == 0 { dc.append(try table(scan.dcTables[s], dc: true)) }
+            if !image.progressive || scan.start > 0 { ac.append(try table(scan.acTables[s], dc: false)) }
         }
+        switch (image.progressive, scan.start == 0, scan.high == 0) {
+        case (false, _, _): return .sequential(dc: dc, ac: ac)
+        case (true, true, true): return .firstDC(dc)
+        case (true, true, false): return .refineDC
+        case (true, false, true): return .firstAC
+        case (true, false, false): return .refineAC
+        }
+    }
+
+    private mutating func decode(_ scan: Scan, data: UnsafeBufferPointer<UInt8>) throws(Unsupported) {
+        let coding = try coding(scan)
+        // An AC scan codes one component (checkProgression), with its table.
+        var band = Band(table: scan.start > 0 ? try table(scan.acTables[0], dc: false) : nil, start: scan.start, end: scan.end, low: scan.low)
         let components = scan.components.map { image.components[$0] }
         let single = components.count == 1
         let mcuColumns = single ? components[0].widthInBlocks : (image.width + 8 * maxHorizontal - 1) / (8 * maxHorizontal)
@@ -91,7 +110,6 @@ extension JPEGCoefficients.Decoder {
         let interval = restartInterval
         var reader = JPEGBitReader(data)
         var predictors = [Int32](repeating: 0, count: components.count)
-        var run = 0
         var restart: UInt8 = 0
         let low = scan.low
         let result = image.coefficients.withUnsafeMutableBufferPointer { all -> Result<Void, Unsupported> in
@@ -102,7 +120,7 @@ extension JPEGCoefficients.Decoder {
                         try reader.finishInterval(expecting: restart)
                         restart = (restart + 1) & 7
                         for s in predictors.indices { predictors[s] = 0 }
-                        run = 0
+                        band.run = 0
                     }
                     let column = mcu % mcuColumns, row = mcu / mcuColumns
                     for (s, component) in components.enumerated() {
@@ -110,19 +128,18 @@ extension JPEGCoefficients.Decoder {
                         for y in 0..<v {
                             for x in 0..<h {
                                 let block = origin + component.base + ((row * v + y) * component.storedWidth + column * h + x) * 64
-                                switch (progressive, isDC, refining) {
-                                case (false, _, _):
-                                    try Self.sequential(block, dc: dc[s]!, ac: ac[s]!, predictor: &predictors[s], reader: &reader)
-                                case (true, true, false):
-                                    let size = Int(try dc[s]!.decode(&reader))
-                                    predictors[s] += try reader.signed(size)
+                                switch coding {
+                                case .sequential(let dc, let ac):
+                                    try Self.sequential(block, dc: dc[s], ac: ac[s], predictor: &predictors[s], reader: &reader)
+                                case .firstDC(let dc):
+                                    predictors[s] += try reader.signed(Int(try dc[s].decode(&reader)))
                                     block[0] = try Self.coefficient(Int64(predictors[s]) << low)
-                                case (true, true, true):
+                                case .refineDC:
                                     if try reader.bits(1) != 0 { block[0] |= Int16(1 << low) }
-                                case (true, false, false):
-                                    try Self.firstAC(block, table: ac[s]!, scan: scan, run: &run, reader: &reader)
-                                case (true, false, true):
-                                    try Self.refineAC(block, table: ac[s]!, scan: scan, run: &run, reader: &reader)
+                                case .firstAC:
+                                    try band.first(block, reader: &reader)
+                                case .refineAC:
+                                    try band.refine(block, reader: &reader)
                                 }
                             }
                         }
@@ -135,7 +152,7 @@ extension JPEGCoefficients.Decoder {
     }
 
     @inline(__always)
-    private static func coefficient(_ value: Int64) throws(Unsupported) -> Int16 {
+    fileprivate static func coefficient(_ value: Int64) throws(Unsupported) -> Int16 {
         guard let coefficient = Int16(exactly: value) else { throw Unsupported("a coefficient out of range") }
         return coefficient
     }
@@ -168,27 +185,33 @@ extension JPEGCoefficients.Decoder {
             k += 1
         }
     }
+}
 
-    /// The first scan of an AC band: run/size pairs, ZRL, and EOB runs that span blocks (`run`).
-    private static func firstAC(
-        _ block: UnsafeMutablePointer<Int16>,
-        table: JPEGHuffmanTable,
-        scan: Scan,
-        run: inout Int,
-        reader: inout JPEGBitReader
-    ) throws(Unsupported) {
+/// An AC band of a progressive scan of one component: its table, its coefficients, the bit it codes, and
+/// the EOB run in progress (which spans blocks).
+private struct Band {
+    typealias Unsupported = JPEGCoefficients.Unsupported
+    let table: JPEGHuffmanTable?
+    let start: Int
+    let end: Int
+    let low: Int
+    var run = 0
+
+    /// The first scan of the band: run/size pairs, ZRL, and EOB runs.
+    mutating func first(_ block: UnsafeMutablePointer<Int16>, reader: inout JPEGBitReader) throws(Unsupported) {
+        guard let table else { throw Unsupported("a scan without its Huffman table") }
         if run > 0 {
             run -= 1
             return
         }
-        var k = scan.start
-        while k <= scan.end {
+        var k = start
+        while k <= end {
             let symbol = try table.decode(&reader)
             let zeros = Int(symbol >> 4), size = Int(symbol & 0x0F)
             if size != 0 {
                 k += zeros
-                guard k <= scan.end else { throw Unsupported("a run past the end of a band") }
-                block[JPEGCoefficients.natural[k]] = try coefficient(Int64(try reader.signed(size)) << scan.low)
+                guard k <= end else { throw Unsupported("a run past the end of a band") }
+                block[JPEGCoefficients.natural[k]] = try JPEGCoefficients.Decoder.coefficient(Int64(try reader.signed(size)) << low)
             } else if zeros == 15 {
                 k += 15
             } else {
@@ -199,25 +222,20 @@ extension JPEGCoefficients.Decoder {
         }
     }
 
-    /// A refinement scan of an AC band (T.81 G.1.2.3, as libjpeg's `decode_mcu_AC_refine`): one correction
+    /// A refinement scan of the band (T.81 G.1.2.3, as libjpeg's `decode_mcu_AC_refine`): one correction
     /// bit for each coefficient already nonzero, new coefficients of ±1 at this bit, EOB runs.
-    private static func refineAC(
-        _ block: UnsafeMutablePointer<Int16>,
-        table: JPEGHuffmanTable,
-        scan: Scan,
-        run: inout Int,
-        reader: inout JPEGBitReader
-    ) throws(Unsupported) {
-        let bit = Int32(1) << scan.low
+    mutating func refine(_ block: UnsafeMutablePointer<Int16>, reader: inout JPEGBitReader) throws(Unsupported) {
+        guard let table else { throw Unsupported("a scan without its Huffman table") }
+        let bit = Int32(1) << low
         func correct(_ index: Int) throws(Unsupported) {
             let value = Int32(block[index])
             if try reader.bits(1) != 0, value & bit == 0 {
-                block[index] = try coefficient(Int64(value >= 0 ? value + bit : value - bit))
+                block[index] = try JPEGCoefficients.Decoder.coefficient(Int64(value >= 0 ? value + bit : value - bit))
             }
         }
-        var k = scan.start
+        var k = start
         if run == 0 {
-            while k <= scan.end {
+            while k <= end {
                 let symbol = try table.decode(&reader)
                 var zeros = Int(symbol >> 4)
                 let size = Int(symbol & 0x0F)
@@ -231,7 +249,7 @@ extension JPEGCoefficients.Decoder {
                     break
                 }
                 // Past coefficients already nonzero (each with a correction bit) and `zeros` still zero.
-                while k <= scan.end {
+                while k <= end {
                     let index = JPEGCoefficients.natural[k]
                     if block[index] != 0 {
                         try correct(index)
@@ -242,14 +260,14 @@ extension JPEGCoefficients.Decoder {
                     k += 1
                 }
                 if newValue != 0 {
-                    guard k <= scan.end else { throw Unsupported("a run past the end of a band") }
+                    guard k <= end else { throw Unsupported("a run past the end of a band") }
                     block[JPEGCoefficients.natural[k]] = Int16(newValue)
                 }
                 k += 1
             }
         }
         if run > 0 {
-            while k <= scan.end {
+            while k <= end {
                 let index = JPEGCoefficients.natural[k]
                 if block[index] != 0 { try correct(index) }
                 k += 1

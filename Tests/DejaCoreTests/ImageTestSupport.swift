@@ -14,7 +14,8 @@ func canonicalizeFile(
 
 let imagePolicy = TaskPolicy.paddleXOCR(modelName: "PP-OCRv4", modelVersion: "4.0.0")
 
-/// The canonical value of `file` for `bytes` (`png-pixels-sha256:…`, `jpeg-scan-sha256:…`, `sha256:…`).
+/// The canonical value of `file` for `bytes` (`png-pixels-sha256:…`, `jpeg-dct-sha256:…`, `jpeg-scan-sha256:…`,
+/// `sha256:…`).
 func fileDigest(_ bytes: [UInt8], canonicalizer: Canonicalizer = Canonicalizer()) throws -> String {
     try #require(try canonicalizeFile(bytes, canonicalizer: canonicalizer).canonicalForm["file"]?.stringValue)
 }

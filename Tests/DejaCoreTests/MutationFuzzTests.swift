@@ -84,6 +84,17 @@ import Testing
         #expect(outcomes["sha256", default: 0] > 500)
     }
 
+    /// The fuzzer's entry point for the coefficient reader over the same mutations (it traps on a broken
+    /// invariant, so a failure here is a crash).
+    @Test func jpegCoefficientReaderKeepsItsInvariants() throws {
+        var rng = SeededGenerator(seed: 0xDC7)
+        let seeds = try Self.imageSeeds().filter { $0.starts(with: [0xFF, 0xD8, 0xFF]) }
+        #expect(seeds.count == 5)
+        for iteration in 0..<2_000 {
+            JPEGCoefficients.fuzz(Self.mutate(seeds[iteration % seeds.count], &rng))
+        }
+    }
+
     @Test func jsonAndBase64ReadersNeverTrap() throws {
         var rng = SeededGenerator(seed: 0xB64)
         let seeds = [

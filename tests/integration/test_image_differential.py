@@ -65,8 +65,8 @@ def decode(data: bytes):
     return image.shape, hashlib.sha256(image.tobytes()).hexdigest()
 
 
-def deja_keys(files: list[bytes]) -> list[str]:
-    """The content key of `{"file": <base64>}` for every file, from one `deja explain --jsonl` run."""
+def explain_files(files: list[bytes]) -> list[dict]:
+    """`deja explain --jsonl` of `{"file": <base64>}` for every file, in one run: key, canonical form, notes."""
     lines = b"".join(json.dumps({"file": base64.b64encode(f).decode()}).encode() + b"\n" for f in files)
     environment = {k: v for k, v in os.environ.items() if not k.startswith("DEJA_")}
     result = subprocess.run([str(DEJA_BIN), "explain", "--jsonl"], input=lines, capture_output=True,
@@ -74,6 +74,12 @@ def deja_keys(files: list[bytes]) -> list[str]:
     assert result.returncode == 0, result.stderr.decode()[-2000:]
     answers = [json.loads(line) for line in result.stdout.splitlines()]
     assert [a["line"] for a in answers] == list(range(1, len(files) + 1))
+    return answers
+
+
+def deja_keys(files: list[bytes]) -> list[str]:
+    """The content key of `{"file": <base64>}` for every file, from one `deja explain --jsonl` run."""
+    answers = explain_files(files)
     missing = [a for a in answers if "key" not in a]
     assert not missing, f"rejected: {missing[:3]}"
     return [a["key"] for a in answers]

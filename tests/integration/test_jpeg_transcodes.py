@@ -11,11 +11,9 @@ arrays; and where both were keyed on their DCT coefficients, identical arrays im
 """
 from __future__ import annotations
 
-import base64
 import collections
 import io
 import itertools
-import json
 import os
 import shutil
 import subprocess
@@ -25,8 +23,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw
 
-from conftest import DEJA_BIN
-from test_image_differential import decode
+from test_image_differential import decode, explain_files
 
 SIZES = [(45, 29), (64, 48), (97, 61), (8, 8), (130, 17)]
 # Pillow's subsampling: 0 = 4:4:4, 1 = 4:2:2, 2 = 4:2:0.
@@ -117,14 +114,8 @@ def corpus(jpegtran: str) -> list[tuple[str, bytes]]:
 
 
 def explain(files: list[bytes]) -> list[dict]:
-    """`deja explain --jsonl` over `{"file": <base64>}` for every file: key, canonical form, notes."""
-    lines = b"".join(json.dumps({"file": base64.b64encode(f).decode()}).encode() + b"\n" for f in files)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("DEJA_")}
-    result = subprocess.run([str(DEJA_BIN), "explain", "--jsonl"], input=lines, capture_output=True,
-                            timeout=300, env=environment)
-    assert result.returncode == 0, result.stderr.decode()[-2000:]
-    answers = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [a.get("key") is not None for a in answers] == [True] * len(files), answers[:3]
+    answers = explain_files(files)
+    assert all("key" in a for a in answers), [a for a in answers if "key" not in a][:3]
     return answers
 
 

@@ -2,8 +2,9 @@ import Crypto
 import DejaCore
 import Foundation
 
-// Canonicalisation throughput for a 1 MiB PNG and a 1 MiB JPEG sent as base64, against plain SHA-256 of
-// the same file bytes measured in the same run, and the cost of a byte-identical repeat through a
+// Canonicalisation throughput for a 1 MiB PNG and 1 MiB JPEGs (baseline and its lossless progressive
+// transcode: both read to DCT coefficients) sent as base64, against plain SHA-256 of the same file bytes
+// measured in the same run, and the cost of a byte-identical repeat through a
 // ContentDigestCache. Reports medians over many runs; asserts nothing.
 
 func median(_ runs: Int, _ body: () throws -> Void) rethrows -> Double {
@@ -43,10 +44,12 @@ func makePNG() -> [UInt8] {
 let policy = TaskPolicy(task: "ocr", protocolName: "paddlex-ocr", modelName: "PP-OCRv4", modelVersion: "bench", volatileFields: ["logId"], binaryFields: ["file"], requiredFields: ["file"])
 let runs = 30
 var files: [(String, [UInt8])] = [("PNG", makePNG())]
-if CommandLine.arguments.count > 1 {
-    files.append(("JPEG", Array(try Data(contentsOf: URL(fileURLWithPath: CommandLine.arguments[1])))))
-} else {
-    print("(no JPEG given: pass the path of a ~1 MiB JPEG, e.g. from Benchmarks/run.sh)")
+for path in CommandLine.arguments.dropFirst() {
+    let url = URL(fileURLWithPath: path)
+    files.append(("JPEG \(url.deletingPathExtension().lastPathComponent)", Array(try Data(contentsOf: url))))
+}
+if files.count == 1 {
+    print("(no JPEG given: pass the paths of ~1 MiB JPEGs, e.g. from Benchmarks/run.sh)")
 }
 
 print("| file | file bytes | SHA-256 of the file | canonicalize (decode + digest) | ratio | repeat via ContentDigestCache p50 | bytes-only body (v1 rules) |")
