@@ -20,35 +20,38 @@ extension JPEGCoefficients {
             frame.append(field)
         }
         KeyEncoding.encode(fields: frame).withUnsafeBytes { JPEGFile.hash(record: 2, $0, into: &hasher) }
-        var buffer: [UInt8] = []
-        buffer.reserveCapacity(1 << 16)
-        coefficients.withUnsafeBufferPointer { all in
-            for component in components {
-                JPEGFile.hash(record: 3, length: component.widthInBlocks * component.heightInBlocks, into: &hasher)
-                for row in 0..<component.heightInBlocks {
-                    for column in 0..<component.widthInBlocks {
-                        let start = component.base + (row * component.storedWidth + column) * 64
-                        let block = UnsafeBufferPointer(rebasing: all[start..<start + 64])
-                        let countAt = buffer.count
-                        buffer.append(0)
-                        var nonzero: UInt8 = 0
-                        for index in 0..<64 where block[index] != 0 {
-                            let value = UInt16(bitPattern: block[index])
-                            buffer.append(UInt8(index))
-                            buffer.append(UInt8(value >> 8))
-                            buffer.append(UInt8(value & 0xFF))
-                            nonzero += 1
-                        }
-                        buffer[countAt] = nonzero
-                        if buffer.count >= 60_000 {
-                            hasher.update(data: buffer)
-                            buffer.removeAll(keepingCapacity: true)
+        // Blocks are written into one buffer (a block takes at most 1 + 64 × 3 bytes) hashed when full.
+        let capacity = 1 << 16, blockMaximum = 1 + 64 * 3
+        var buffer = [UInt8](repeating: 0, count: capacity)
+        buffer.withUnsafeMutableBufferPointer { out in
+            coefficients.withUnsafeBufferPointer { all in
+                var used = 0
+                for component in components {
+                    JPEGFile.hash(record: 3, length: component.widthInBlocks * component.heightInBlocks, into: &hasher)
+                    for row in 0..<component.heightInBlocks {
+                        for column in 0..<component.widthInBlocks {
+                            if used > capacity - blockMaximum {
+                                hasher.update(bufferPointer: UnsafeRawBufferPointer(start: out.baseAddress, count: used))
+                                used = 0
+                            }
+                            let start = component.base + (row * component.storedWidth + column) * 64
+                            let countAt = used
+                            used += 1
+                            for index in 0..<64 {
+                                let value = UInt16(bitPattern: all[start + index])
+                                if value == 0 { continue }
+                                out[used] = UInt8(index)
+                                out[used + 1] = UInt8(value >> 8)
+                                out[used + 2] = UInt8(value & 0xFF)
+                                used += 3
+                            }
+                            out[countAt] = UInt8((used - countAt - 1) / 3)
                         }
                     }
                 }
+                hasher.update(bufferPointer: UnsafeRawBufferPointer(start: out.baseAddress, count: used))
             }
         }
-        hasher.update(data: buffer)
         for record in summary.records where !record.isDecoding {
             JPEGFile.hash(record: record.kind, UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[record.range]), into: &hasher)
         }

@@ -135,7 +135,7 @@ extension JPEGCoefficients.Decoder {
                                     predictors[s] += try reader.signed(Int(try dc[s].decode(&reader)))
                                     block[0] = try Self.coefficient(Int64(predictors[s]) << low)
                                 case .refineDC:
-                                    if try reader.bits(1) != 0 { block[0] |= Int16(1 << low) }
+                                    if try reader.bit() { block[0] |= Int16(1 << low) }
                                 case .firstAC:
                                     try band.first(block, reader: &reader)
                                 case .refineAC:
@@ -226,23 +226,17 @@ private struct Band {
     /// bit for each coefficient already nonzero, new coefficients of ±1 at this bit, EOB runs.
     mutating func refine(_ block: UnsafeMutablePointer<Int16>, reader: inout JPEGBitReader) throws(Unsupported) {
         guard let table else { throw Unsupported("a scan without its Huffman table") }
-        let bit = Int32(1) << low
-        func correct(_ index: Int) throws(Unsupported) {
-            let value = Int32(block[index])
-            if try reader.bits(1) != 0, value & bit == 0 {
-                block[index] = try JPEGCoefficients.Decoder.coefficient(Int64(value >= 0 ? value + bit : value - bit))
-            }
-        }
+        let bit = Int16(1) << low
         var k = start
         if run == 0 {
             while k <= end {
                 let symbol = try table.decode(&reader)
                 var zeros = Int(symbol >> 4)
                 let size = Int(symbol & 0x0F)
-                var newValue: Int32 = 0
+                var newValue: Int16 = 0
                 if size != 0 {
                     guard size == 1 else { throw Unsupported("a refinement of more than one bit") }
-                    newValue = try reader.bits(1) != 0 ? bit : -bit
+                    newValue = try reader.bit() ? bit : -bit
                 } else if zeros != 15 {
                     run = 1 << zeros
                     if zeros > 0 { run += Int(try reader.bits(zeros)) }
@@ -252,7 +246,7 @@ private struct Band {
                 while k <= end {
                     let index = JPEGCoefficients.natural[k]
                     if block[index] != 0 {
-                        try correct(index)
+                        try Self.correct(&block[index], bit: bit, reader: &reader)
                     } else {
                         if zeros == 0 { break }
                         zeros -= 1
@@ -261,7 +255,7 @@ private struct Band {
                 }
                 if newValue != 0 {
                     guard k <= end else { throw Unsupported("a run past the end of a band") }
-                    block[JPEGCoefficients.natural[k]] = Int16(newValue)
+                    block[JPEGCoefficients.natural[k]] = newValue
                 }
                 k += 1
             }
@@ -269,10 +263,18 @@ private struct Band {
         if run > 0 {
             while k <= end {
                 let index = JPEGCoefficients.natural[k]
-                if block[index] != 0 { try correct(index) }
+                if block[index] != 0 { try Self.correct(&block[index], bit: bit, reader: &reader) }
                 k += 1
             }
             run -= 1
+        }
+    }
+
+    /// A correction bit for a coefficient already nonzero: 1 adds `bit` to its magnitude.
+    @inline(__always)
+    private static func correct(_ value: inout Int16, bit: Int16, reader: inout JPEGBitReader) throws(Unsupported) {
+        if try reader.bit(), value & bit == 0 {
+            value = try JPEGCoefficients.Decoder.coefficient(Int64(value) + Int64(value >= 0 ? bit : -bit))
         }
     }
 }

@@ -63,7 +63,7 @@ struct JPEGHuffmanTable {
 struct JPEGBitReader {
     private let data: UnsafeBufferPointer<UInt8>
     private var position = 0
-    /// Bits not yet consumed, aligned to the low end of ``buffer``.
+    /// Bits not yet consumed: the low ``count`` bits of ``buffer`` (the bits above are stale).
     private var buffer: UInt64 = 0
     private var count = 0
 
@@ -103,7 +103,15 @@ struct JPEGBitReader {
     mutating func skip(_ bits: Int) throws(JPEGCoefficients.Unsupported) {
         guard bits <= count else { throw JPEGCoefficients.Unsupported("scan data ends inside a block") }
         count -= bits
-        buffer &= (UInt64(1) << UInt64(count)) &- 1
+    }
+
+    /// Reads one bit.
+    @inline(__always)
+    mutating func bit() throws(JPEGCoefficients.Unsupported) -> Bool {
+        if count == 0 { fill() }
+        guard count > 0 else { throw JPEGCoefficients.Unsupported("scan data ends inside a block") }
+        count -= 1
+        return buffer >> UInt64(count) & 1 != 0
     }
 
     /// Reads `bits` (0…16) bits as an unsigned number.
@@ -113,9 +121,7 @@ struct JPEGBitReader {
         if count < bits { fill() }
         guard bits <= count else { throw JPEGCoefficients.Unsupported("scan data ends inside a block") }
         count -= bits
-        let value = Int32(truncatingIfNeeded: buffer >> UInt64(count))
-        buffer &= (UInt64(1) << UInt64(count)) &- 1
-        return value
+        return Int32(truncatingIfNeeded: buffer >> UInt64(count) & (UInt64(1) << UInt64(bits) &- 1))
     }
 
     /// Reads a magnitude category's `size` bits and extends them to a signed value (T.81 F.2.2.1).
