@@ -151,7 +151,8 @@ let package = Package(
         .testTarget(name: "DejaGatewayTests", dependencies: ["DejaGateway", "DejaCache", "DejaLedger", "DejaRedis"], swiftSettings: swiftSettings),
         .testTarget(
             name: "DejaRedisTests",
-            dependencies: ["DejaRedis", .product(name: "NIOEmbedded", package: "swift-nio")],
+            // DejaCore only for the fuzz seeds' file format (RESPFuzzSeedsReplayTests).
+            dependencies: ["DejaRedis", "DejaCore", .product(name: "NIOEmbedded", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

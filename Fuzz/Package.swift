@@ -1,5 +1,5 @@
 // swift-tools-version:5.4
-// libFuzzer target for DejaCore's readers of untrusted bytes. Not part of the main package: build and run
+// libFuzzer target for the readers of untrusted bytes (DejaCore's, and DejaRedis's RESP). Not part of the main package: build and run
 // it with scripts/fuzz.sh (which passes -sanitize=fuzzer). See README.md.
 //
 // Tools version 5.4 on purpose: from 5.5 on, SwiftPM renames an executable's entry point to
@@ -15,7 +15,7 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "DejaFuzz",
-            dependencies: [.product(name: "DejaCore", package: "Deja")],
+            dependencies: [.product(name: "DejaCore", package: "Deja"), .product(name: "DejaRedis", package: "Deja")],
             swiftSettings: [.unsafeFlags(["-parse-as-library"])]
         ),
     ]

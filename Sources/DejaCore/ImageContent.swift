@@ -82,12 +82,15 @@ enum ImageContent {
             digest = ContentDigest(kind: .jpegDCT, digest: CacheKey(digest: image.digest(summary, bytes: bytes)))
             heading += ", keyed on DCT coefficients"
         } catch {
-            switch error {
-            case .tooLarge(let message): throw TooLarge(message: message)
-            case .unsupported(let unsupported):
-                digest = ContentDigest(kind: .jpegScan, digest: CacheKey(digest: JPEGFile.segmentDigest(summary, bytes: bytes)))
-                heading += ", keyed on segments and scan data (\(unsupported.reason))"
+            // A JPEG too big to read to its coefficients within the limits is keyed as version 4 keyed every
+            // JPEG: on its segments and scan data, which needs no memory beyond the file. It is never
+            // refused for its size here: the model server has its own limits.
+            let reason = switch error {
+            case .tooLarge(let message): "\(message.replacingOccurrences(of: "is a JPEG", with: "a JPEG")), so not read to its coefficients"
+            case .unsupported(let unsupported): unsupported.reason
             }
+            digest = ContentDigest(kind: .jpegScan, digest: CacheKey(digest: JPEGFile.segmentDigest(summary, bytes: bytes)))
+            heading += ", keyed on segments and scan data (\(reason))"
         }
         var parts = [heading]
         if !summary.ignored.isEmpty { parts.append("ignored: \(summary.ignored.joined(separator: ", "))") }

@@ -19,6 +19,9 @@ struct JPEGHuffmanTable {
         var index: Int32 = 0
         for length in 1...16 {
             let count = Int32(counts[length - 1])
+            // libjpeg's check, made before any code is filled in: the codes of this length must fit it, and
+            // none may be all ones.
+            guard code + count < (Int32(1) << length) else { throw JPEGCoefficients.Unsupported("a bad Huffman table") }
             if count > 0 {
                 offset[length] = index - code
                 for next in code..<code + count where length <= 8 {
@@ -30,7 +33,6 @@ struct JPEGHuffmanTable {
                 index += count
                 maxCode[length] = code - 1
             }
-            guard code < (Int32(1) << length) else { throw JPEGCoefficients.Unsupported("a bad Huffman table") }
             code <<= 1
         }
     }

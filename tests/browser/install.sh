@@ -13,13 +13,5 @@ if ! command -v chromium > /dev/null; then
         || { apt-get update -qq > /dev/null && apt-get install -y -qq --no-install-recommends chromium > /dev/null; }
 fi
 echo "[browser/install] $(chromium --version 2>/dev/null | head -1)"
-REQ="$REPO/tests/browser/requirements.txt"
-STAMP="$VENV/.deja-browser-requirements.sha256"
-WANT=$(sha256sum "$REQ" | cut -d' ' -f1)
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]]; then
-    echo "[browser/install] requirements already installed"
-    exit 0
-fi
-"$VENV/bin/python" -m pip install -q -r "$REQ"
-echo "$WANT" > "$STAMP"
-echo "[browser/install] installed $(tr '\n' ' ' < "$REQ")"
+source "$REPO/scripts/lib/pip-requirements.sh"
+install_requirements browser "$REPO/tests/browser/requirements.txt" "$VENV"
