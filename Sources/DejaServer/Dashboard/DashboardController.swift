@@ -94,7 +94,7 @@ struct DashboardController<Context: RequestContext>: Sendable {
     }
 
     private func dashboard(_ request: Request, viewer: Viewer?, labels l: DashboardLabels) async throws -> Response {
-        guard let viewer else { return loginPage(request, labels: l, failed: false) }
+        guard let viewer else { return loginPage(labels: l, failed: false) }
         let query = DashboardQuery(request, lang: l.lang)
         let tenant = try tenantFilter(query, viewer: viewer)
         let period = try DashboardPeriod.parse(period: query.period, from: query.from, to: query.to, now: clock.now())
@@ -112,7 +112,7 @@ struct DashboardController<Context: RequestContext>: Sendable {
         } catch {
             throw GatewayError(.ledgerUnavailable, "the ledger could not list the most repeated requests", underlying: error)
         }
-        let totals = UsageReport(tenant: tenant, rows: byTask).totals
+        let totals = DashboardView.totalRow(UsageReport(tenant: tenant, rows: byTask).totals)
         let charts = DashboardView.charts(overTime, period: period, l)
         let periods: [(String, String)] = [("24h", l.last24h), ("7d", l.last7d), ("30d", l.last30d)]
         let view = DashboardView(
@@ -132,10 +132,10 @@ struct DashboardController<Context: RequestContext>: Sendable {
             requestsChart: charts.requests.svg(), tokensChart: charts.tokens.svg(),
             requestLegend: charts.requests.series.map { .init(name: $0.name, cssClass: $0.cssClass) },
             tokenLegend: charts.tokens.series.map { .init(name: $0.name, cssClass: $0.cssClass) },
-            columns: DashboardView.columns(l),
+            columns: DashboardView.figures(totals, l).map(\.label),
             hasTasks: !byTask.isEmpty,
-            tasks: byTask.map { DashboardView.TaskRow(name: $0.task, cells: DashboardView.cells($0)) },
-            total: DashboardView.TaskRow(name: "", cells: DashboardView.cells(DashboardView.totalRow(totals))),
+            tasks: byTask.map { DashboardView.TaskRow(name: $0.task, cells: DashboardView.figures($0, l)) },
+            total: DashboardView.TaskRow(name: "", cells: DashboardView.figures(totals, l)),
             hasRepeated: !repeated.isEmpty,
             repeated: repeated.map { DashboardView.repeated($0, href: query.url("/dashboard/keys/\($0.key.hex)")) },
             hasErrors: byStatus.contains { ($0.status ?? 0) >= 400 },
@@ -150,7 +150,7 @@ struct DashboardController<Context: RequestContext>: Sendable {
     private func keyPage(
         _ request: Request, key text: String, viewer: Viewer?, labels l: DashboardLabels, explaining form: ExplainForm?
     ) async throws -> Response {
-        guard let viewer else { return loginPage(request, labels: l, failed: false) }
+        guard let viewer else { return loginPage(labels: l, failed: false) }
         guard let key = CacheKey(hex: text) else {
             throw GatewayError(.badRequest, "a content key is 64 hexadecimal digits, not '\(text.prefix(80))'")
         }
@@ -203,72 +203,17 @@ struct DashboardController<Context: RequestContext>: Sendable {
         return render(template: "key", view, labels: l, refresh: query.refresh)
     }
 
-    private func loginPage(_ request: Request, labels l: DashboardLabels, failed: Bool) -> Response {
+    func loginPage(labels l: DashboardLabels, failed: Bool) -> Response {
         let view = LoginView(l: l, failed: failed, langLink: "/dashboard?lang=\(l.otherLang)")
         return render(template: "login", view, labels: l, refresh: false, status: failed ? .unauthorized : .ok)
     }
 
-    // MARK: Sign-in
-
-    struct LoginForm: Decodable {
-        var key: String
-        var lang: String?
-    }
+    // MARK: Forms
 
     struct ExplainForm: Decodable {
         var task: String?
         var tenant: String?
         var body: String
-    }
-
-    private func login(_ request: Request, labels: DashboardLabels) async throws -> Response {
-        var request = request
-        let form = try await form(&request, limit: 16 << 10, as: LoginForm.self)
-        let labels = form.lang.map { DashboardLabels.choose(lang: $0, acceptLanguage: nil) } ?? labels
-        let secret = form.key.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !secret.isEmpty, try await viewer(secret: secret) != nil else {
-            var response = loginPage(request, labels: labels, failed: true)
-            response.setCookie(Self.cookie(value: "", maxAge: 0, secure: Self.cameOverTLS(request)))
-            return response
-        }
-        var response = Response(status: .seeOther, headers: [.location: "/dashboard?lang=\(labels.lang)"])
-        response.setCookie(Self.cookie(value: Self.encodeSecret(secret), maxAge: Self.sessionSeconds, secure: Self.cameOverTLS(request)))
-        return response
-    }
-
-    private func logout(_ request: Request, labels: DashboardLabels) throws -> Response {
-        var response = Response(status: .seeOther, headers: [.location: "/dashboard?lang=\(labels.lang)"])
-        response.setCookie(Self.cookie(value: "", maxAge: 0, secure: Self.cameOverTLS(request)))
-        return response
-    }
-
-    /// The viewer the session cookie names; `nil` without a cookie or with one whose key no longer works.
-    private func viewer(_ request: Request) async throws -> Viewer? {
-        guard let value = request.cookies[Self.cookieName]?.value, let secret = Self.decodeSecret(value) else { return nil }
-        return try await viewer(secret: secret)
-    }
-
-    private func viewer(secret: String) async throws -> Viewer? {
-        if let adminToken, adminToken.matches(secret) { return .admin }
-        do {
-            return try await authenticator.authenticate(secret: secret).map { .tenant($0.tenant) }
-        } catch {
-            throw GatewayError(.ledgerUnavailable, "the ledger could not check the key", underlying: error)
-        }
-    }
-
-    /// The tenant whose figures the page shows: the viewer's own, or for the admin the one asked for
-    /// (`nil`: every tenant).
-    private func tenantFilter(_ query: DashboardQuery, viewer: Viewer) throws -> String? {
-        switch viewer {
-        case .admin:
-            return query.tenant
-        case .tenant(let own):
-            if let asked = query.tenant, asked != own {
-                throw GatewayError(.forbidden, "a tenant key shows only its own tenant's figures; sign in with the admin token for others")
-            }
-            return own
-        }
     }
 
     // MARK: Parts
@@ -311,7 +256,7 @@ struct DashboardController<Context: RequestContext>: Sendable {
             store: store, redis: redisFigures, servers: DashboardView.servers(tasks, l))
     }
 
-    private func form<Form: Decodable>(_ request: inout Request, limit: Int, as type: Form.Type) async throws -> Form {
+    func form<Form: Decodable>(_ request: inout Request, limit: Int, as type: Form.Type) async throws -> Form {
         let body = try await request.collectBody(upTo: limit)
         do {
             return try URLEncodedFormDecoder().decode(Form.self, from: String(buffer: body))
@@ -343,110 +288,5 @@ struct DashboardController<Context: RequestContext>: Sendable {
         headers[.xFrameOptions] = "DENY"
     }
 
-    /// Whether a form post came from the dashboard's own pages: a browser's `Sec-Fetch-Site` says so,
-    /// or else the `Origin` names the host the request was sent to. Requests with neither header (not
-    /// from a browser) pass; the SameSite=Strict cookie already keeps other sites' posts signed out.
-    static func isSameOrigin(_ request: Request) -> Bool {
-        if let site = request.headers[.secFetchSite] {
-            return site == "same-origin" || site == "none"
-        }
-        guard let origin = request.headers[.origin] else { return true }
-        guard let host = request.head.authority else { return false }
-        return URL(string: origin)?.host.map { originHost in
-            let port = URL(string: origin)?.port.map { ":\($0)" } ?? ""
-            return originHost + port == host
-        } ?? false
-    }
-
-    static func cameOverTLS(_ request: Request) -> Bool {
-        request.head.scheme == "https" || request.headers[.xForwardedProto]?.lowercased() == "https"
-    }
-
-    static func cookie(value: String, maxAge: Int, secure: Bool) -> Cookie {
-        Cookie(name: cookieName, value: value, maxAge: maxAge, path: "/dashboard", secure: secure, httpOnly: true, sameSite: .strict)
-    }
-
-    /// The key as a cookie value: base64url without padding, whatever characters the key has.
-    static func encodeSecret(_ secret: String) -> String {
-        Data(secret.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decodeSecret(_ value: String) -> String? {
-        var text = value.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        text += String(repeating: "=", count: (4 - text.count % 4) % 4)
-        guard let data = Data(base64Encoded: text), !data.isEmpty else { return nil }
-        return String(data: data, encoding: .utf8)
-    }
-
     static func seconds(_ value: Double) -> String { String(Int64(value)) }
-}
-
-/// The layout around every dashboard page.
-struct LayoutView: Sendable {
-    var l: DashboardLabels
-    var css: String
-    var refresh: Bool
-    var content: String
-}
-
-/// The sign-in page.
-struct LoginView: Sendable {
-    var l: DashboardLabels
-    var failed: Bool
-    var langLink: String
-}
-
-/// The page of one content key.
-struct KeyView: Sendable {
-    struct Memory: Sendable {
-        var expires: String
-        var size: String
-    }
-
-    struct Explanation: Sendable {
-        var same: Bool
-        var verdict: String
-        var verdictClass: String
-        var key: String
-        var steps: [String]
-        var hasTextChanges: Bool
-        var textChanges: [RequestExplanation.TextChange]
-        var canonicalForm: String
-
-        init(_ explained: RequestExplanation, against key: CacheKey, labels l: DashboardLabels) {
-            same = explained.key == key.hex
-            verdict = same ? l.sameKey : l.otherKey
-            verdictClass = same ? "good" : "bad"
-            self.key = explained.key
-            steps = explained.steps
-            hasTextChanges = !explained.textChanges.isEmpty
-            textChanges = explained.textChanges
-            // A canonical form can hold a whole document; the page shows its start.
-            canonicalForm = explained.canonicalForm.count > 4096 ? String(explained.canonicalForm.prefix(4096)) + " …" : explained.canonicalForm
-        }
-    }
-
-    var l: DashboardLabels
-    var isAdmin: Bool
-    var tenantName: String
-    var periods: [DashboardView.Link]
-    var refreshLink: String
-    var refreshState: String
-    var langLink: String
-    var backLink: String
-    var key: String
-    var from: String
-    var to: String
-    var periodText: String
-    var hasStats: Bool
-    var stats: [DashboardView.Repeated]
-    var memory: Memory?
-    var explainAction: String
-    var taskOptions: [DashboardView.Option]
-    var body: String
-    var explanation: Explanation?
-    var explainError: String?
-    var route: String
-    var explainTenant: String
 }

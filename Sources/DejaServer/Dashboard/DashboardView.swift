@@ -128,36 +128,31 @@ struct DashboardView: Sendable {
 }
 
 extension DashboardView {
-    /// The figures of one report row, in the columns' order: what `/v1/usage` reports for it.
-    static func cells(_ row: UsageRow) -> [Figure] {
-        [
-            Figure(field: "requests", label: "", raw: "\(row.requests)", value: DashboardFormat.grouped(row.requests)),
-            Figure(field: "hits", label: "", raw: "\(row.hits)", value: DashboardFormat.grouped(row.hits)),
-            Figure(field: "coalesced", label: "", raw: "\(row.coalesced)", value: DashboardFormat.grouped(row.coalesced)),
-            Figure(field: "misses", label: "", raw: "\(row.misses)", value: DashboardFormat.grouped(row.misses)),
-            Figure(field: "errors", label: "", raw: "\(row.errors)", value: DashboardFormat.grouped(row.errors)),
-            Figure(field: "hitRatio", label: "", raw: "\(row.hitRatio)", value: DashboardFormat.percent(row.hitRatio)),
-            Figure(field: "billedTokens", label: "", raw: "\(row.billedTokens)", value: DashboardFormat.grouped(row.billedTokens)),
-            Figure(field: "savedTokens", label: "", raw: "\(row.savedTokens)", value: DashboardFormat.grouped(row.savedTokens)),
-            Figure(field: "modelSecondsSaved", label: "", raw: "\(row.modelSecondsSaved)", value: DashboardFormat.duration(row.modelSecondsSaved)),
+    /// The figures of one report row, labelled, in the table's column order: what `/v1/usage` reports for it.
+    static func figures(_ row: UsageRow, _ l: DashboardLabels) -> [Figure] {
+        func count(_ field: String, _ label: String, _ value: Int64) -> Figure {
+            Figure(field: field, label: label, raw: "\(value)", value: DashboardFormat.grouped(value))
+        }
+        return [
+            count("requests", l.requests, row.requests),
+            count("hits", l.hits, row.hits),
+            count("coalesced", l.coalesced, row.coalesced),
+            count("misses", l.misses, row.misses),
+            count("errors", l.errors, row.errors),
+            Figure(field: "hitRatio", label: l.hitRatio, raw: "\(row.hitRatio)", value: DashboardFormat.percent(row.hitRatio)),
+            count("billedTokens", l.billedTokens, row.billedTokens),
+            count("savedTokens", l.savedTokens, row.savedTokens),
+            Figure(field: "modelSecondsSaved", label: l.modelTimeSaved, raw: "\(row.modelSecondsSaved)",
+                   value: DashboardFormat.duration(row.modelSecondsSaved)),
         ]
     }
 
-    static func columns(_ l: DashboardLabels) -> [String] {
-        [l.requests, l.hits, l.coalesced, l.misses, l.errors, l.hitRatio, l.billedTokens, l.savedTokens, l.modelTimeSaved]
-    }
-
-    /// The summary cards: the report's totals.
-    static func cards(_ totals: UsageReport.Totals, _ l: DashboardLabels) -> [Figure] {
-        [
-            Figure(field: "requests", label: l.requests, raw: "\(totals.requests)", value: DashboardFormat.grouped(totals.requests)),
-            Figure(field: "hitRatio", label: l.hitRatio, raw: "\(totals.hitRatio)", value: DashboardFormat.percent(totals.hitRatio)),
-            Figure(field: "billedTokens", label: l.billedTokens, raw: "\(totals.billedTokens)", value: DashboardFormat.grouped(totals.billedTokens)),
-            Figure(field: "savedTokens", label: l.savedTokens, raw: "\(totals.savedTokens)", value: DashboardFormat.grouped(totals.savedTokens)),
-            Figure(field: "modelSecondsSaved", label: l.modelTimeSaved, raw: "\(totals.modelSecondsSaved)",
-                   value: DashboardFormat.duration(totals.modelSecondsSaved)),
-            Figure(field: "errors", label: l.errors, raw: "\(totals.errors)", value: DashboardFormat.grouped(totals.errors)),
-        ]
+    /// The summary cards: six of the totals' figures.
+    static func cards(_ totals: UsageRow, _ l: DashboardLabels) -> [Figure] {
+        let figures = figures(totals, l)
+        return ["requests", "hitRatio", "billedTokens", "savedTokens", "modelSecondsSaved", "errors"].compactMap { field in
+            figures.first { $0.field == field }
+        }
     }
 
     /// The totals as a report row, for the table's footer.
