@@ -49,6 +49,17 @@ struct AnswerStore: Sendable {
         }
     }
 
+    /// The double check a flight makes before computing: has a flight that ended a moment ago stored
+    /// this answer? Embedded with a memory tier, every answer this instance stores is put in that tier,
+    /// so it alone is read (no trip to L2 on every miss); with a shared store, or without a memory tier,
+    /// the whole lookup is made again.
+    func recheck(_ key: CacheKey, sealing: SealingDigest) async -> Found {
+        if coordinator == nil, let fastCache {
+            return fastCache.entry(for: key).map(Found.entry) ?? .nothing
+        }
+        return await find(key, sealing: sealing)
+    }
+
     /// What `find` found, and in which tier: `l1` (memory) or `l2` (behind it).
     private func lookUp(_ key: CacheKey, sealing: SealingDigest) async -> (found: Found, layer: String) {
         if let entry = fastCache?.entry(for: key) { return (.entry(entry), "l1") }

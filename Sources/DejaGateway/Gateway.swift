@@ -193,7 +193,7 @@ public final class Gateway: Sendable {
         do {
             let (result, leader) = try await flights.run(key) { () async throws -> FlightResult in
                 // Double check: a flight that ended a moment ago may have stored this very answer.
-                if case .entry(let entry) = await store.find(key, sealing: exchange.resolvedSealing),
+                if case .entry(let entry) = await store.recheck(key, sealing: exchange.resolvedSealing),
                    case .serve = task.cachedAnswers.decide(entry, cacheControl: exchange.cacheControl, now: clock.now(), foreign: exchange.isForeign(entry)) {
                     return .found(entry)
                 }

@@ -53,7 +53,7 @@ extension PostgresLedger {
                 "SELECT 1 FROM quotas WHERE tenant = \(tenant) AND key_id IN (\(keyID), '') LIMIT 1", logger: logger
             ).collect().count > 0
         }
-        guard hasBudget else { return reservation }
+        guard hasBudget else { return reservation.unheld }
         let lifetime = options.reservationLifetime
         try await transaction("could not reserve tokens") { connection in
             let quotas = try await Self.storedQuotas(connection.query(
@@ -82,6 +82,7 @@ extension PostgresLedger {
 
     /// Gives a reservation's tokens back; a no-op when it is already settled, released or expired.
     public func release(_ reservation: Reservation) async throws(LedgerError) {
+        guard reservation.holds else { return }
         try await read("could not release a reservation") {
             try await client.query("DELETE FROM reservations WHERE id = \(reservation.id)", logger: logger)
         }

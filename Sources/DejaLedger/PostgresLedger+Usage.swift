@@ -10,10 +10,49 @@ extension PostgresLedger {
     /// Appends `records` and removes `reservations` in one transaction, committed before this returns.
     public func record(_ records: [UsageRecord], settling reservations: [Reservation]) async throws(LedgerError) {
         guard !records.isEmpty || !reservations.isEmpty else { return }
+        let settling = reservations.filter(\.holds).map(\.id)
+        guard records.count > Self.rowsPerInsert else {
+            // One statement is its own transaction: the records and the settled reservations in one round trip.
+            return try await read("could not record usage") {
+                try await client.query(Self.insertion(records, settling: settling), logger: logger)
+            }
+        }
         try await transaction("could not record usage") { connection in
             try await insert(records, on: connection)
-            try await deleteReservations(reservations.map(\.id), on: connection)
+            try await deleteReservations(settling, on: connection)
         }
+    }
+
+    /// One statement that inserts `records` (at most ``rowsPerInsert``) and deletes the reservations
+    /// `settling`, if any, in a data-modifying `WITH`.
+    static func insertion(_ records: some Collection<UsageRecord>, settling: [String]) -> PostgresQuery {
+        var binds = PostgresBindings(capacity: records.count * 11 + 1)
+        var sql = ""
+        if !settling.isEmpty {
+            binds.append(settling)
+            sql = "WITH settled AS (DELETE FROM reservations WHERE id = ANY($1)) "
+        }
+        var rows: [String] = []
+        rows.reserveCapacity(records.count)
+        for record in records {
+            let base = binds.count
+            rows.append("(" + (1...11).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
+            binds.append(record.time)
+            binds.append(record.tenant)
+            binds.append(record.keyID)
+            binds.append(record.task)
+            binds.append(record.outcome.rawValue)
+            binds.append(record.meteredTokens)
+            binds.append(record.billedTokens)
+            binds.append(record.latencyMicros)
+            binds.append(Int64(record.status))
+            binds.append(record.modelSeconds)
+            if let key = record.contentKey { binds.append(ByteBuffer(bytes: key.bytes)) } else { binds.appendNull() }
+        }
+        sql += rows.isEmpty
+            ? "SELECT 1"
+            : "INSERT INTO usage (\(ReportSQL.recordColumns)) VALUES \(rows.joined(separator: ", "))"
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 
     /// Inserts records, 500 rows per statement. Call inside a transaction.
@@ -21,31 +60,7 @@ extension PostgresLedger {
         var start = 0
         while start < records.count {
             let chunk = records[start..<min(start + Self.rowsPerInsert, records.count)]
-            var binds = PostgresBindings(capacity: chunk.count * 11)
-            var rows: [String] = []
-            rows.reserveCapacity(chunk.count)
-            for record in chunk {
-                let base = binds.count
-                rows.append("(" + (1...11).map { "$\(base + $0)" }.joined(separator: ", ") + ")")
-                binds.append(record.time)
-                binds.append(record.tenant)
-                binds.append(record.keyID)
-                binds.append(record.task)
-                binds.append(record.outcome.rawValue)
-                binds.append(record.meteredTokens)
-                binds.append(record.billedTokens)
-                binds.append(record.latencyMicros)
-                binds.append(Int64(record.status))
-                binds.append(record.modelSeconds)
-                if let key = record.contentKey { binds.append(ByteBuffer(bytes: key.bytes)) } else { binds.appendNull() }
-            }
-            try await connection.query(
-                PostgresQuery(
-                    unsafeSQL: "INSERT INTO usage (\(ReportSQL.recordColumns)) VALUES \(rows.joined(separator: ", "))",
-                    binds: binds
-                ),
-                logger: logger
-            )
+            try await connection.query(Self.insertion(chunk, settling: []), logger: logger)
             start += Self.rowsPerInsert
         }
     }

@@ -49,7 +49,7 @@ extension SQLiteLedger {
         let budgets = try await read("could not read quotas") {
             try await reader.query(Self.applicableQuotas, [.text(tenant), .text(keyID)])
         }
-        guard !budgets.isEmpty else { return reservation }
+        guard !budgets.isEmpty else { return reservation.unheld }
         try await write("could not reserve tokens") {
             try await transaction {
                 let quotas = try await writer.query(Self.applicableQuotas, [.text(tenant), .text(keyID)])
@@ -73,6 +73,7 @@ extension SQLiteLedger {
 
     /// Gives a reservation's tokens back; a no-op when it is already settled, released or expired.
     public func release(_ reservation: Reservation) async throws(LedgerError) {
+        guard reservation.holds else { return }
         try await write("could not release a reservation") {
             try await deleteReservations([reservation.id])
         }

@@ -190,7 +190,7 @@ public final class SQLiteLedger: Ledger {
     public func record(_ records: [UsageRecord], settling reservations: [Reservation]) async throws(LedgerError) {
         guard !records.isEmpty || !reservations.isEmpty else { return }
         guard !isClosed else { throw .closedLedger }
-        let ticket = batches.withLock { $0.enqueue(records, settling: reservations.map(\.id)) }
+        let ticket = batches.withLock { $0.enqueue(records, settling: reservations.filter(\.holds).map(\.id)) }
         do {
             try await gate.withGate {
                 // Another caller may have committed this batch with its own while this one waited.
@@ -207,11 +207,18 @@ public final class SQLiteLedger: Ledger {
     /// Call only while holding the write gate; throws the failure for `ticket`'s own caller.
     private func commitPending(ticket: Int) async throws {
         let group = batches.withLock { $0.drain() }
+        let records = group.flatMap(\.records), settling = group.flatMap(\.settling)
         let result: Result<Void, LedgerError>
         do {
-            try await transaction {
-                try await insert(group.flatMap(\.records))
-                try await deleteReservations(group.flatMap(\.settling))
+            if settling.isEmpty && records.count <= Self.rowsPerInsert {
+                // One statement is its own transaction: atomic, and fsynced at its end (synchronous=FULL),
+                // in one trip to the ledger's thread instead of four.
+                try await insert(records)
+            } else {
+                try await transaction {
+                    try await insert(records)
+                    try await deleteReservations(settling)
+                }
             }
             result = .success(())
         } catch {
@@ -232,7 +239,8 @@ public final class SQLiteLedger: Ledger {
         }
     }
 
-    /// Inserts records. Call only while holding the write gate, inside a transaction.
+    /// Inserts records. Call only while holding the write gate, inside a transaction (or alone, when they
+    /// fit one statement).
     func insert(_ records: [UsageRecord]) async throws {
         var start = 0
         while start < records.count {

@@ -49,6 +49,7 @@ import Testing
             for _ in 0..<3 {
                 let reservation = try await ledger.reserve(tenant: "acme", keyID: "key_a", tokens: 1_000_000, at: clock.now)
                 #expect(reservation.tokens == 1_000_000)
+                #expect(!reservation.holds, "nothing is stored when no budget applies")
                 try await ledger.release(reservation)
             }
             let reservation = try await ledger.reserve(tenant: "acme", keyID: "key_a", tokens: 5, at: clock.now)
@@ -77,6 +78,30 @@ import Testing
             let full = try await refusal { _ = try await ledger.reserve(tenant: "acme", keyID: "key_a", tokens: 1, at: t) }
             #expect(full.used == 20 && full.reserved == 80)
             #expect(full.remaining == 0)
+        }
+    }
+
+    /// One `record` call settling several held reservations (and one that holds nothing) with several
+    /// records: all settled at once (PostgreSQL: one statement), the budget counts what was billed.
+    @Test(arguments: Backend.enabled)
+    func oneRecordSettlesSeveralReservations(_ backend: Backend) async throws {
+        try await withLedger(backend, clock: clock) { ledger in
+            let t = clock.now + 100
+            try await ledger.setQuota(Quota(tenant: "acme", period: .day, limit: 100))
+            let first = try await ledger.reserve(tenant: "acme", keyID: "key_a", tokens: 40, at: t)
+            let second = try await ledger.reserve(tenant: "acme", keyID: "key_b", tokens: 40, at: t)
+            let free = try await ledger.reserve(tenant: "globex", keyID: "key_g", tokens: 40, at: t)
+            #expect(first.holds && second.holds && !free.holds)
+            let held = try await refusal { _ = try await ledger.reserve(tenant: "acme", keyID: "key_a", tokens: 21, at: t) }
+            #expect(held.reserved == 80)
+            try await ledger.record([
+                usageRecord(.miss, at: t, tenant: "acme", keyID: "key_a", metered: 10, billed: 10),
+                usageRecord(.miss, at: t, tenant: "acme", keyID: "key_b", metered: 15, billed: 15),
+                usageRecord(.miss, at: t, tenant: "globex", keyID: "key_g", metered: 7, billed: 7),
+            ], settling: [first, second, free])
+            let after = try await refusal { _ = try await ledger.reserve(tenant: "acme", keyID: "key_a", tokens: 76, at: t) }
+            #expect(after.used == 25 && after.reserved == 0)
+            #expect(try await ledger.usage(UsageQuery()).reduce(0) { $0 + $1.billedTokens } == 32)
         }
     }
 
