@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Hit-path benchmark: wrk against the gateway's cache hits, with a direct GET of the worker's /health
-# as the baseline measured in the same run. Not a test: it reports numbers, it asserts nothing.
+# Hit-path benchmark: wrk against the gateway's cache hits, measured in the same run against nginx
+# answering the same answer bytes with `return 200` (no lookup: the machine's limit for an HTTP answer)
+# and nginx's proxy_cache answering the same cached POST (the yardstick), in alternating rounds.
+# Not a test: it reports numbers, it asserts nothing.
 #
-#   scripts/bench.sh                 # 10 s per run; DURATION=30s scripts/bench.sh for longer runs
+#   scripts/bench.sh                 # 3 rounds of 10 s per target; DURATION=30s ROUNDS=5 scripts/bench.sh
 #
 # Writes bench-results/hits.md and prints it.
 set -euo pipefail
@@ -10,6 +12,7 @@ cd "$(dirname "$0")/.."
 REPO=$(pwd)
 VENV=${DEJA_WORKER_VENV:-$REPO/.venv-worker}
 DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
 OUT=$REPO/bench-results
 WORK=$(mktemp -d /tmp/deja-bench.XXXXXX)
 source "$REPO/scripts/lib/bench-common.sh"
@@ -33,7 +36,9 @@ NGINX_PORT=18090
 GATEWAY_PID=
 ROUTER_PID=
 NGINX_PID=
+RETURN_PID=
 cleanup() {
+  [ -n "$RETURN_PID" ] && kill "$RETURN_PID" 2>/dev/null && wait "$RETURN_PID" 2>/dev/null
   [ -n "$GATEWAY_PID" ] && kill "$GATEWAY_PID" 2>/dev/null && wait "$GATEWAY_PID" 2>/dev/null
   [ -n "$ROUTER_PID" ] && kill "$ROUTER_PID" 2>/dev/null && wait "$ROUTER_PID" 2>/dev/null
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
@@ -120,36 +125,103 @@ worker_ocr_before=$(curl -fsS http://127.0.0.1:$WORKER_PORT/stats | "$VENV/bin/p
 hits_before=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1:$GATEWAY_PORT/v1/usage?tenant=bench" \
   | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["totals"]["hits"])')
 
+# The machine's limit for this answer: nginx writing the same answer bytes from memory with `return 200`,
+# no lookup at all (a second nginx, started now that the answer is known).
+curl -fsS -o "$WORK/answer.json" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
+     --data-binary @"$WORK/small.json" http://127.0.0.1:$GATEWAY_PORT/ocr
+grep -q '[$]' "$WORK/answer.json" && { echo "the answer contains \$, which nginx's return would expand" >&2; exit 1; }
+RETURN_PORT=18091
+# In a single-quoted nginx string only \ and ' need a backslash.
+RETURN_TEXT=$("$VENV/bin/python" -c 'import sys; print(open(sys.argv[1]).read().replace("\\", "\\\\").replace("\x27", "\\\x27"), end="")' "$WORK/answer.json")
+mkdir -p "$WORK/nginx-return"
+cat > "$WORK/nginx-return.conf" <<NGINX
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+worker_processes auto;
+daemon off;
+pid $WORK/nginx-return/nginx.pid;
+error_log $WORK/nginx-return/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx-return/body;
+  server {
+    listen 127.0.0.1:$RETURN_PORT;
+    location /ocr {
+      client_max_body_size 20m;
+      client_body_buffer_size 4m;
+      default_type application/json;
+      return 200 '$RETURN_TEXT';
+    }
+  }
+}
+NGINX
+"$NGINX" -c "$WORK/nginx-return.conf" -p "$WORK/nginx-return" > "$WORK/nginx-return/stdout.log" 2>&1 &
+RETURN_PID=$!
+for _ in $(seq 1 50); do curl -fsS -o /dev/null -X POST --data-binary @"$WORK/small.json" http://127.0.0.1:$RETURN_PORT/ocr 2>/dev/null && break; sleep 0.1; done
+curl -fsS -o "$WORK/returned.json" -X POST -H 'Content-Type: application/json' --data-binary @"$WORK/small.json" http://127.0.0.1:$RETURN_PORT/ocr
+cmp -s "$WORK/answer.json" "$WORK/returned.json" || { echo "nginx's return 200 does not give Deja's answer bytes" >&2; exit 1; }
+
+# ROUNDS rounds; in each, every target in turn at 16 and at 64 connections (small body); medians reported.
+declare -A RPS P50 P99
+small_run() {  # small_run TARGET CONNS
+  local target=$1 conns=$2 url key
+  case $target in
+    return) url=http://127.0.0.1:$RETURN_PORT/ocr; key=none ;;
+    proxy_cache) url=http://127.0.0.1:$NGINX_PORT/ocr; key=none ;;
+    deja) url=http://127.0.0.1:$GATEWAY_PORT/ocr; key=$KEY ;;
+    router) url=http://127.0.0.1:$ROUTER_PORT/ocr; key=$ROUTER_KEY ;;
+  esac
+  read -r rps p50 p99 non _ < <(DEJA_KEY=$key DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "$url")
+  [ "${non:-0}" = 0 ] || echo "warning: $target at $conns connections: $non non-2xx answers" >&2
+  RPS[$target,$conns]+="$rps "; P50[$target,$conns]+="$p50 "; P99[$target,$conns]+="$p99 "
+}
+for round in $(seq 1 "$ROUNDS"); do
+  for conns in 16 64; do
+    for target in return proxy_cache deja router; do small_run $target $conns; done
+  done
+done
+median() { echo "$1" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
+size=$(stat -c %s "$WORK/small.json")
+answer_size=$(stat -c %s "$WORK/answer.json")
 {
   echo "# Deja hit-path benchmark"
   echo
-  echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t2 shares them with the gateway; $DURATION per run."
-  echo "Release build. Every gateway request below is a cache hit (primed once); the baseline is a direct"
-  echo "GET of the Python worker's /health in the same run."
+  echo "$(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t2 shares them with the servers; $DURATION per run, $ROUNDS rounds,"
+  echo "targets alternating within each round; medians of the rounds (every round's figures in wrk.txt order below)."
+  echo "Release build. Every gateway request is a cache hit (primed once). Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)."
   echo
-  echo "| target | connections | requests/s | p50 ms | p99 ms | non-2xx |"
+  echo "Small body: a $size-byte POST /ocr; the answer is $answer_size bytes."
+  echo
+  echo "| target | connections | requests/s | p50 ms | p99 ms | ÷ return 200 | rounds (requests/s) |"
+  echo "|---|---|---|---|---|---|---|"
+  for conns in 16 64; do
+    base=$(median "${RPS[return,$conns]}")
+    for target in return proxy_cache deja router; do
+      case $target in
+        return) label="nginx \`return 200\` of the same answer bytes (the machine's limit)" ;;
+        proxy_cache) label="nginx proxy_cache hit (yardstick)" ;;
+        deja) label="**deja hit (memory, fast path)**" ;;
+        router) label="deja hit through the router (fastPath off)" ;;
+      esac
+      rps=$(median "${RPS[$target,$conns]}")
+      echo "| $label | $conns | $rps | $(median "${P50[$target,$conns]}") | $(median "${P99[$target,$conns]}") | $(ratio "$rps" "$base") | ${RPS[$target,$conns]}|"
+      eval "${target}_${conns}=$rps"
+    done
+  done
+  echo
+  echo "| other bodies (one run each) | connections | requests/s | p50 ms | p99 ms | non-2xx |"
   echo "|---|---|---|---|---|---|"
   for conns in 16 64; do
-    read -r rps p50 p99 non _ < <(run_wrk "$conns" "http://127.0.0.1:$WORKER_PORT/health")
-    echo "| worker GET /health (baseline) | $conns | $rps | $p50 | $p99 | $non |"
-    size=$(stat -c %s "$WORK/small.json")
-    read -r rps p50 p99 non _ < <(DEJA_KEY=none DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$NGINX_PORT/ocr")
-    echo "| nginx proxy_cache POST /ocr hit, small body ($size B) (yardstick) | $conns | $rps | $p50 | $p99 | $non |"
-    eval "nginx_small_${conns}=$rps"
-    for body in small invoice large; do
+    for body in invoice large; do
       size=$(stat -c %s "$WORK/$body.json")
       read -r rps p50 p99 non _ < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/$body.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
-      echo "| **deja POST /ocr hit, $body body ($size B)** | $conns | $rps | $p50 | $p99 | $non |"
-      eval "deja_${body}_${conns}=$rps"
+      echo "| deja hit, $body body ($size B) | $conns | $rps | $p50 | $p99 | $non |"
     done
-    size=$(stat -c %s "$WORK/small.json")
-    read -r rps p50 p99 non _ < <(DEJA_KEY=$ROUTER_KEY DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "http://127.0.0.1:$ROUTER_PORT/ocr")
-    echo "| deja with fastPath off (every hit through the router), small body ($size B) | $conns | $rps | $p50 | $p99 | $non |"
-    eval "router_small_${conns}=$rps"
   done
   size=$(stat -c %s "$WORK/large.json")
   read -r rps p50 p99 non _ < <(DEJA_KEY=$KEY DEJA_BODY="$WORK/large.json" run_wrk 1 -s "$WORK/post.lua" "http://127.0.0.1:$GATEWAY_PORT/ocr")
-  echo "| deja POST /ocr hit, large body ($size B), one request at a time | 1 | $rps | $p50 | $p99 | $non |"
+  echo "| deja hit, large body ($size B), one request at a time | 1 | $rps | $p50 | $p99 | $non |"
 } > "$OUT/hits.md"
 
 hits_after=$(curl -fsS -H 'Authorization: Bearer bench-admin' "http://127.0.0.1:$GATEWAY_PORT/v1/usage?tenant=bench" \
@@ -160,13 +232,12 @@ mem_budget=$(echo "$metrics" | awk '$1=="deja_cache_memory_budget_bytes" {print 
 rss=$(ps -o rss= -p "$GATEWAY_PID" | tr -d ' ')
 worker_ocr_after=$(curl -fsS http://127.0.0.1:$WORKER_PORT/stats | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["ocrRequests"])')
 fast_hits=$(echo "$(curl -fsS http://127.0.0.1:$GATEWAY_PORT/metrics)" | awk -F' ' '/^deja_fast_path_hits_total/ {print $2}')
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }'; }
 {
   echo
-  echo "Ratios in this run (requests/s), small body: deja ÷ nginx proxy_cache $(ratio "$deja_small_16" "$nginx_small_16") at 16"
-  echo "connections, $(ratio "$deja_small_64" "$nginx_small_64") at 64; deja ÷ deja with fastPath off $(ratio "$deja_small_16" "$router_small_16") at 16,"
-  echo "$(ratio "$deja_small_64" "$router_small_64") at 64. (nginx keyed on \$request_body did not cache the invoice or large"
-  echo "bodies here — every such request reached the model — so it is compared on the small body only.)"
+  echo "Ratios (median requests/s, small body): deja ÷ nginx return 200 $(ratio "$deja_16" "$return_16") at 16 connections,"
+  echo "$(ratio "$deja_64" "$return_64") at 64; deja ÷ nginx proxy_cache $(ratio "$deja_16" "$proxy_cache_16") at 16, $(ratio "$deja_64" "$proxy_cache_64") at 64;"
+  echo "deja ÷ deja with fastPath off $(ratio "$deja_16" "$router_16") at 16, $(ratio "$deja_64" "$router_64") at 64. (nginx keyed on"
+  echo "\$request_body does not cache the invoice or large bodies, so it is compared on the small body only.)"
   echo "Hits answered on the event loop (deja_fast_path_hits_total): $fast_hits. Worker /ocr calls during the runs:"
   echo "$((worker_ocr_after - worker_ocr_before)) (nginx and deja answered every measured request from their caches)."
   echo
