@@ -1025,6 +1025,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     LOG.info("loaded %s %s (threads=%d) from %s in %.1fs", MODEL_NAME, engine.version,
              engine.threads, engine.package_dir / "models", time.perf_counter() - t0)
     LOG.info("warm-up inference took %.1fs", engine.warm_up())
+    t0 = time.perf_counter()
+    engine.call(pdf_input.warm_up)
+    LOG.info("PDF renderer warm-up took %.2fs", time.perf_counter() - t0)
 
     font_path = visualization_font()
     LOG.info("visualisation font: %s", font_path or "none found (Pillow's default)")
