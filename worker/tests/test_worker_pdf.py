@@ -18,7 +18,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from test_worker import UUID4, running_worker
+from test_worker import UUID4, server  # noqa: F401 (server: a worker for this module, as test_worker's)
 
 WORKER = Path(__file__).resolve().parents[1]
 REPO = WORKER.parent
@@ -74,12 +74,6 @@ def refused(server, pdf: bytes, log_id: str = "pdf-refused") -> str:
 
 
 @pytest.fixture(scope="module")
-def server():
-    with running_worker() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
 def invoice_pdf() -> bytes:
     return pdf_files.make_pdf([pdf_files.invoice_page(FIRST, 1, 2), pdf_files.invoice_page(SECOND, 2, 2)])
 
@@ -112,6 +106,15 @@ def test_a_two_page_pdf_invoice_is_one_entry_per_page(invoice_answer):
         assert "invoice" in squeezed(page) and "consulting" in squeezed(page)
         assert re.search(r"[\u4e00-\u9fff]", squeezed(page)), "no Chinese text read from the invoice picture"
         assert all(0 <= x <= 800 and 0 <= y <= 640 for poly in page["prunedResult"]["rec_polys"] for x, y in poly)
+
+
+def test_the_pdf_answer_is_what_paddlex_s_models_serialise(invoice_answer):
+    from test_worker_paddlex import paddlex_schema_or_skip
+
+    paddlex_schema = paddlex_schema_or_skip()
+    model = paddlex_schema.load().ResultResponse.model_validate_json(invoice_answer)
+    assert model.result.dataInfo.type == "pdf" and model.result.dataInfo.numPages == 2
+    assert paddlex_schema.dumps(model.model_dump(mode="json", exclude_none=True)) == invoice_answer
 
 
 def test_each_pdf_page_is_read_as_the_image_of_its_rendering(server, invoice_pdf, invoice_answer):
