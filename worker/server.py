@@ -45,6 +45,7 @@ from typing import Any, Dict, Iterator, List, Literal, Optional, Tuple
 
 from pydantic import BaseModel, ValidationError
 
+import pdf_input
 import resize_plan
 import sentiment_features
 
@@ -270,6 +271,11 @@ class OcrEngine:
         """OCR a BGR uint8 image on the inference thread; returns PaddleX's
         prunedResult dict."""
         return self._pool.submit(self._run_on_infer_thread, img, opts).result()
+
+    def call(self, fn, *args):
+        """fn(*args) on the inference thread (CPU work that must not run on an
+        HTTP thread, or that is not thread-safe: PDFium), between two OCR runs."""
+        return self._pool.submit(fn, *args).result()
 
     def _run_on_infer_thread(self, img, o: Dict[str, Any]) -> Dict[str, Any]:
         np = self._np
@@ -517,6 +523,17 @@ def is_url(s: str) -> bool:
     return bool(result.scheme and result.netloc)
 
 
+def file_bytes(file: str) -> bytes:
+    """The bytes of a request's base64 `file`; 422 `Invalid input file` when it is not base64 or empty."""
+    try:
+        data = decode_base64(file)
+    except (ValueError, binascii.Error):
+        raise ApiError(422, "Invalid input file") from None
+    if not data:
+        raise ApiError(422, "Invalid input file")
+    return data
+
+
 def decode_base64(data: str) -> bytes:
     s = data.strip()
     if s[:5].lower() == "data:":  # tolerate a data URI
@@ -531,6 +548,28 @@ def decode_base64(data: str) -> bytes:
 # --------------------------------------------------------------------------
 # HTTP
 # --------------------------------------------------------------------------
+
+
+class RenderedPages:
+    """The pages of an open `pdf_input.PdfPages`, each rendered on the inference thread when the OCR
+    reaches it (one page's pixels alive at a time); `close()` closes the document there too."""
+
+    def __init__(self, engine: OcrEngine, document: pdf_input.PdfPages, refusal):
+        self._engine = engine
+        self._document: Optional[pdf_input.PdfPages] = document
+        self._refusal = refusal  # PdfRefusal -> ApiError
+
+    def __iter__(self) -> Iterator[Any]:
+        for index in range(len(self._document.sizes) if self._document else 0):
+            try:
+                yield self._engine.call(self._document.render, index)
+            except pdf_input.PdfRefusal as refusal:
+                raise self._refusal(refusal) from None
+
+    def close(self) -> None:
+        if self._document is not None:
+            self._engine.call(self._document.close)
+            self._document = None
 
 
 class Stats:
@@ -571,11 +610,12 @@ class WorkerServer(ThreadingHTTPServer):
     allow_reuse_address = True
 
     def __init__(self, addr, engine: OcrEngine, sentiment: SentimentEngine, max_body: int, max_pixels: int,
-                 font_path: Optional[str] = None):
+                 font_path: Optional[str] = None, max_pdf_pages: int = pdf_input.DEFAULT_MAX_PDF_PAGES):
         self.engine = engine
         self.sentiment = sentiment
         self.max_body = max_body
         self.max_pixels = max_pixels
+        self.max_pdf_pages = max_pdf_pages
         self.font_path = font_path  # the font ocrImage writes the recognised text in
         self.stats = Stats()
         super().__init__(addr, Handler)
@@ -775,24 +815,26 @@ class Handler(BaseHTTPRequestHandler):
         request = parse_ocr_request(raw)
         eng = self.server.engine
         file_type = request.fileType if request.fileType is not None else eng.defaults["fileType"]
-        if file_type == 0:
-            raise ApiError(422, "PDF input (fileType=0) is not supported by this worker (it has no PDF renderer); "
-                                "send each page as an image, or a multi-page TIFF, with fileType=1")
         if is_url(request.file):
             raise ApiError(422, "URL input in 'file' is not supported by this worker (it has no network access); "
                                 "send the file's bytes as base64")
         opts = resolve_options(request, eng.defaults)
-        pages, data_info = self._read_pages(request.file)
+        pages, data_info = self._read_pdf(request.file) if file_type == 0 else self._read_pages(request.file)
         ocr_results: List[Dict[str, Any]] = []
-        for page in pages:
-            pruned = eng.run(page, opts)
-            entry: Dict[str, Any] = {"prunedResult": pruned}
-            if opts["visualize"]:
-                import visualize  # cv2 and Pillow: imported on first use, not for --help
+        try:
+            for page in pages:
+                pruned = eng.run(page, opts)
+                entry: Dict[str, Any] = {"prunedResult": pruned}
+                if opts["visualize"]:
+                    import visualize  # cv2 and Pillow: imported on first use, not for --help
 
-                entry.update(visualize.page_images(page, pruned, self.server.font_path))
-            ocr_results.append(entry)
-            del page
+                    entry.update(visualize.page_images(page, pruned, self.server.font_path))
+                ocr_results.append(entry)
+                del page
+        finally:
+            close = getattr(pages, "close", None)
+            if close is not None:
+                close()
         self.server.stats.add(ocr_inferences=1)
         return {
             "logId": echo or str(uuid.uuid4()),
@@ -808,17 +850,30 @@ class Handler(BaseHTTPRequestHandler):
                f"maximum allowed {self.server.max_pixels}.")
         return ApiError(422, f"Page {page}: {msg}" if page is not None else msg)
 
+    def _read_pdf(self, file: str) -> Tuple[Iterator[Any], Dict[str, Any]]:
+        """The pages of a PDF (fileType 0) and PaddleX's dataInfo for it (worker/pdf_input.py): the
+        document is opened and checked (password, page count, every page's rendered size) before any
+        page is rendered; pages are then rendered one at a time as the OCR reaches them.  PDFium runs
+        only on the inference thread."""
+        data = file_bytes(file)
+        eng = self.server.engine
+        try:
+            document = eng.call(pdf_input.PdfPages, data, self.server.max_pdf_pages, self.server.max_pixels)
+        except pdf_input.PdfRefusal as refusal:
+            raise self._pdf_refusal(refusal) from None
+        return RenderedPages(eng, document, self._pdf_refusal), document.data_info()
+
+    def _pdf_refusal(self, refusal: pdf_input.PdfRefusal) -> ApiError:
+        if refusal.size is not None:
+            return self._too_large(*refusal.size, page=refusal.page)
+        return ApiError(422, refusal.message)
+
     def _read_pages(self, file: str) -> Tuple[Iterator[Any], Dict[str, Any]]:
         """The pages of the file and its dataInfo, as PaddleX's `file_to_images` (infra/utils.py:
         422-431) reads an image: a TIFF with more than one frame page by page (at most
         MAX_NUM_INPUT_IMGS, the rest dropped), anything else as one image decoded by OpenCV.  The
         pages of a TIFF are decoded one at a time, as they are reached."""
-        try:
-            data = decode_base64(file)
-        except (ValueError, binascii.Error):
-            raise ApiError(422, "Invalid input file") from None
-        if not data:
-            raise ApiError(422, "Invalid input file")
+        data = file_bytes(file)
         from PIL import Image
 
         # Refuse decompression bombs before decoding pixels (header-only read).
@@ -931,9 +986,15 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="CPU threads for Paddle inference (default 2)")
     p.add_argument("--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES)
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS)
+    p.add_argument("--max-pdf-pages", type=int,
+                   default=int(os.environ.get("DEJA_WORKER_MAX_PDF_PAGES", pdf_input.DEFAULT_MAX_PDF_PAGES)),
+                   help="a PDF (fileType 0) with more pages is refused with 422 "
+                        f"(default {pdf_input.DEFAULT_MAX_PDF_PAGES}, PaddleX's max_num_input_imgs)")
     p.add_argument("--sentiment-dir", type=Path, default=os.environ.get("DEJA_SENTIMENT_DIR") or None,
                    help="trained sentiment model (default: <venv>/deja-sentiment, made by worker/install.sh)")
     args = p.parse_args(argv)
+    if args.max_pdf_pages < 1:
+        p.error("--max-pdf-pages must be at least 1")
 
     logging.basicConfig(stream=sys.stderr, level=logging.INFO,
                         format="%(asctime)s deja-worker %(message)s")
@@ -964,10 +1025,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     LOG.info("loaded %s %s (threads=%d) from %s in %.1fs", MODEL_NAME, engine.version,
              engine.threads, engine.package_dir / "models", time.perf_counter() - t0)
     LOG.info("warm-up inference took %.1fs", engine.warm_up())
+    t0 = time.perf_counter()
+    engine.call(pdf_input.warm_up)
+    LOG.info("PDF renderer warm-up took %.2fs", time.perf_counter() - t0)
 
     font_path = visualization_font()
     LOG.info("visualisation font: %s", font_path or "none found (Pillow's default)")
-    httpd = WorkerServer((args.host, args.port), engine, sentiment, args.max_body_bytes, args.max_pixels, font_path)
+    httpd = WorkerServer((args.host, args.port), engine, sentiment, args.max_body_bytes, args.max_pixels, font_path,
+                         args.max_pdf_pages)
     host, port = httpd.server_address[:2]
 
     def _stop(signum, _frame):

@@ -246,7 +246,7 @@ def test_hits_and_health_checks_stay_fast_while_worst_case_text_is_normalised(wo
               f"p50 {sorted(health_ms)[len(health_ms) // 2]:.1f}; {len(hit_ms)} samples; answers {done}")
         assert len(hit_ms) >= 5, "the heavy requests ended before anything was measured"
         assert max(hit_ms) < 50 and max(health_ms) < 50, (hit_ms, health_ms)
-        assert all(400 <= status < 500 for status in done), done  # the worker takes no PDFs (fileType 0)
+        assert all(400 <= status < 500 for status in done), done  # a PNG sent as a PDF (fileType 0) is refused
     finally:
         gw.stop()
 

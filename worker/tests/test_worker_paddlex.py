@@ -147,11 +147,11 @@ def test_what_the_worker_has_no_model_for_is_refused_clearly(server, flag, words
     assert status == 200, raw[:300]
 
 
-def test_pdf_and_urls_are_refused_clearly(server):
+def test_a_damaged_pdf_and_urls_are_refused_clearly(server):
     status, raw = post(server, {"file": b64(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n"), "fileType": 0, "logId": "pdf-1"})
     body = json.loads(raw)
     assert status == 422 and list(body) == ["logId", "errorCode", "errorMsg"] and body["errorCode"] == 422
-    assert body["logId"] == "pdf-1" and "PDF" in body["errorMsg"] and "renderer" in body["errorMsg"]
+    assert body["logId"] == "pdf-1" and body["errorMsg"] == "Invalid input file: the PDF is damaged and cannot be read"
     status, raw = post(server, {"file": "https://example.com/page.png", "fileType": 1})
     assert status == 422 and "URL" in json.loads(raw)["errorMsg"]
 
