@@ -6,7 +6,8 @@ import NIOCore
 /// Swift concurrency. The decision is ``CachedAnswerPolicy``'s, as on the router's path; only what it
 /// says costs nothing and holds nothing (``CachedAnswerPolicy/Serving/isImmediate``) is answered here.
 extension Gateway {
-    /// A fresh answer found in the memory tier for a byte-identical repeat; see ``cachedAnswer(task:caller:bodyDigest:cacheControl:)``.
+    /// A fresh answer found for a byte-identical repeat, in the memory tier or the shared store; see
+    /// ``cachedAnswer(task:caller:bodyDigest:cacheControl:)`` and ``storedAnswer(task:caller:bodyDigest:cacheControl:)``.
     public struct MemoryHit: Sendable {
         fileprivate let key: CacheKey
         fileprivate let entry: CacheEntry
@@ -26,13 +27,40 @@ extension Gateway {
         guard cacheControl.allowsCachedAnswer, let fastCache = store.fastCache, let remembered = resolver.memo.remembered(bodyDigest),
               let entry = fastCache.entry(for: remembered.key)
         else { return nil }
+        return immediateHit(entry, remembered: remembered, task: task, caller: caller, cacheControl: cacheControl)
+    }
+
+    /// Whether ``storedAnswer(task:caller:bodyDigest:cacheControl:)`` may find an answer the memory tier
+    /// did not have: the body is remembered and a shared store (Redis) stands behind the memory tier.
+    /// Synchronous; an embedded store's repeats are left to the router, whose lookup reads it anyway.
+    public func mayHaveStoredAnswer(bodyDigest: CacheKey, cacheControl: CacheControl) -> Bool {
+        cacheControl.allowsCachedAnswer && store.coordinator != nil && resolver.memo.remembered(bodyDigest) != nil
+    }
+
+    /// The shared store's answer to a body seen before, read with one lookup (no canonical form, no
+    /// router): what ``cachedAnswer(task:caller:bodyDigest:cacheControl:)`` is for the memory tier, for
+    /// an entry another instance stored or the memory tier let go. `nil` when answering needs the
+    /// router (not found, the store failed, or the policy does not serve it at once).
+    public func storedAnswer(task: TaskRuntime, caller: APIKeyInfo, bodyDigest: CacheKey, cacheControl: CacheControl) async -> MemoryHit? {
+        let started = clock.now()
+        guard cacheControl.allowsCachedAnswer, let remembered = resolver.memo.remembered(bodyDigest),
+              case .entry(let entry) = await store.find(remembered.key, sealing: remembered.sealing)
+        else { return nil }
+        return immediateHit(entry, remembered: remembered, task: task, caller: caller, cacheControl: cacheControl, started: started)
+    }
+
+    /// `entry` as a hit answered at once, if the policy serves it so.
+    private func immediateHit(
+        _ entry: CacheEntry, remembered: KeyMemo.Remembered, task: TaskRuntime, caller: APIKeyInfo, cacheControl: CacheControl,
+        started: Double? = nil
+    ) -> MemoryHit? {
         let now = clock.now()
         // In a tenant's own scope every entry is its own; in a shared one, whose it is decides.
         let foreign = task.policy.scope == .shared && entry.producer != CacheEntry.producerTag(tenant: caller.tenant)
         guard case .serve(let serving) = task.cachedAnswers.decide(entry, cacheControl: cacheControl, now: now, foreign: foreign),
               serving.isImmediate
         else { return nil }
-        return MemoryHit(key: remembered.key, entry: entry, serving: serving, echo: remembered.echo, started: now)
+        return MemoryHit(key: remembered.key, entry: entry, serving: serving, echo: remembered.echo, started: started ?? now)
     }
 
     /// Records a hit found by ``cachedAnswer(task:caller:bodyDigest:cacheControl:)`` (queued, billed 0)

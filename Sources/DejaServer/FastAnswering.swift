@@ -18,10 +18,21 @@ protocol FastAnswering {
 
     /// Whether the request starting with `head` may be a fast hit; `nil` sends it to the router.
     func hold(_ head: HTTPRequestHead) -> Held?
-    /// The answer to a held request whose body has all arrived; `nil` sends it to the router.
-    func answer(_ held: Held) -> TaskResponse?
+    /// What to do with a held request whose body has all arrived.
+    func answer(_ held: Held) -> FastAnswer
     /// The 408 for a held request whose body did not arrive within ``bodyTimeout``, as the router words it.
     func bodyTimedOut(_ head: HTTPRequestHead) -> TaskResponse
+}
+
+/// What the fast path does with a held request whose body has all arrived.
+enum FastAnswer {
+    /// Write this answer.
+    case answer(TaskResponse)
+    /// Look the answer up where it may wait (the shared store), then write it; `nil` from the lookup
+    /// sends the request to the router after all.
+    case lookUp(@Sendable () async -> TaskResponse?)
+    /// Hand the request to the router.
+    case route
 }
 
 /// A request the fast path holds while its body arrives.

@@ -126,32 +126,62 @@ struct HitFastPath: Sendable {
         return held
     }
 
-    /// The answer to a held request, or `nil` when the router must answer it.
-    func answer(_ held: Held) -> TaskResponse? {
-        let task = held.route.task
-        guard let hit = gateway.cachedAnswer(task: task, caller: held.caller, bodyDigest: held.hasher.finalize(),
-                                             cacheControl: CacheControl(header: held.cacheControl))
-        else { return nil }
-        let answer: TaskResponse
-        if let rateLimiter, let wait = rateLimiter.take(held.caller.id) {
-            answer = TaskController<DejaRequestContext>.rateLimited(wait: wait, limiter: rateLimiter, task: task)
-        } else {
-            held.route.hits.increment()
-            answer = gateway.answer(hit, task: task, caller: held.caller)
+    /// What to do with a held request: its answer from the memory tier; a lookup in the shared store when
+    /// the body was seen before and the memory tier does not hold its answer; else the router.
+    func answer(_ held: Held) -> FastAnswer {
+        let task = held.route.task, caller = held.caller
+        let bodyDigest = held.hasher.finalize(), cacheControl = CacheControl(header: held.cacheControl)
+        let answering = Answering(fastPath: self, held: held)
+        if let hit = gateway.cachedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl) {
+            return .answer(answering.respond(hit, layer: "l1"))
         }
-        if let arrived = held.arrived { trace(answer, to: held, arrived: arrived) }
-        return answer
+        guard gateway.mayHaveStoredAnswer(bodyDigest: bodyDigest, cacheControl: cacheControl) else { return .route }
+        return .lookUp { [gateway] in
+            guard let hit = await gateway.storedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)
+            else { return nil }
+            return answering.respond(hit, layer: "l2")
+        }
+    }
+
+    /// Answers a hit found for a held request; what it needs of the request, without its body parts.
+    private struct Answering: Sendable {
+        let fastPath: HitFastPath
+        let route: Route
+        let caller: APIKeyInfo
+        let headers: HTTPHeaders
+        let arrived: DefaultTracerClock.Instant?
+
+        init(fastPath: HitFastPath, held: Held) {
+            self.fastPath = fastPath
+            self.route = held.route
+            self.caller = held.caller
+            self.headers = held.head.headers
+            self.arrived = held.arrived
+        }
+
+        /// The hit's answer, or the rate limiter's refusal; counted, and traced as found in `layer`.
+        func respond(_ hit: Gateway.MemoryHit, layer: String) -> TaskResponse {
+            let task = route.task
+            let answer: TaskResponse
+            if let rateLimiter = fastPath.rateLimiter, let wait = rateLimiter.take(caller.id) {
+                answer = TaskController<DejaRequestContext>.rateLimited(wait: wait, limiter: rateLimiter, task: task)
+            } else {
+                route.hits.increment()
+                answer = fastPath.gateway.answer(hit, task: task, caller: caller)
+            }
+            if let arrived { fastPath.trace(answer, task: task, headers: headers, arrived: arrived, layer: layer) }
+            return answer
+        }
     }
 
     /// The `deja.request` span of a request answered here: from its head to its answer, continuing the
-    /// client's trace; no child spans (the memo and the memory tier answered it in one step).
-    private func trace(_ answer: TaskResponse, to held: Held, arrived: DefaultTracerClock.Instant) {
-        guard let span = tracer.startRequestSpan(task: held.route.task, headers: held.head.headers, using: HTTPHeadersTraceExtractor(),
-                                                 at: arrived)
+    /// client's trace; no child spans (the memo and one tier answered it in one step).
+    fileprivate func trace(_ answer: TaskResponse, task: TaskRuntime, headers: HTTPHeaders, arrived: DefaultTracerClock.Instant, layer: String) {
+        guard let span = tracer.startRequestSpan(task: task, headers: headers, using: HTTPHeadersTraceExtractor(), at: arrived)
         else { return }
         span.updateAttributes { attributes in
             attributes[TraceAttribute.fastPath] = true
-            attributes[TraceAttribute.cacheLayer] = "l1"
+            attributes[TraceAttribute.cacheLayer] = layer
         }
         answer.record(on: span)
         span.end()

@@ -94,6 +94,28 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
             }
             fire(events, context: context)
             context.fireChannelRead(wrapInboundOut(next))
+        case .routeEnded(let held, let trailers, let next, let events):
+            context.fireChannelRead(wrapInboundOut(.head(held.head)))
+            for part in held.parts {
+                context.fireChannelRead(wrapInboundOut(.body(part)))
+            }
+            context.fireChannelRead(wrapInboundOut(.end(trailers)))
+            fire(events, context: context)
+            context.fireChannelRead(wrapInboundOut(next))
+        case .lookUp(let id, let lookup):
+            cancelBodyTimer()
+            let eventLoop = context.eventLoop
+            let handler = NIOLoopBound((self, context), eventLoop: eventLoop)
+            Task {
+                let response = await lookup()
+                eventLoop.execute {
+                    let (handler, context) = handler.value
+                    let action = handler.machine.lookedUp(id, response)
+                    handler.run(action, context: context)
+                    // Parts passed on outside a read: the router takes what it was given at a read's end.
+                    if case .route = action { context.fireChannelReadComplete() }
+                }
+            }
         case .startBodyTimer:
             bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .init(fastPath.bodyTimeout)) { [self] in
                 self.bodyTimer = nil

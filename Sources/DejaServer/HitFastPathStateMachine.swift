@@ -13,6 +13,10 @@ import NIOHTTP1
 /// - `idle`: between requests.
 /// - `holding`: a request the fast path may answer, its body parts kept as they arrive; once a read
 ///   ended without its end, its body timer runs.
+/// - `lookingUp`: a held request whose answer is being looked up where it may wait (the shared store);
+///   its end has arrived. The lookup's answer is written, or the request goes to the router; a request
+///   part arriving meanwhile (a pipelining client) sends it to the router at once, and the lookup's
+///   late answer is ignored.
 /// - `passing`: the current request's parts go to the router as they come, up to its end.
 /// - `closing`: an answer after which the connection closes is being written; no more request parts
 ///   are taken. Once written, a request whose body had ended closes the connection at once; one whose
@@ -44,6 +48,12 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
         /// parts as they came, then the connection events `release` (held back until now), then `next`,
         /// the part just read.
         case route(Held, next: HTTPServerRequestPart, release: [ConnectionEvent])
+        /// Hand a request whose end has arrived to the router: its head, body parts and end (with
+        /// `trailers`), then the connection events `release`, then `next`, the part just read.
+        case routeEnded(Held, trailers: HTTPHeaders?, next: HTTPServerRequestPart, release: [ConnectionEvent])
+        /// Cancel the held request's body timer and run `lookup` off the event loop; report its answer
+        /// with ``lookedUp(_:_:)`` and this `id`.
+        case lookUp(id: Int, @Sendable () async -> TaskResponse?)
         /// Start the held request's body timer; when it fires, report ``bodyTimedOut()``.
         case startBodyTimer
         /// Cancel the held request's body timer and write `answer` to it; report ``answerWritten()``
@@ -69,6 +79,7 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
     private enum State {
         case idle
         case holding(Held, bodyTimer: Bool)
+        case lookingUp(Held, trailers: HTTPHeaders?, id: Int)
         case passing
         case closing(thenLinger: Bool)
         case lingering
@@ -84,6 +95,8 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
     private var deferred: [ConnectionEvent] = []
     /// A read asked for while the socket was not writable, to issue once it is.
     private var readPending = false
+    /// Lookups started, naming the current one so a late answer to an abandoned one is ignored.
+    private var lookups = 0
 
     init() {}
 
@@ -106,6 +119,11 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
             routed += 2
             state = .passing
             return .route(held, next: .head(head), release: releasable())
+        case .lookingUp(let held, let trailers, _):
+            // A pipelined request: the router answers both, in order.
+            routed += 2
+            state = .passing
+            return .routeEnded(held, trailers: trailers, next: .head(head), release: releasable())
         case .passing:
             return .forward(.head(head))
         case .closing, .lingering, .closed:
@@ -123,32 +141,64 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
             return .none
         case .idle, .passing:
             return .forward(.body(part))  // idle: a body without a head, the router reports it
+        case .lookingUp(let held, let trailers, _):
+            return routeLookedUp(held, trailers: trailers, next: .body(part))
         case .closing, .lingering, .closed:
             return .none
         }
     }
 
     /// A request's end arrived; for a held request `answer` is asked for its answer.
-    mutating func receivedEnd(_ trailers: HTTPHeaders?, answer: (Held) -> TaskResponse?) -> Action {
+    mutating func receivedEnd(_ trailers: HTTPHeaders?, answer: (Held) -> FastAnswer) -> Action {
         switch state {
         case .holding(let held, _):
-            if let response = answer(held) {
-                writing += 1
-                // The router does not repeat a client's own `Connection: close`; neither does this.
-                state = held.head.isKeepAlive ? .idle : .closing(thenLinger: false)
-                return .write(response, version: held.head.version)
+            switch answer(held) {
+            case .answer(let response):
+                return write(response, to: held)
+            case .lookUp(let lookup):
+                lookups += 1
+                state = .lookingUp(held, trailers: trailers, id: lookups)
+                return .lookUp(id: lookups, lookup)
+            case .route:
+                routed += 1
+                state = .idle
+                return .route(held, next: .end(trailers), release: releasable())
             }
-            routed += 1
-            state = .idle
-            return .route(held, next: .end(trailers), release: releasable())
         case .passing:
             state = .idle
             return .forward(.end(trailers))
         case .idle:
             return .forward(.end(trailers))
+        case .lookingUp(let held, let previous, _):
+            return routeLookedUp(held, trailers: previous, next: .end(trailers))
         case .closing, .lingering, .closed:
             return .none
         }
+    }
+
+    /// The lookup `id` ended with `response`: written when it is the current lookup's and there is one;
+    /// without one the request goes to the router. A lookup abandoned meanwhile changes nothing.
+    mutating func lookedUp(_ id: Int, _ response: TaskResponse?) -> Action {
+        guard case .lookingUp(let held, let trailers, let current) = state, current == id else { return .none }
+        if let response { return write(response, to: held) }
+        routed += 1
+        state = .idle
+        return .route(held, next: .end(trailers), release: releasable())
+    }
+
+    /// Writes `response` to `held`, counting the write.
+    private mutating func write(_ response: TaskResponse, to held: Held) -> Action {
+        writing += 1
+        // The router does not repeat a client's own `Connection: close`; neither does this.
+        state = held.head.isKeepAlive ? .idle : .closing(thenLinger: false)
+        return .write(response, version: held.head.version)
+    }
+
+    /// A part other than a new head arrived while `held` was looked up: both go to the router.
+    private mutating func routeLookedUp(_ held: Held, trailers: HTTPHeaders?, next: HTTPServerRequestPart) -> Action {
+        routed += 1
+        state = .idle
+        return .routeEnded(held, trailers: trailers, next: next, release: releasable())
     }
 
     /// A read from the socket ended. A held body still arriving has `bodyTimeout` from now to finish;
@@ -189,7 +239,7 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
         case .idle, .passing:
             let events = releasable()
             return events.isEmpty ? .none : .fire(events)
-        case .holding, .lingering, .closed:
+        case .holding, .lookingUp, .lingering, .closed:
             return .none
         }
     }
@@ -204,7 +254,8 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
             state = .idle
             deferred.append(event)
             return .dropHeld(thenFire: releasable())
-        case .holding:
+        case .holding, .lookingUp:
+            // A looked-up request has all arrived: it is answered before the event goes on.
             deferred.append(event)
             return .none
         case .idle, .passing, .closing, .lingering:
@@ -237,7 +288,10 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
     /// The channel went inactive or the handler was removed: the held request and events held back
     /// are dropped.
     mutating func channelInactive() -> Action {
-        let wasHolding = if case .holding = state { true } else { false }
+        let wasHolding = switch state {
+        case .holding, .lookingUp: true
+        default: false
+        }
         state = .closed
         deferred.removeAll()
         return wasHolding ? .dropHeld(thenFire: []) : .none
@@ -246,7 +300,10 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
     /// Takes the events held back when nothing holds them anymore: no request held, no answer being
     /// written.
     private mutating func releasable() -> [ConnectionEvent] {
-        if case .holding = state { return [] }
+        switch state {
+        case .holding, .lookingUp: return []
+        default: break
+        }
         guard writing == 0, !deferred.isEmpty else { return [] }
         defer { deferred.removeAll() }
         return deferred

@@ -5,7 +5,8 @@ import NIOCore
 import NIOHTTP1
 
 /// A fast path without a gateway: it holds every `POST /ocr` and answers a held body that starts with
-/// `hit`; any other body goes to the router. It records what it was asked.
+/// `hit`; a body that starts with `stored` is looked up, and the lookup answers it when the body goes
+/// on with ` hit` (else the router does); any other body goes to the router. It records what it was asked.
 final class FakeFastPath: FastAnswering {
     struct Held: HeldRequest {
         var head: HTTPRequestHead
@@ -35,10 +36,16 @@ final class FakeFastPath: FastAnswering {
             meter: .perPage(10)))
     }
 
-    func answer(_ held: Held) -> TaskResponse? {
+    func answer(_ held: Held) -> FastAnswer {
         answersAsked.append(held.body)
-        guard held.body.hasPrefix("hit") else { return nil }
-        return TaskResponse(status: 200, outcome: .hit, key: nil, tokens: 7, body: [ByteBuffer(string: "answer to \(held.body)")])
+        let body = held.body
+        if body.hasPrefix("hit") { return .answer(Self.answer(to: body)) }
+        guard body.hasPrefix("stored") else { return .route }
+        return .lookUp { body.hasPrefix("stored hit") ? Self.answer(to: body) : nil }
+    }
+
+    static func answer(to body: String) -> TaskResponse {
+        TaskResponse(status: 200, outcome: .hit, key: nil, tokens: 7, body: [ByteBuffer(string: "answer to \(body)")])
     }
 }
 
@@ -51,6 +58,10 @@ extension HitFastPathStateMachine.Action {
         case .route(let held, let next, let events):
             "route \(held.head.uri) [\(held.parts.map { String(buffer: $0) }.joined(separator: ", "))] "
                 + "release \(list(events)) then \(next.summary)"
+        case .routeEnded(let held, _, let next, let events):
+            "route \(held.head.uri) [\(held.parts.map { String(buffer: $0) }.joined(separator: ", "))] end "
+                + "release \(list(events)) then \(next.summary)"
+        case .lookUp(let id, _): "lookUp \(id)"
         case .startBodyTimer: "startBodyTimer"
         case .write(let answer, let version): "write \(answer.status) \(String(buffer: answer.body[0])) \(version)"
         case .writeBodyTimedOut(let head): "writeBodyTimedOut \(head.version)"

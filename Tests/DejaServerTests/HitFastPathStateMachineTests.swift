@@ -130,6 +130,90 @@ import Testing
         #expect(machine.readComplete().summary == "none")
     }
 
+    // MARK: holding → lookingUp → idle (written or routed)
+
+    /// Runs the lookup an action started, as the handler does off the event loop.
+    func lookedUp(_ machine: inout Machine, after action: Machine.Action) async -> String {
+        guard case .lookUp(let id, let lookup) = action else { return "no lookup: \(action.summary)" }
+        return machine.lookedUp(id, await lookup()).summary
+    }
+
+    @Test func aStoredAnswerIsLookedUpThenWritten() async {
+        var machine = holding("stored hit")
+        let action = machine.receivedEnd(nil, answer: fastPath.answer)
+        #expect(action.summary == "lookUp 1")
+        #expect(machine.readComplete().summary == "none", "no body timer for a request that has ended")
+        #expect(await lookedUp(&machine, after: action) == "write 200 answer to stored hit HTTP/1.1")
+        #expect(machine.writing == 1 && machine.routed == 0)
+        #expect(machine.answerWritten().summary == "none")
+        #expect(receivedHead(&machine, head()) == "none", "kept alive: the next request is held again")
+    }
+
+    @Test func aLookupThatFindsNothingRoutesTheRequestWithItsEnd() async {
+        var machine = holding("stored", " miss")
+        let action = machine.receivedEnd(nil, answer: fastPath.answer)
+        #expect(await lookedUp(&machine, after: action) == "route /ocr [stored,  miss] release [] then end")
+        #expect(machine.routed == 1 && machine.writing == 0)
+    }
+
+    @Test func aPipelinedRequestDuringALookupRoutesBothAndTheLateAnswerIsIgnored() async {
+        var machine = holding("stored hit")
+        let action = machine.receivedEnd(nil, answer: fastPath.answer)
+        #expect(receivedHead(&machine, head(.GET, "/next")) == "route /ocr [stored hit] end release [] then head GET /next")
+        #expect(machine.routed == 2)
+        #expect(await lookedUp(&machine, after: action) == "none")
+        #expect(machine.writing == 0)
+        #expect(receivedEnd(&machine) == "forward end")
+    }
+
+    @Test func aLookupAnsweredAfterTheNextOneStartedIsIgnored() async {
+        var machine = holding("stored hit")
+        let first = machine.receivedEnd(nil, answer: fastPath.answer)
+        _ = receivedHead(&machine, head(.GET, "/next"))
+        _ = receivedEnd(&machine)
+        machine.routedResponseEnded()
+        machine.routedResponseEnded()
+        _ = receivedHead(&machine, head())
+        _ = receivedBody(&machine, "stored hit 2")
+        let second = machine.receivedEnd(nil, answer: fastPath.answer)
+        #expect(second.summary == "lookUp 2")
+        #expect(await lookedUp(&machine, after: first) == "none")
+        #expect(await lookedUp(&machine, after: second) == "write 200 answer to stored hit 2 HTTP/1.1")
+    }
+
+    @Test func connectionEventsWaitForTheLookupAndItsAnswer() async {
+        var machine = holding("stored hit")
+        let action = machine.receivedEnd(nil, answer: fastPath.answer)
+        #expect(machine.received(.quiesce).summary == "none")
+        #expect(machine.received(.inputClosed).summary == "none", "the request has all arrived: it is still answered")
+        #expect(await lookedUp(&machine, after: action) == "write 200 answer to stored hit HTTP/1.1")
+        #expect(machine.answerWritten().summary == "fire [quiesce, inputClosed]")
+    }
+
+    @Test func aLookupThatRoutesReleasesTheEventsHeldBack() async {
+        var machine = holding("stored miss")
+        let action = machine.receivedEnd(nil, answer: fastPath.answer)
+        _ = machine.received(.quiesce)
+        #expect(await lookedUp(&machine, after: action) == "route /ocr [stored miss] release [quiesce] then end")
+    }
+
+    @Test func anInactiveChannelDropsALookedUpRequest() async {
+        var machine = holding("stored hit")
+        let action = machine.receivedEnd(nil, answer: fastPath.answer)
+        #expect(machine.channelInactive().summary == "dropHeld fire []")
+        #expect(await lookedUp(&machine, after: action) == "none")
+        #expect(machine.writing == 0)
+    }
+
+    @Test func aLookedUpAnswerToAClosingRequestClosesAfterItIsWritten() async {
+        var machine = Machine()
+        _ = receivedHead(&machine, head(connection: "close"))
+        _ = receivedBody(&machine, "stored hit")
+        let action = machine.receivedEnd(nil, answer: fastPath.answer)
+        #expect(await lookedUp(&machine, after: action) == "write 200 answer to stored hit HTTP/1.1")
+        #expect(machine.answerWritten().summary == "close")
+    }
+
     // MARK: body timer, holding → closing
 
     @Test func theBodyTimerStartsOnlyWhenABodyOutlastsARead() {

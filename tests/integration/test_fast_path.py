@@ -5,10 +5,13 @@ billed and recorded alike), requests it declines must reach the router unchanged
 pipelining must keep answering in order when the router and the fast path share a connection.
 """
 import json
+import os
 import signal
 import re
 import socket
 import time
+
+import pytest
 
 from conftest import Gateway, http, ocr_body
 
@@ -184,3 +187,55 @@ def test_a_request_held_at_shutdown_is_answered_before_the_connection_closes(wor
         gw.log.close()
     finally:
         gw.stop()
+
+
+REDIS_BACKENDS = [pytest.param(os.environ["DEJA_REDIS_URL"], id="redis")] if os.environ.get("DEJA_REDIS_URL") else []
+REDIS_BACKENDS += [pytest.param(f"redis-cluster://{os.environ['DEJA_REDIS_CLUSTER']}", id="redis-cluster")] \
+    if os.environ.get("DEJA_REDIS_CLUSTER") else []
+
+
+@pytest.mark.skipif(not REDIS_BACKENDS, reason="needs DEJA_REDIS_URL / DEJA_REDIS_CLUSTER (scripts/test.sh starts them)")
+@pytest.mark.parametrize("cache", REDIS_BACKENDS)
+def test_hits_read_from_redis_are_answered_on_the_event_loop_as_the_router_answers(worker, invoices, tmp_path, cache):
+    """With no memory tier, a repeat whose body the instance has seen is read from Redis by the fast path
+    (one GET, no router); the answer is the router's, a purged entry falls back to the router (a miss)."""
+    body = ocr_body(invoices("20261203-7101"))
+    stores = {"cache": cache, "memoryBytes": 0}
+    version = f"fast-redis-{int(time.time() * 1000)}"  # a fresh model version: a fresh key space in Redis
+    task = {"model": {"name": "PP-OCRv4", "version": version}}
+    fast = Gateway(worker.url, tmp_path / "fast", task=task, stores=stores)
+    slow = Gateway(worker.url, tmp_path / "slow", task=task, stores=stores, server={"fastPath": False})
+    fast.start()
+    slow.start()
+    try:
+        status, headers, _ = fast.post(body)
+        assert status == 200 and headers["x-deja-cache"] == "miss"
+        calls = worker.ocr_requests()
+        answers = {gw: [gw.post(body) for _ in range(3)] for gw in (fast, slow)}
+        assert worker.ocr_requests() == calls, "every repeat was read from Redis"
+        # The fast instance remembers the body from its miss: all three hits came from Redis on the event
+        # loop; the instance without a fast path answered its three through the router.
+        assert fast_hits(fast) == 3
+        assert fast_hits(slow) == 0
+        for (f_status, f_headers, f_body), (s_status, s_headers, s_body) in zip(answers[fast], answers[slow]):
+            assert f_status == s_status == 200
+            assert f_headers["x-deja-cache"] == "hit" and f_headers["x-deja-billed-tokens"] == "0"
+            assert set(f_headers) == set(s_headers), (f_headers, s_headers)
+            for name in set(f_headers) - PER_RESPONSE:
+                assert f_headers[name] == s_headers[name], name
+            assert without_log_id(f_body) == without_log_id(s_body)
+        # Purged from Redis: the remembered body finds nothing there and goes to the router, which asks
+        # the model once more.
+        status, _, _ = http("POST", fast.url + "/admin/purge", body=json.dumps({"modelVersion": version}).encode(),
+                            headers={"Authorization": "Bearer test-admin-token", "Content-Type": "application/json"})
+        assert status == 200
+        status, headers, _ = fast.post(body)
+        assert status == 200 and headers["x-deja-cache"] == "miss", headers
+        assert worker.ocr_requests() == calls + 1
+        assert fast_hits(fast) == 3
+        time.sleep(0.5)  # hit records are written in batches every 200 ms
+        totals = json.loads(fast.cli("usage", "--json"))["totals"]
+        assert (totals["hits"], totals["misses"]) == (3, 2), totals
+    finally:
+        fast.stop()
+        slow.stop()
