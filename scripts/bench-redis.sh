@@ -18,6 +18,8 @@ RB_REQUESTS=${RB_REQUESTS:-200000}
 OUT=$REPO/bench-results
 WORK=$(mktemp -d /tmp/deja-bench-redis.XXXXXX)
 source "$REPO/scripts/lib/bench-common.sh"
+# Instances sharing a cache must share seal secrets; a fresh one per run.
+export DEJA_SEAL_SECRETS="s1 $(head -c 32 /dev/urandom | base64)"
 mkdir -p "$OUT"
 
 command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }

@@ -150,6 +150,28 @@ public final class RedisStore: CacheStore {
         return clock.now() < entry.retainUntil ? entry : nil
     }
 
+    /// ``get(_:sealing:)`` without suspending, for the event loop: the entry completes the future on a
+    /// Redis connection's event loop. `nil` when it cannot be asked at once (no open connection, a
+    /// cluster, the circuit open): use ``get(_:sealing:)``. An error reply, a failure or an entry that
+    /// does not open or decode completes it with `nil`, and the caller asks again the usual way.
+    public func getNow(_ key: CacheKey, sealing: SealingDigest) -> EventLoopFuture<CacheEntry?>? {
+        guard case .allow = breaker.decide() else { return nil }
+        guard let reply = redis.executeNow(GET(entryKey(key))) else {
+            breaker.abandon()  // nothing was asked
+            return nil
+        }
+        return reply.map { [self] stored -> CacheEntry? in
+            breaker.record(success: true)
+            guard let stored, case .success(let opened) = sealer.open(stored, name: key, sealing: sealing, purpose: .entry),
+                  let entry = try? decode(opened)
+            else { return nil }
+            return clock.now() < entry.retainUntil ? entry : nil
+        }.recover { [breaker] error in
+            breaker.record(success: !Self.isOutage(error))
+            return nil
+        }
+    }
+
     /// Stores `entry` with `SET … PX` for its remaining retention (jittered), lists it in its task's version
     /// index in the same round trip (when its task is known), then announces it on the key's channel.
     public func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async throws(CacheStoreError) {

@@ -1,6 +1,7 @@
 import DejaCache
 import DejaCore
 import Logging
+import NIOCore
 import Tracing
 
 /// The gateway's view of stored answers: the memory tier read first, the cache behind it, and — with
@@ -46,6 +47,17 @@ struct AnswerStore: Sendable {
             }
             if case .storeFailed = found { span?.setStatus(SpanStatus(code: .error, message: "cache read failed")) }
             return found
+        }
+    }
+
+    /// The shared store's entry for `key`, asked without suspending (``DejaCache/RedisStore/getNow(_:sealing:)``)
+    /// and kept in the memory tier as ``find(_:sealing:)`` keeps it; `nil` when it cannot be asked so.
+    func findStoredNow(_ key: CacheKey, sealing: SealingDigest) -> EventLoopFuture<CacheEntry?>? {
+        guard let coordinator, let reply = coordinator.getNow(key, sealing: sealing) else { return nil }
+        guard let fastCache else { return reply }
+        return reply.map { entry in
+            if let entry { fastCache.setEntry(entry, for: key) }
+            return entry
         }
     }
 

@@ -49,6 +49,21 @@ extension Gateway {
         return immediateHit(entry, remembered: remembered, task: task, caller: caller, cacheControl: cacheControl, started: started)
     }
 
+    /// ``storedAnswer(task:caller:bodyDigest:cacheControl:)`` without suspending: one GET written from the
+    /// calling event loop, the hit decided where its reply arrives. `nil` when the store cannot be asked
+    /// so (no open connection, a cluster, the circuit open); the future's `nil` sends the request to the router.
+    public func storedAnswerNow(
+        task: TaskRuntime, caller: APIKeyInfo, bodyDigest: CacheKey, cacheControl: CacheControl
+    ) -> EventLoopFuture<MemoryHit?>? {
+        let started = clock.now()
+        guard cacheControl.allowsCachedAnswer, let remembered = resolver.memo.remembered(bodyDigest),
+              let reply = store.findStoredNow(remembered.key, sealing: remembered.sealing)
+        else { return nil }
+        return reply.map { [self] entry in
+            entry.flatMap { immediateHit($0, remembered: remembered, task: task, caller: caller, cacheControl: cacheControl, started: started) }
+        }
+    }
+
     /// `entry` as a hit answered at once, if the policy serves it so.
     private func immediateHit(
         _ entry: CacheEntry, remembered: KeyMemo.Remembered, task: TaskRuntime, caller: APIKeyInfo, cacheControl: CacheControl,

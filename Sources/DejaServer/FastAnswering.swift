@@ -28,9 +28,9 @@ protocol FastAnswering {
 enum FastAnswer {
     /// Write this answer.
     case answer(TaskResponse)
-    /// Look the answer up where it may wait (the shared store), then write it; `nil` from the lookup
-    /// sends the request to the router after all.
-    case lookUp(@Sendable () async -> TaskResponse?)
+    /// Look the answer up where it may wait (the shared store), then write it: the lookup is started on
+    /// the connection's event loop and completes there; `nil` sends the request to the router after all.
+    case lookUp(@Sendable (any EventLoop) -> EventLoopFuture<TaskResponse?>)
     /// Hand the request to the router.
     case route
 }

@@ -136,10 +136,14 @@ struct HitFastPath: Sendable {
             return .answer(answering.respond(hit, layer: "l1"))
         }
         guard gateway.mayHaveStoredAnswer(bodyDigest: bodyDigest, cacheControl: cacheControl) else { return .route }
-        return .lookUp { [gateway] in
-            guard let hit = await gateway.storedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)
-            else { return nil }
-            return answering.respond(hit, layer: "l2")
+        return .lookUp { [gateway] eventLoop in
+            // One GET written from this event loop when a connection is open; else the store's own way.
+            let found = gateway.storedAnswerNow(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)?
+                .hop(to: eventLoop)
+                ?? eventLoop.makeFutureWithTask {
+                    await gateway.storedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)
+                }
+            return found.map { hit in hit.map { answering.respond($0, layer: "l2") } }
         }
     }
 

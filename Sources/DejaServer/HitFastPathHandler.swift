@@ -104,17 +104,11 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
             context.fireChannelRead(wrapInboundOut(next))
         case .lookUp(let id, let lookup):
             cancelBodyTimer()
-            let eventLoop = context.eventLoop
-            let handler = NIOLoopBound((self, context), eventLoop: eventLoop)
-            Task {
-                let response = await lookup()
-                eventLoop.execute {
-                    let (handler, context) = handler.value
-                    let action = handler.machine.lookedUp(id, response)
-                    handler.run(action, context: context)
-                    // Parts passed on outside a read: the router takes what it was given at a read's end.
-                    if case .route = action { context.fireChannelReadComplete() }
-                }
+            lookup(context.eventLoop).assumeIsolated().whenComplete { [self] result in
+                let action = machine.lookedUp(id, (try? result.get()) ?? nil)
+                run(action, context: context)
+                // Parts passed on outside a read: the router takes what it was given at a read's end.
+                if case .route = action { context.fireChannelReadComplete() }
             }
         case .startBodyTimer:
             bodyTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .init(fastPath.bodyTimeout)) { [self] in

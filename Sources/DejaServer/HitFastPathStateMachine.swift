@@ -51,9 +51,9 @@ struct HitFastPathStateMachine<Held: HeldRequest> {
         /// Hand a request whose end has arrived to the router: its head, body parts and end (with
         /// `trailers`), then the connection events `release`, then `next`, the part just read.
         case routeEnded(Held, trailers: HTTPHeaders?, next: HTTPServerRequestPart, release: [ConnectionEvent])
-        /// Cancel the held request's body timer and run `lookup` off the event loop; report its answer
-        /// with ``lookedUp(_:_:)`` and this `id`.
-        case lookUp(id: Int, @Sendable () async -> TaskResponse?)
+        /// Cancel the held request's body timer and start `lookup` on the connection's event loop; report
+        /// its answer with ``lookedUp(_:_:)`` and this `id`.
+        case lookUp(id: Int, @Sendable (any EventLoop) -> EventLoopFuture<TaskResponse?>)
         /// Start the held request's body timer; when it fires, report ``bodyTimedOut()``.
         case startBodyTimer
         /// Cancel the held request's body timer and write `answer` to it; report ``answerWritten()``

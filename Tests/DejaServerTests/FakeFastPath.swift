@@ -41,7 +41,7 @@ final class FakeFastPath: FastAnswering {
         let body = held.body
         if body.hasPrefix("hit") { return .answer(Self.answer(to: body)) }
         guard body.hasPrefix("stored") else { return .route }
-        return .lookUp { body.hasPrefix("stored hit") ? Self.answer(to: body) : nil }
+        return .lookUp { eventLoop in eventLoop.makeSucceededFuture(body.hasPrefix("stored hit") ? Self.answer(to: body) : nil) }
     }
 
     static func answer(to body: String) -> TaskResponse {

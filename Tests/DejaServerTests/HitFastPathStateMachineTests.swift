@@ -1,6 +1,7 @@
 @testable import DejaServer
 import NIOCore
 import NIOHTTP1
+import NIOPosix
 import Testing
 
 /// Every transition of the event-loop hit handler's state machine, without a channel.
@@ -135,7 +136,8 @@ import Testing
     /// Runs the lookup an action started, as the handler does off the event loop.
     func lookedUp(_ machine: inout Machine, after action: Machine.Action) async -> String {
         guard case .lookUp(let id, let lookup) = action else { return "no lookup: \(action.summary)" }
-        return machine.lookedUp(id, await lookup()).summary
+        let response = try? await lookup(MultiThreadedEventLoopGroup.singleton.any()).get()
+        return machine.lookedUp(id, response ?? nil).summary
     }
 
     @Test func aStoredAnswerIsLookedUpThenWritten() async {

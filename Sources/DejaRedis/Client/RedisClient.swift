@@ -55,6 +55,18 @@ public final class RedisClient: RedisCommandExecutor, Service, Sendable {
         }
     }
 
+    /// Sends one command without suspending on the pool's next connection, if it is open; `nil` otherwise.
+    public func executeNow<Command: RedisCommand>(_ command: Command) -> EventLoopFuture<Command.Response>? {
+        let connection = state.withLock { state -> RedisConnection? in
+            guard !state.isShutdown else { return nil }
+            let index = state.next % configuration.poolSize
+            state.next &+= 1
+            guard case .connected(let connection) = state.slots[index], connection.isActive else { return nil }
+            return connection
+        }
+        return connection?.executeNow(command)
+    }
+
     /// Sends many commands in one write on one connection; one result per command, in order.
     public func pipeline(_ commands: [any RedisCommand]) async -> [Result<RESPToken, RedisError>] {
         do {

@@ -1,3 +1,5 @@
+import NIOCore
+
 /// Something that runs commands: a ``RedisClient`` (one server) or a ``RedisClusterClient``.
 public protocol RedisCommandExecutor: Sendable {
     /// Sends one command and returns its decoded reply.
@@ -6,4 +8,11 @@ public protocol RedisCommandExecutor: Sendable {
     func subscribe(to channels: [String]) async throws(RedisError) -> RedisSubscription
     /// One executor per primary, for commands that must visit every shard (`SCAN`, `INFO`, `FLUSHDB`).
     func primaries() async throws(RedisError) -> [any RedisCommandExecutor]
+    /// Sends one command without suspending, on a connection that is already open; `nil` when none is
+    /// (connecting, backing off, or an executor that cannot route without waiting): use ``execute(_:)``.
+    func executeNow<Command: RedisCommand>(_ command: Command) -> EventLoopFuture<Command.Response>?
+}
+
+extension RedisCommandExecutor {
+    public func executeNow<Command: RedisCommand>(_ command: Command) -> EventLoopFuture<Command.Response>? { nil }
 }

@@ -91,6 +91,22 @@ public final class RedisConnection: Sendable {
         return try command.decode(token)
     }
 
+    /// Sends one command without suspending; the reply (decoded) completes the future on the
+    /// connection's event loop. For callers on an event loop that must not enter Swift concurrency.
+    public func executeNow<Command: RedisCommand>(_ command: Command) -> EventLoopFuture<Command.Response> {
+        var encoder = RESPCommandEncoder()
+        command.encode(into: &encoder)
+        let promise = channel.eventLoop.makePromise(of: RESPToken.self)
+        let request = RedisRequest(bytes: encoder.buffer, operation: .commands([promise]), timeout: configuration.commandTimeout)
+        channel.writeAndFlush(request).whenFailure { error in
+            promise.fail(RedisError.wrap(error, code: .connectionClosed, message: "the connection is closed"))
+        }
+        return promise.futureResult.flatMapThrowing { token in
+            if let text = token.errorText { throw RedisError.server(text) }
+            return try command.decode(token)
+        }
+    }
+
     /// Sends many commands in one write; returns one result per command, in order.
     ///
     /// A failing command does not fail the others. Replies are tokens; error replies become `.failure`.
