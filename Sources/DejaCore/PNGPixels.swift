@@ -237,7 +237,7 @@ struct PNGPixels {
     }
 
     /// Reverses the row filter in place; byte 0 of `row` and `prior` is the filter byte.
-    private static func unfilter(
+    static func unfilter(
         _ filter: UInt8, row: UnsafeMutableBufferPointer<UInt8>, prior: UnsafeBufferPointer<UInt8>, length: Int, stride: Int
     ) {
         switch filter {
