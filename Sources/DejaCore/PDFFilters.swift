@@ -66,17 +66,11 @@ enum PDFFilters {
         var output: [UInt8] = []
         var window = ByteBufferAllocator().buffer(capacity: 1 << 16)
         while true {
-            window.clear()
-            var ended = false
+            let ended: Bool
             do {
-                try inflater.inflate(from: &input, to: &window)
-                ended = true
-            } catch let error as CompressNIOError where error == .bufferOverflow {
-                guard window.readableBytes > 0 else { throw PDFFile.NotSure("a zlib stream makes no progress") }
-            } catch let error as CompressNIOError where error == .inputBufferOverflow {
-                throw PDFFile.NotSure("a zlib stream is truncated")
+                ended = try ZlibStep.run(inflater, from: &input, into: &window)
             } catch {
-                throw PDFFile.NotSure("a zlib stream is corrupt")
+                throw PDFFile.NotSure("a " + error.reason)
             }
             guard output.count + window.readableBytes <= budget else {
                 throw PDFFile.NotSure("its streams decode to more bytes than the decoded-bytes limit allows")

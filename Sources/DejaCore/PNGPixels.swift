@@ -166,17 +166,11 @@ struct PNGPixels {
         var window = ByteBufferAllocator().buffer(capacity: 1 << 16)
         while true {
             guard input.readableBytes > 0 else { throw PNGFile.Malformed(reason: "the zlib stream is truncated") }
-            window.clear()
-            var ended = false
+            let ended: Bool
             do {
-                try inflater.inflate(from: &input, to: &window)
-                ended = true
-            } catch let error as CompressNIOError where error == .bufferOverflow {
-                guard window.readableBytes > 0 else { throw PNGFile.Malformed(reason: "the zlib stream makes no progress") }
-            } catch let error as CompressNIOError where error == .inputBufferOverflow {
-                throw PNGFile.Malformed(reason: "the zlib stream is truncated")
+                ended = try ZlibStep.run(inflater, from: &input, into: &window)
             } catch {
-                throw PNGFile.Malformed(reason: "the zlib stream is corrupt")
+                throw PNGFile.Malformed(reason: "the " + error.reason)
             }
             let consumed = window.withUnsafeReadableBytes { chunk in
                 Result { () throws(PNGFile.Malformed) in try consume(chunk) }
