@@ -133,6 +133,30 @@ import Testing
         #expect(try fileDigest(twice) == fileDigest(original))
     }
 
+    @Test func anIndirectLengthIsFollowedAndNeverCounts() throws {
+        let text = Array("BT /F1 24 Tf 20 100 Td (Hello) Tj ET".utf8)
+        var pdf = TestPDF.twoPages()
+        pdf.objects[6] = .streamWithLengthObject("", text, length: 20)
+        pdf.objects[20] = .object("\(text.count)")
+        #expect(try fileDigest(pdf.encode()) == fileDigest(TestPDF.twoPages().encode()))
+        #expect(try fileDigest(pdf.encode(layout: .objectStreams)) == fileDigest(TestPDF.twoPages().encode()))
+        pdf.objects[20] = .object("\(text.count + 5)")
+        #expect(Self.reason(pdf.encode())?.contains("expected 'endstream'") == true)
+        pdf.objects[20] = .object("(not a number)")
+        #expect(Self.reason(pdf.encode())?.contains("/Length") == true)
+        pdf.objects[6] = .streamWithLengthObject("", text, length: 6)
+        #expect(Self.reason(pdf.encode())?.contains("refers to itself") == true)
+    }
+
+    @Test func aLaterTableOverAnXRefStreamIsRead() throws {
+        let original = TestPDF.twoPages().encode(layout: .objectStreams, compress: true)
+        let info = TestPDF.update(original, changes: [40: .object("<< /Producer (editor) >>")], trailer: "/Info 40 0 R")
+        #expect(try fileDigest(info) == fileDigest(original))
+        let edited = TestPDF.update(original, changes: [5: .object("<< /Type /Font /Subtype /Type1 /BaseFont /Courier >>")])
+        #expect(try fileDigest(edited) != fileDigest(original))
+        #expect(try Self.read(edited).get().sections == 2)
+    }
+
     @Test func cyclesAreBackReferencesNotObjectNumbers() throws {
         var pdf = TestPDF.twoPages()
         pdf.objects[3] = .object("<< /Type /Page /Parent {2} /Contents {6} /Annots [{8} {9}] >>")

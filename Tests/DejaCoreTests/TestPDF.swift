@@ -10,6 +10,8 @@ struct TestPDF {
         case object(String)
         /// A stream: dictionary entries (without `<<`, `>>` and `/Length`) and data.
         case stream(String, [UInt8])
+        /// A stream whose `/Length` is the object `length` (which the test defines).
+        case streamWithLengthObject(String, [UInt8], length: Int)
     }
 
     enum Layout {
@@ -153,6 +155,9 @@ struct TestPDF {
             let filter = compress ? " /Filter /FlateDecode" : ""
             return Array("\(number) 0 obj\n<< \(pdf.resolve(entries, numbering))\(filter) /Length \(stored.count) >>\nstream\n".utf8)
                 + stored + Array("\nendstream\nendobj\n".utf8)
+        case .streamWithLengthObject(let entries, let data, let length):
+            return Array("\(number) 0 obj\n<< \(pdf.resolve(entries, numbering)) /Length \(numbering(length)) 0 R >>\nstream\n".utf8)
+                + data + Array("\nendstream\nendobj\n".utf8)
         }
     }
 
