@@ -4,7 +4,7 @@ extension ImageContent {
     /// own page and size limits. The notes list every page's digest and what was left out.
     static func pdf(_ bytes: UnsafeBufferPointer<UInt8>, limits: ImageLimits) -> Outcome {
         let summary: PDFContent.Summary
-        do {
+        do throws(PDFFile.NotSure) {
             summary = try PDFContent.read(bytes, limits: PDFLimits(limits))
         } catch {
             return fallback(bytes, "PDF", error.reason)

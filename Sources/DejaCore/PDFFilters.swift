@@ -67,7 +67,7 @@ enum PDFFilters {
         var window = ByteBufferAllocator().buffer(capacity: 1 << 16)
         while true {
             let ended: Bool
-            do {
+            do throws(ZlibStep.Failure) {
                 ended = try ZlibStep.run(inflater, from: &input, into: &window)
             } catch {
                 throw PDFFile.NotSure("a " + error.reason)

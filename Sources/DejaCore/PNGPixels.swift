@@ -167,7 +167,7 @@ struct PNGPixels {
         while true {
             guard input.readableBytes > 0 else { throw PNGFile.Malformed(reason: "the zlib stream is truncated") }
             let ended: Bool
-            do {
+            do throws(ZlibStep.Failure) {
                 ended = try ZlibStep.run(inflater, from: &input, into: &window)
             } catch {
                 throw PNGFile.Malformed(reason: "the " + error.reason)
