@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # libFuzzer over every reader of untrusted bytes, one reader at a time, each with its own corpus:
 # json (the JSON parser and the whole canonicaliser), base64, png, png-crc (CRCs repaired so mutations
-# reach the inflater and the unfilter), jpeg, jpeg-dct (the DCT coefficient reader on its own), exif and
-# resp (the Redis reply reader).
+# reach the inflater and the unfilter), jpeg, jpeg-dct (the DCT coefficient reader on its own), exif, pdf
+# (the PDF reader and page digests, after a `%PDF-` prefix) and resp (the Redis reply reader).
 #
 #   scripts/fuzz.sh                          # every reader for 60 s
 #   scripts/fuzz.sh --runs 10000000          # every reader for ten million executions
@@ -29,7 +29,7 @@ while [[ $# -gt 0 ]]; do
         *) READERS+=("$1"); shift ;;
     esac
 done
-[[ ${#READERS[@]} -gt 0 ]] || READERS=(json base64 png png-crc jpeg jpeg-dct exif resp)
+[[ ${#READERS[@]} -gt 0 ]] || READERS=(json base64 png png-crc jpeg jpeg-dct exif pdf resp)
 FUZZ=Fuzz
 mkdir -p "$FUZZ/corpus" "$FUZZ/artifacts" "$FUZZ/seeds" bench-results
 
@@ -60,6 +60,51 @@ for name in ["base-q90.jpg", "progressive-q90.jpg", "restart-q90.jpg", "cmyk-ado
     with open(os.path.join(fixtures, name), "rb") as f:
         jpegs[name] = f.read()[2:]
 tiny_png = base64.b64encode(rgb).decode()
+def pdf(objects, trailer=b"", xref_stream=False, packed=False):
+    """A PDF without its "%PDF-" (the pdf reader adds it): objects {n: bytes}, a classic table or an
+    /XRef stream (Flate, PNG Up predictor), non-stream objects optionally in one object stream."""
+    out, offsets, where = bytearray(b"1.7\n%\xe2\xe3\xcf\xd3\n"), {}, {}
+    size = max(objects) + 1
+    if packed:
+        plain = {n: o for n, o in objects.items() if b"stream" not in o}
+        header = b"".join(b"%d %d " % (n, sum(len(plain[m]) + 1 for m in sorted(plain) if m < n)) for n in sorted(plain))
+        body = b"".join(plain[n] + b"\n" for n in sorted(plain))
+        data = zlib.compress(header + body)
+        objects = {n: o for n, o in objects.items() if n not in plain}
+        objects[size] = b"<< /Type /ObjStm /N %d /First %d /Filter /FlateDecode /Length %d >>\nstream\n" % (len(plain), len(header), len(data)) + data + b"\nendstream"
+        where = {n: (size, i) for i, n in enumerate(sorted(plain))}
+        size += 1
+    for n in sorted(objects):
+        offsets[n] = len(out) + 5
+        out += b"%d 0 obj\n" % n + objects[n] + b"\nendobj\n"
+    start = len(out) + 5
+    if xref_stream or packed:
+        rows, previous = b"", bytes(7)
+        for n in range(size + 1):
+            row = (bytes([1]) + struct.pack(">IH", start if n == size else offsets[n], 0)) if n in offsets or n == size else \
+                  (bytes([2]) + struct.pack(">IH", *where[n])) if n in where else bytes([0, 0, 0, 0, 0, 255, 255])
+            rows += b"\x02" + bytes((a - b) % 256 for a, b in zip(row, previous))
+            previous = row
+        data = zlib.compress(rows)
+        out += (b"%d 0 obj\n<< /Type /XRef /W [1 4 2] /Size %d /Root 1 0 R %s /Filter /FlateDecode /DecodeParms << /Predictor 12 /Columns 7 >> /Length %d >>\nstream\n"
+                % (size, size + 1, trailer, len(data)) + data + b"\nendstream\nendobj\n")
+    else:
+        out += b"xref\n0 %d\n0000000000 65535 f\r\n" % size
+        out += b"".join((b"%010d 00000 n\r\n" % offsets[n]) if n in offsets else b"0000000000 00000 f\r\n" for n in range(1, size))
+        out += b"trailer\n<< /Size %d /Root 1 0 R %s >>\n" % (size, trailer)
+    return bytes(out + b"startxref\n%d\n%%%%EOF\n" % start)
+content = zlib.compress(b"BT /F1 24 Tf 20 100 Td (Hello) Tj ET")
+pdf_objects = {
+    1: b"<< /Type /Catalog /Pages 2 0 R /AcroForm << /Fields [8 0 R] >> >>",
+    2: b"<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 /MediaBox [0 0 200 200] /Resources << /Font << /F1 5 0 R >> >> >>",
+    3: b"<< /Type /Page /Parent 2 0 R /Contents 6 0 R /Annots [8 0 R] /Rotate 90 >>",
+    4: b"<< /Type /Page /Parent 2 0 R /Contents [7 0 R 6 0 R] /CropBox [0 0 10.5 +20.] >>",
+    5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helve#74ica >>",
+    6: b"<< /Filter /FlateDecode /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+    7: b"<< /Filter [/ASCIIHexDecode /RunLengthDecode] /Length 14 >>\nstream\n0141428041 80>\nendstream",
+    8: b"<< /Type /Annot /Subtype /Text /Rect [0 0 9 9] /P 3 0 R /Popup 9 0 R /Contents (a\\(b\\)\\101) >>",
+    9: b"<< /Type /Annot /Subtype /Popup /Parent 8 0 R /T <FEFF0041> /Dest [4 0 R /XYZ null null 0] >>",
+}
 seeds = {
     "json": {
         "object": b'{"file": "QUJD", "fileType": 1, "n": [1.5e3, -0, "\\u00e9"], "o": {"a": null}}',
@@ -71,6 +116,11 @@ seeds = {
     "png-crc": {"rgb": rgb[8:], "palette": pal[8:], "grey16-adam7": grey16[8:]},
     "jpeg": jpegs,
     "jpeg-dct": jpegs,
+    "pdf": {
+        "table": pdf(pdf_objects, trailer=b"/Info 10 0 R /ID [<01><02>]"),
+        "xref-stream": pdf(pdf_objects, xref_stream=True),
+        "object-stream": pdf(pdf_objects, packed=True),
+    },
     "exif": {
         "be": b"MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00",
         "le": b"II\x2a\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00",

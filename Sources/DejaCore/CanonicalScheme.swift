@@ -20,9 +20,14 @@
 /// so lossless transcodes (other Huffman tables, progressive or baseline, restart intervals) share a key;
 /// JPEGs whose coefficients are not read keep the segment digest (`jpeg-scan-sha256:`); the image limits
 /// apply to JPEGs.
+///
+/// Version 6: PDFs keyed on what their pages draw (`pdf-pages-sha256:`): page count, each page's
+/// structural digest with references replaced by what they point to, and the catalog entries that can
+/// change a rendered page — not metadata, object numbers, cross-reference layout or incremental updates
+/// that change no page; a PDF the reader is not sure of keeps the byte digest (`sha256:`).
 public enum CanonicalScheme {
     /// The scheme version.
-    public static let version = 5
+    public static let version = 6
     /// The first field of every key encoding.
     public static let keyTag = "deja-key-v\(version)"
     /// The first field of every configuration-hash encoding.

@@ -4,8 +4,8 @@ import Crypto
 ///
 /// Written `<kind>:<64 lowercase hex>`: `png-pixels-sha256:…` (a PNG's decoded image and the chunks that
 /// change how it renders), `jpeg-dct-sha256:…` (a JPEG's frame, quantisation tables and DCT coefficients),
-/// `jpeg-scan-sha256:…` (a JPEG whose coefficients are not read: its decoding segments and scan data) or
-/// `sha256:…` (the file's bytes as they are). Different kinds never collide.
+/// `jpeg-scan-sha256:…` (a JPEG whose coefficients are not read: its decoding segments and scan data),
+/// `pdf-pages-sha256:…` (what a PDF's pages draw) or `sha256:…` (the file's bytes as they are). Different kinds never collide.
 public struct ContentDigest: Sendable, Hashable, CustomStringConvertible {
     /// What the digest was taken over.
     public enum Kind: String, Sendable, Hashable, CaseIterable {
@@ -17,6 +17,10 @@ public struct ContentDigest: Sendable, Hashable, CustomStringConvertible {
         /// A JPEG whose coefficients are not read (arithmetic coding, lossless, 12-bit, …): its decoding
         /// segments (tables, frame, scans with their data), ICC profile, Adobe transform and EXIF orientation.
         case jpegScan = "jpeg-scan-sha256"
+        /// A PDF's pages as they draw: page count, each page's structural digest (content streams,
+        /// resources, fonts, images, annotations, inherited attributes) and the catalog entries that can
+        /// change a rendered page — not its metadata, object numbering or cross-reference layout.
+        case pdfPages = "pdf-pages-sha256"
         /// The file's bytes as they are.
         case bytes = "sha256"
     }

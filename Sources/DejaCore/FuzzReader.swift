@@ -21,6 +21,9 @@ enum FuzzReader: String, CaseIterable, Sendable {
     case jpegCoefficients = "jpeg-dct"
     /// `EXIFOrientation.read` (TIFF IFD0).
     case exif
+    /// `%PDF-` + the input through `ImageContent.digest` (cross-reference sections, objects, object
+    /// streams, filters, the page tree and the page digests) and `PDFPages.count`, which must agree.
+    case pdf
 
     /// Limits small enough that a fuzzer's inputs never need gigabytes.
     static let limits = ImageLimits(maxPixels: 1 << 22, maxDecodedBytes: 64 << 20)
@@ -65,6 +68,14 @@ enum FuzzReader: String, CaseIterable, Sendable {
             JPEGCoefficients.fuzz([0xFF, 0xD8] + Array(data))
         case .exif:
             _ = EXIFOrientation.read(data)
+        case .pdf:
+            let bytes = Array("%PDF-".utf8) + Array(data)
+            let digest = bytes.withUnsafeBufferPointer { buffer in
+                let digest = ImageContent.pdf(buffer, limits: Self.limits).digest
+                if digest.kind == .bytes, digest != ImageContent.plain(buffer) { fatalError("a fallback digest is not the digest of the bytes") }
+                return digest
+            }
+            if digest.kind == .pdfPages, case .unknown = PDFPages.count(bytes) { fatalError("pages digested without a page count") }
         }
     }
 

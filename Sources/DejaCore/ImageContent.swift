@@ -1,7 +1,7 @@
 import Crypto
 
 /// Chooses what a decoded binary member is keyed on: a PNG's image, a JPEG's DCT coefficients (or, where
-/// those cannot be read exactly, its decoding segments and scan data), or the bytes.
+/// those cannot be read exactly, its decoding segments and scan data), what a PDF's pages draw, or the bytes.
 ///
 /// A file that starts like a PNG or JPEG but is malformed (truncated, bad CRC, bad zlib stream, broken
 /// segment) is keyed on its bytes, so the model decides what it is; only ``ImageLimits`` produce an error.
@@ -25,12 +25,14 @@ enum ImageContent {
     ) throws(TooLarge) -> Outcome {
         let isPNG = PNGFile.isPNG(bytes)
         let isJPEG = !isPNG && JPEGFile.isJPEG(bytes)
-        guard isPNG || isJPEG else { return Outcome(digest: plain(bytes)) }
+        let isPDF = !isPNG && !isJPEG && PDFFile.isPDF(bytes)
+        guard isPNG || isJPEG || isPDF else { return Outcome(digest: plain(bytes)) }
         let rawKey = cache.map { _ in ContentDigest.rawKey(of: UnsafeRawBufferPointer(bytes), scope: scope) }
         if let cache, let rawKey, let known = cache.contentDigest(forRaw: rawKey) {
-            return Outcome(digest: known, notes: ["\(isPNG ? "PNG" : "JPEG") content digest reused: these exact bytes were read before"])
+            let format = isPNG ? "PNG" : isJPEG ? "JPEG" : "PDF"
+            return Outcome(digest: known, notes: ["\(format) content digest reused: these exact bytes were read before"])
         }
-        let outcome = try isPNG ? png(bytes, limits: limits) : jpeg(bytes, limits: limits)
+        let outcome = isPDF ? pdf(bytes, limits: limits) : try isPNG ? png(bytes, limits: limits) : jpeg(bytes, limits: limits)
         if let cache, let rawKey { cache.remember(raw: rawKey, content: outcome.digest) }
         return outcome
     }
@@ -101,7 +103,7 @@ enum ImageContent {
         return Outcome(digest: digest, notes: [parts.joined(separator: "; ")])
     }
 
-    private static func fallback(_ bytes: UnsafeBufferPointer<UInt8>, _ format: String, _ reason: String) -> Outcome {
+    static func fallback(_ bytes: UnsafeBufferPointer<UInt8>, _ format: String, _ reason: String) -> Outcome {
         Outcome(digest: plain(bytes), notes: ["looks like a \(format) but \(reason); keyed on the file's bytes"])
     }
 

@@ -166,17 +166,11 @@ struct PNGPixels {
         var window = ByteBufferAllocator().buffer(capacity: 1 << 16)
         while true {
             guard input.readableBytes > 0 else { throw PNGFile.Malformed(reason: "the zlib stream is truncated") }
-            window.clear()
-            var ended = false
-            do {
-                try inflater.inflate(from: &input, to: &window)
-                ended = true
-            } catch let error as CompressNIOError where error == .bufferOverflow {
-                guard window.readableBytes > 0 else { throw PNGFile.Malformed(reason: "the zlib stream makes no progress") }
-            } catch let error as CompressNIOError where error == .inputBufferOverflow {
-                throw PNGFile.Malformed(reason: "the zlib stream is truncated")
+            let ended: Bool
+            do throws(ZlibStep.Failure) {
+                ended = try ZlibStep.run(inflater, from: &input, into: &window)
             } catch {
-                throw PNGFile.Malformed(reason: "the zlib stream is corrupt")
+                throw PNGFile.Malformed(reason: "the " + error.reason)
             }
             let consumed = window.withUnsafeReadableBytes { chunk in
                 Result { () throws(PNGFile.Malformed) in try consume(chunk) }
@@ -237,7 +231,7 @@ struct PNGPixels {
     }
 
     /// Reverses the row filter in place; byte 0 of `row` and `prior` is the filter byte.
-    private static func unfilter(
+    static func unfilter(
         _ filter: UInt8, row: UnsafeMutableBufferPointer<UInt8>, prior: UnsafeBufferPointer<UInt8>, length: Int, stride: Int
     ) {
         switch filter {

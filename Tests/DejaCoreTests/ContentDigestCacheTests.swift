@@ -52,7 +52,7 @@ import Testing
         let bytes = utf8("abc")
         #expect(ContentDigest.rawKey(of: bytes, scope: "shared") != ContentDigest.rawKey(of: utf8("abd"), scope: "shared"))
         #expect("sha256:" + ContentDigest.rawKey(of: bytes, scope: "shared").hex != plainDigest(bytes))
-        #expect(CanonicalScheme.contentTag == "deja-content-v5")
+        #expect(CanonicalScheme.contentTag == "deja-content-v6")
     }
 
     @Test func theInMemoryCacheIsBounded() {

@@ -43,8 +43,8 @@ import Testing
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
         )
-        #expect(fields.first == utf8("deja-key-v5"))
-        #expect(CanonicalScheme.version == 5)
+        #expect(fields.first == utf8("deja-key-v6"))
+        #expect(CanonicalScheme.version == 6)
         let key = CacheKey(
             scope: "shared", task: "ocr", modelName: "PP-OCRv4", modelVersion: "4.0.0", configHash: "abc",
             canonicalForm: utf8(#"{"file":"sha256:00"}"#)
@@ -52,9 +52,9 @@ import Testing
         #expect(key == CacheKey(digest: KeyEncoding.digest(fields: fields)))
     }
 
-    /// Pins scheme version 5: if this changes, the canonical form or key rules changed and
+    /// Pins scheme version 6: if this changes, the canonical form or key rules changed and
     /// `CanonicalScheme.version` must be bumped (and these values updated).
-    @Test func keySchemeVersionFiveIsStable() throws {
+    @Test func keySchemeVersionSixIsStable() throws {
         let policy = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", volatileFields: ["requestId"], defaults: ["lang": "en"]
         )
@@ -64,25 +64,25 @@ import Testing
         )
         #expect(String(decoding: request.canonicalBytes, as: UTF8.self)
             == "{\"file\":\"sha256:b5d4045c3f466fa91fe2cc6abe79232a1a57cdf104f7a26e716e0a1e2789df78\",\"n\":1.5,\"t\":\"caf\u{e9}\"}")
-        #expect(policy.configHash == "76fece0b88e406a31b2a5369bf290da514df48c4a0778816949e13ce803d21a1")
-        #expect(request.key.hex == "8d95e3f6928ed82c693f23d94129fc498713da1693552b7217d0377f1d68e6b0")
+        #expect(policy.configHash == "b2ac16cc450c458d38ab7f008fb5d059d35e9762865d49ae7bfb6f342b64336a")
+        #expect(request.key.hex == "0b5d483405b777a47b35ef9b548ab8ff6b4d6c575122dcd9b7c634ed445737c9")
         let ruled = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0", fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, foldCase: true)]
         )
-        #expect(ruled.configHash == "9d18b31a1246848406f05f7d2922aa7d4d8a6ba3057ce96d249d1cdd71e57eef")
+        #expect(ruled.configHash == "a70cb2c3630d8fee8b62f7744343bbfb0c4ae88bd8f331190997530433218047")
         let cjk = TaskPolicy.paddleXOCR(
             modelName: "PP-OCRv4", modelVersion: "4.0.0",
             fieldTextRules: ["q": TextRule(form: .nfkc, trim: true, collapseWhitespace: true, cjkSpacing: true)]
         )
         let spaced = try Canonicalizer().canonicalize(body: utf8(#"{"file": "QUJD", "q": " 怎么 退货 ？ "}"#), policy: cjk, scope: nil)
         #expect(String(decoding: spaced.canonicalBytes, as: UTF8.self).hasSuffix(#""q":"怎么退货?"}"#))
-        #expect(cjk.configHash == "502978eb4ac87786d365476fb8cd31d1086e5cc6078e634d5d80dde69f966b8a")
-        #expect(spaced.key.hex == "9f2f986c3afd86fbe5f2f0c741899d831300635654f26c449fb6e08136259e1d")
+        #expect(cjk.configHash == "3cbe84d92e073dc5c1343e6ead8c7cd9410dce8eeed744bbfd1cb93bea6b3d88")
+        #expect(spaced.key.hex == "eff6e6b99873b0f0acc64d9f856ad8ad68627eb159f07da8dbde94ea44135069")
     }
 
-    /// Pins the image content digests of scheme version 5 (they do not depend on the zlib encoder). The PNG
-    /// digests are those of version 4; the JPEG ones are new (coefficients, not segments).
-    @Test func imageDigestsOfVersionFiveAreStable() throws {
+    /// Pins the image and PDF content digests of scheme version 6 (they do not depend on the zlib encoder).
+    /// The PNG digests are those of version 4, the JPEG ones those of version 5; the PDF one is new.
+    @Test func imageDigestsOfVersionSixAreStable() throws {
         let small = gradientImage(width: 4, height: 3)
         let png = try fileDigest(small.encode())
         let interlaced = try fileDigest(small.encode(interlaced: true))
@@ -99,5 +99,8 @@ import Testing
         let base = try fixture("base-q90.jpg")
         let cut = try fileDigest(Array(base[..<(base.count - 100)]) + [0xFF, 0xD9])
         #expect(cut == "jpeg-scan-sha256:fb54cab975bbe9a2740c35839ceca9b36f5fcabc71a6ec4f8471d7dd56104fb1")
+        let pdf = try fileDigest(TestPDF.twoPages().encode())
+        #expect(pdf == "pdf-pages-sha256:a45a0a810e268023639e96e80192800282a5a58d5b906505e35b6719654581ae")
+        #expect(try fileDigest(TestPDF.twoPages().encode(layout: .objectStreams, compress: true)) == pdf)
     }
 }

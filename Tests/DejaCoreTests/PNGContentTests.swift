@@ -196,7 +196,7 @@ import Testing
     }
 
     @Test func otherFormatsAreKeyedOnTheirBytes() throws {
-        for file in [utf8("GIF89a\u{1}\u{0}\u{1}\u{0}"), utf8("BM6\0\0\0"), utf8("%PDF-1.7\n"), utf8("RIFF\0\0\0\0WEBPVP8 "), [0x49, 0x49, 42, 0, 8, 0, 0, 0]] {
+        for file in [utf8("GIF89a\u{1}\u{0}\u{1}\u{0}"), utf8("BM6\0\0\0"), utf8("RIFF\0\0\0\0WEBPVP8 "), [0x49, 0x49, 42, 0, 8, 0, 0, 0]] {
             let request = try canonicalizeFile(file)
             #expect(request.canonicalForm["file"]?.stringValue == plainDigest(file))
             #expect(request.notes.isEmpty)

@@ -1,4 +1,5 @@
 import DejaCore
+import Foundation
 import DejaGateway
 import NIOCore
 import Testing
@@ -92,6 +93,43 @@ import Testing
         #expect(ocr.measure(three, forwardBody: [1, 2]) == Measurement(pages: 3, inputBytes: 2))
         #expect(ocr.measure(try read(#"{"result": {"ocrResults": []}}"#), forwardBody: []).pages == 1)
         #expect(ocr.minimumMeasurement(forwardBody: [0, 0, 0]) == Measurement(pages: 1, inputBytes: 3))
+    }
+
+    /// A PDF of `pages` empty pages with a classic cross-reference table; `trailer` adds trailer entries.
+    static func pdf(pages: Int, trailer: String = "") -> [UInt8] {
+        var objects = ["<< /Type /Catalog /Pages 2 0 R >>",
+                       "<< /Type /Pages /Kids [\((0..<pages).map { "\($0 + 3) 0 R" }.joined(separator: " "))] /Count \(pages) >>"]
+        objects += Array(repeating: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] >>", count: pages)
+        var out = "%PDF-1.7\n"
+        var offsets: [Int] = []
+        for (index, object) in objects.enumerated() {
+            offsets.append(out.utf8.count)
+            out += "\(index + 1) 0 obj\n\(object)\nendobj\n"
+        }
+        let start = out.utf8.count
+        out += "xref\n0 \(objects.count + 1)\n0000000000 65535 f\r\n"
+        for offset in offsets { out += String(repeating: "0", count: 10 - String(offset).count) + "\(offset) 00000 n\r\n" }
+        out += "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R \(trailer) >>\nstartxref\n\(start)\n%%EOF\n"
+        return Array(out.utf8)
+    }
+
+    static func forwardBody(file: [UInt8]) -> [UInt8] {
+        Array(#"{"file":""#.utf8) + Array(Data(file).base64EncodedString().utf8) + Array(#"","fileType":0}"#.utf8)
+    }
+
+    @Test func aPDFIsReservedByItsPageCountBeforeTheModelReadsIt() {
+        let fifty = Self.forwardBody(file: Self.pdf(pages: 50))
+        #expect(ocr.minimumMeasurement(forwardBody: fifty) == Measurement(pages: 50, inputBytes: Int64(fifty.count)))
+        #expect(Meter.perPage(10).tokens(for: ocr.minimumMeasurement(forwardBody: fifty)) == 500)
+        // A PDF whose page tree is not read for certain is held at the worker's page cap.
+        let encrypted = Self.forwardBody(file: Self.pdf(pages: 2, trailer: "/Encrypt << /Filter /Standard >>"))
+        #expect(ocr.minimumMeasurement(forwardBody: encrypted).pages == PaddleXOCR.unreadPDFPages)
+        let cut = Self.forwardBody(file: Array(Self.pdf(pages: 3).dropLast(40)))
+        #expect(ocr.minimumMeasurement(forwardBody: cut).pages == PaddleXOCR.unreadPDFPages)
+        // An image, a URL or a file that only mentions a PDF is one page.
+        let png = Array(#"{"file":"iVBORw0KGgo=","fileType":1,"note":"JVBERi0"}"#.utf8)
+        #expect(ocr.minimumMeasurement(forwardBody: png).pages == 1)
+        #expect(ocr.minimumMeasurement(forwardBody: Array(#"{"file":"https://example.com/a.pdf"}"#.utf8)).pages == 1)
     }
 
     @Test func outputCharactersAreTheGraphemesOfEveryRecognisedText() throws {

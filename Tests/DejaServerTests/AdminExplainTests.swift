@@ -38,7 +38,7 @@ import Testing
             #expect(b?.steps.contains { $0.contains("logId") } == true)
             #expect(b?.steps.contains { $0.contains("data URI") } == true)
             #expect(a?.canonicalForm.contains("sha256:") == true)
-            #expect(a?.keyScheme == 5)
+            #expect(a?.keyScheme == 6)
             #expect(a?.textChanges.isEmpty == true)
             let (_, c) = try await explain(gateway, client, #"{"file": "aGVsbG8=", "note": ["ok", "e\u0301"]}"#)
             // Compared byte for byte: String's == would call the two spellings of é equal.

@@ -2,8 +2,9 @@ import Crypto
 import DejaCore
 import Foundation
 
-// Canonicalisation throughput for a 1 MiB PNG and 1 MiB JPEGs (baseline and its lossless progressive
-// transcode: both read to DCT coefficients) sent as base64, against plain SHA-256 of the same file bytes
+// Canonicalisation throughput for a 1 MiB PNG, 1 MiB JPEGs (baseline and its lossless progressive
+// transcode: both read to DCT coefficients) and a ~1 MiB PDF (pages of text and Flate images, read to its
+// page digests) sent as base64, against plain SHA-256 of the same file bytes
 // measured in the same run, and the cost of a byte-identical repeat through a
 // ContentDigestCache. Reports medians over many runs; asserts nothing.
 
@@ -46,10 +47,11 @@ let runs = 30
 var files: [(String, [UInt8])] = [("PNG", makePNG())]
 for path in CommandLine.arguments.dropFirst() {
     let url = URL(fileURLWithPath: path)
-    files.append(("JPEG \(url.deletingPathExtension().lastPathComponent)", Array(try Data(contentsOf: url))))
+    let format = url.pathExtension.lowercased() == "pdf" ? "PDF" : "JPEG"
+    files.append(("\(format) \(url.deletingPathExtension().lastPathComponent)", Array(try Data(contentsOf: url))))
 }
 if files.count == 1 {
-    print("(no JPEG given: pass the paths of ~1 MiB JPEGs, e.g. from Benchmarks/run.sh)")
+    print("(no JPEG or PDF given: pass the paths of ~1 MiB JPEGs and PDFs, e.g. from Benchmarks/run.sh)")
 }
 
 print("| file | file bytes | SHA-256 of the file | canonicalize (decode + digest) | ratio | repeat via ContentDigestCache p50 | bytes-only body (v1 rules) |")
@@ -67,7 +69,7 @@ for (name, file) in files {
     let cached = Canonicalizer(contentDigestCache: cache)
     _ = try cached.canonicalize(body: request, policy: policy, scope: nil)
     let repeatTime = try median(runs) { _ = try cached.canonicalize(body: request, policy: policy, scope: nil) }
-    // Baseline 2: the same body with bytes that are not an image (keyed on the bytes, as in scheme 1).
+    // Baseline 2: the same body with bytes that are not an image or a PDF (keyed on the bytes, as in scheme 1).
     var other = file
     other[0] ^= 0xFF
     let otherBody = body(other)

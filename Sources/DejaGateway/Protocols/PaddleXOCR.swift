@@ -57,8 +57,39 @@ public struct PaddleXOCR: PaddleXEnveloped {
         )
     }
 
+    /// One page, or a PDF's page count read from the file before the model reads it, so that a 50-page PDF
+    /// cannot pass a budget as one page.
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
-        Measurement(pages: 1, inputBytes: Int64(forwardBody.count))
+        Measurement(pages: Self.leastPages(forwardBody: forwardBody), inputBytes: Int64(forwardBody.count))
+    }
+
+    /// The pages a reservation assumes for a PDF whose page tree is not read for certain (encrypted,
+    /// broken, past the reader's limits): the worker's page cap, so such a PDF is held at the most it can cost.
+    public static let unreadPDFPages: Int64 = 100
+
+    /// The pages the forward body's `file` amounts to at least: a PDF's page count, ``unreadPDFPages`` for
+    /// a PDF whose page tree is not read for certain, one for anything else. A body whose `file` is not
+    /// base64 of `%PDF-` (`JVBERi0`) costs one byte search.
+    static func leastPages(forwardBody: [UInt8]) -> Int64 {
+        guard contains(forwardBody, Array(#""file":"JVBERi0"#.utf8)),
+              let body = try? JSONValue(parsing: forwardBody, limits: JSONLimits(maxStringBytes: forwardBody.count)),
+              let file = body["file"]?.stringValue
+        else { return 1 }
+        switch PDFPages.count(base64: file) {
+        case .notPDF: return 1
+        case .pages(let pages): return Int64(pages)
+        case .unknown: return unreadPDFPages
+        }
+    }
+
+    private static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, bytes.count >= needle.count else { return false }
+        var index = 0
+        while index <= bytes.count - needle.count {
+            if bytes[index] == first, bytes[index..<index + needle.count].elementsEqual(needle) { return true }
+            index += 1
+        }
+        return false
     }
 
     /// Per page, the recognised texts and their boxes (`rec_texts`, `rec_boxes` of `prunedResult`): not
