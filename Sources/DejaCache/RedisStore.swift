@@ -150,17 +150,17 @@ public final class RedisStore: CacheStore {
         return clock.now() < entry.retainUntil ? entry : nil
     }
 
-    /// ``get(_:sealing:)`` without suspending, for the event loop: the entry completes the future on a
-    /// Redis connection's event loop. `nil` when it cannot be asked at once (no open connection, a
+    /// ``get(_:sealing:)`` without suspending, for the event loop: the reply is opened and decoded on
+    /// `eventLoop` (not on the connection's, which reads every reply), where the future completes. `nil` when it cannot be asked at once (no open connection, a
     /// cluster, the circuit open): use ``get(_:sealing:)``. An error reply, a failure or an entry that
     /// does not open or decode completes it with `nil`, and the caller asks again the usual way.
-    public func getNow(_ key: CacheKey, sealing: SealingDigest) -> EventLoopFuture<CacheEntry?>? {
+    public func getNow(_ key: CacheKey, sealing: SealingDigest, on eventLoop: any EventLoop) -> EventLoopFuture<CacheEntry?>? {
         guard case .allow = breaker.decide() else { return nil }
         guard let reply = redis.executeNow(GET(entryKey(key))) else {
             breaker.abandon()  // nothing was asked
             return nil
         }
-        return reply.map { [self] stored -> CacheEntry? in
+        return reply.hop(to: eventLoop).map { [self] stored -> CacheEntry? in
             breaker.record(success: true)
             guard let stored, case .success(let opened) = sealer.open(stored, name: key, sealing: sealing, purpose: .entry),
                   let entry = try? decode(opened)

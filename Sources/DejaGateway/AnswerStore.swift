@@ -51,9 +51,9 @@ struct AnswerStore: Sendable {
     }
 
     /// The shared store's entry for `key`, asked without suspending (``DejaCache/RedisStore/getNow(_:sealing:)``)
-    /// and kept in the memory tier as ``find(_:sealing:)`` keeps it; `nil` when it cannot be asked so.
-    func findStoredNow(_ key: CacheKey, sealing: SealingDigest) -> EventLoopFuture<CacheEntry?>? {
-        guard let coordinator, let reply = coordinator.getNow(key, sealing: sealing) else { return nil }
+    /// on `eventLoop`, and kept in the memory tier as ``find(_:sealing:)`` keeps it; `nil` when it cannot be asked so.
+    func findStoredNow(_ key: CacheKey, sealing: SealingDigest, on eventLoop: any EventLoop) -> EventLoopFuture<CacheEntry?>? {
+        guard let coordinator, let reply = coordinator.getNow(key, sealing: sealing, on: eventLoop) else { return nil }
         guard let fastCache else { return reply }
         return reply.map { entry in
             if let entry { fastCache.setEntry(entry, for: key) }

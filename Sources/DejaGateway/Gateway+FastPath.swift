@@ -51,13 +51,14 @@ extension Gateway {
 
     /// ``storedAnswer(task:caller:bodyDigest:cacheControl:)`` without suspending: one GET written from the
     /// calling event loop, the hit decided where its reply arrives. `nil` when the store cannot be asked
-    /// so (no open connection, a cluster, the circuit open); the future's `nil` sends the request to the router.
+    /// so (no open connection, a cluster, the circuit open); the future's `nil` sends the request to the
+    /// router. The reply is opened, and the future completes, on `eventLoop`.
     public func storedAnswerNow(
-        task: TaskRuntime, caller: APIKeyInfo, bodyDigest: CacheKey, cacheControl: CacheControl
+        task: TaskRuntime, caller: APIKeyInfo, bodyDigest: CacheKey, cacheControl: CacheControl, on eventLoop: any EventLoop
     ) -> EventLoopFuture<MemoryHit?>? {
         let started = clock.now()
         guard cacheControl.allowsCachedAnswer, let remembered = resolver.memo.remembered(bodyDigest),
-              let reply = store.findStoredNow(remembered.key, sealing: remembered.sealing)
+              let reply = store.findStoredNow(remembered.key, sealing: remembered.sealing, on: eventLoop)
         else { return nil }
         return reply.map { [self] entry in
             entry.flatMap { immediateHit($0, remembered: remembered, task: task, caller: caller, cacheControl: cacheControl, started: started) }

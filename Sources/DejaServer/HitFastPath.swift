@@ -138,8 +138,7 @@ struct HitFastPath: Sendable {
         guard gateway.mayHaveStoredAnswer(bodyDigest: bodyDigest, cacheControl: cacheControl) else { return .route }
         return .lookUp { [gateway] eventLoop in
             // One GET written from this event loop when a connection is open; else the store's own way.
-            let found = gateway.storedAnswerNow(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)?
-                .hop(to: eventLoop)
+            let found = gateway.storedAnswerNow(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl, on: eventLoop)
                 ?? eventLoop.makeFutureWithTask {
                     await gateway.storedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)
                 }
