@@ -25,13 +25,7 @@ WORK=$(mktemp -d /tmp/deja-bench-miss.XXXXXX)
 source "$REPO/scripts/lib/bench-common.sh"
 mkdir -p "$OUT"
 
-command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }
-command -v nginx > /dev/null || { apt-get update -qq || true; apt-get install -y -qq nginx-light > /dev/null; }
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-bash worker/install.sh > /dev/null
-SCRATCH=${DEJA_SCRATCH_PATH:-$REPO/.build}
-swift build -c release --product deja --scratch-path "$SCRATCH" > /dev/null
-DEJA=$SCRATCH/release/deja
+prepare_wrk_and_nginx
 
 WORKER_PORT=18867
 STUB_PORT=18891

@@ -18,14 +18,7 @@ WORK=$(mktemp -d /tmp/deja-bench.XXXXXX)
 source "$REPO/scripts/lib/bench-common.sh"
 mkdir -p "$OUT"
 
-command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }
-# nginx's proxy_cache is the yardstick: a mature cache answering the same POSTs in the same run.
-command -v nginx > /dev/null || { apt-get update -qq || true; apt-get install -y -qq nginx-light > /dev/null; }
-NGINX=$(command -v nginx || echo /usr/sbin/nginx)
-bash worker/install.sh > /dev/null
-SCRATCH=${DEJA_SCRATCH_PATH:-$REPO/.build}
-swift build -c release --product deja --scratch-path "$SCRATCH" > /dev/null
-DEJA=$SCRATCH/release/deja
+prepare_wrk_and_nginx  # nginx: the limit and the yardstick (bench.sh) or the stub model (bench-miss.sh)
 
 WORKER_PORT=18866
 GATEWAY_PORT=18080

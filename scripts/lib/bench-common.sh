@@ -56,3 +56,15 @@ to_ms() {  # wrk prints 512.00us, 1.20ms or 2.00s
     *)   echo "?" ;;
   esac
 }
+
+# prepare_wrk_and_nginx: installs wrk and nginx from Debian when missing, the worker's environment, and
+# builds the release gateway; sets NGINX and DEJA.
+prepare_wrk_and_nginx() {
+  command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }
+  command -v nginx > /dev/null || { apt-get update -qq || true; apt-get install -y -qq nginx-light > /dev/null; }
+  NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+  bash worker/install.sh > /dev/null
+  local scratch=${DEJA_SCRATCH_PATH:-$REPO/.build}
+  swift build -c release --product deja --scratch-path "$scratch" > /dev/null
+  DEJA=$scratch/release/deja
+}

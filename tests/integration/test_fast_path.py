@@ -71,6 +71,18 @@ def without_log_id(body: bytes) -> dict:
 PER_RESPONSE = {"date", "age"}
 
 
+def assert_same_hits(fast: list, slow: list) -> None:
+    """The fast path's hits and the router's, pairwise: the same status, headers and body (but for what differs
+    per response by design)."""
+    for (f_status, f_headers, f_body), (s_status, s_headers, s_body) in zip(fast, slow, strict=True):
+        assert f_status == s_status == 200
+        assert f_headers["x-deja-cache"] == "hit" and f_headers["x-deja-billed-tokens"] == "0"
+        assert set(f_headers) == set(s_headers), (f_headers, s_headers)
+        for name in set(f_headers) - PER_RESPONSE:
+            assert f_headers[name] == s_headers[name], name
+        assert without_log_id(f_body) == without_log_id(s_body)
+
+
 def test_fast_path_hits_are_the_routers_answers(worker, invoices, tmp_path):
     body = ocr_body(invoices("20261129-7001"))
     fast = Gateway(worker.url, tmp_path / "fast")
@@ -86,13 +98,8 @@ def test_fast_path_hits_are_the_routers_answers(worker, invoices, tmp_path):
         # The fast gateway answered its three hits on the event loop; the other one never does.
         assert fast_hits(fast) == 3
         assert fast_hits(slow) == 0
-        for (f_status, f_headers, f_body), (s_status, s_headers, s_body) in zip(answers[fast], answers[slow]):
-            assert f_status == s_status == 200
-            assert f_headers["x-deja-cache"] == "hit" and f_headers["x-deja-billed-tokens"] == "0"
-            assert set(f_headers) == set(s_headers), (f_headers, s_headers)
-            for name in set(f_headers) - PER_RESPONSE:
-                assert f_headers[name] == s_headers[name], name
-            assert without_log_id(f_body) == without_log_id(s_body)
+        assert_same_hits(answers[fast], answers[slow])
+        for (_, _, f_body), (_, _, s_body) in zip(answers[fast], answers[slow]):
             assert json.loads(f_body)["logId"] != json.loads(s_body)["logId"]
         # Recorded alike: one miss billed, three hits billed 0, on both.
         time.sleep(0.5)  # hit records are written in batches every 200 ms
@@ -217,13 +224,7 @@ def test_hits_read_from_redis_are_answered_on_the_event_loop_as_the_router_answe
         # loop; the instance without a fast path answered its three through the router.
         assert fast_hits(fast) == 3
         assert fast_hits(slow) == 0
-        for (f_status, f_headers, f_body), (s_status, s_headers, s_body) in zip(answers[fast], answers[slow]):
-            assert f_status == s_status == 200
-            assert f_headers["x-deja-cache"] == "hit" and f_headers["x-deja-billed-tokens"] == "0"
-            assert set(f_headers) == set(s_headers), (f_headers, s_headers)
-            for name in set(f_headers) - PER_RESPONSE:
-                assert f_headers[name] == s_headers[name], name
-            assert without_log_id(f_body) == without_log_id(s_body)
+        assert_same_hits(answers[fast], answers[slow])
         # Purged from Redis: the remembered body finds nothing there and goes to the router, which asks
         # the model once more.
         status, _, _ = http("POST", fast.url + "/admin/purge", body=json.dumps({"modelVersion": version}).encode(),
