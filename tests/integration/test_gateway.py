@@ -318,7 +318,11 @@ def test_a_daily_budget_stops_misses_with_429_but_not_hits(gateway, worker, invo
     # Hits cost nothing and are allowed past the exhausted budget.
     status, headers, _ = gateway.post(first, tenant="budget")
     assert status == 200 and headers["x-deja-cache"] == "hit"
-    totals = usage(gateway, "budget")["totals"]
+    # The refusal and the hit bill nothing, so their records are queued and written in batches (every
+    # 200 ms): wait for the batch rather than read the ledger before it.
+    deadline = time.monotonic() + 5
+    while (totals := usage(gateway, "budget")["totals"])["errors"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert totals["billedTokens"] == 20 and totals["errors"] == 1
 
 
