@@ -66,6 +66,40 @@ public enum JSONMembers {
         return out
     }
 
+    /// The value of the member named `name` (the last such) of the object `bytes`, spelled exactly as in
+    /// `bytes` (white space around it trimmed); `nil` if `bytes` is not an object or has no such member.
+    public static func spelling(of name: String, in bytes: [UInt8]) -> [UInt8]? {
+        guard let member = scan(bytes)?.last(where: { $0.name == name }) else { return nil }
+        let nameEnd = skipString(bytes, member.range.lowerBound)
+        let colon = skipSpace(bytes, nameEnd)
+        guard colon < member.range.upperBound, bytes[colon] == UInt8(ascii: ":") else { return nil }
+        let start = skipSpace(bytes, colon + 1)
+        guard start < member.range.upperBound else { return nil }
+        return Array(bytes[start..<member.range.upperBound])
+    }
+
+    /// The elements of the array `bytes` (one valid JSON array), each spelled exactly as in `bytes`;
+    /// `nil` if `bytes` is not an array. Linear in the input; never reads out of bounds.
+    public static func elements(of bytes: [UInt8]) -> [[UInt8]]? {
+        var index = skipSpace(bytes, 0)
+        guard index < bytes.count, bytes[index] == UInt8(ascii: "[") else { return nil }
+        index += 1
+        var elements: [[UInt8]] = []
+        while true {
+            index = skipSpace(bytes, index)
+            guard index < bytes.count else { return nil }
+            if bytes[index] == UInt8(ascii: "]") { return elements }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            let start = index
+            index = skipValue(bytes, index)
+            guard index <= bytes.count, index > start else { return nil }
+            elements.append(Array(bytes[start..<index]))
+        }
+    }
+
     /// ``value(of:in:)`` over the readable bytes of `buffer`, without copying them.
     public static func value(of name: String, in buffer: ByteBuffer) -> JSONValue? {
         buffer.withUnsafeReadableBytes { value(of: name, in: $0.assumingMemoryBound(to: UInt8.self)) }

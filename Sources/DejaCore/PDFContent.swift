@@ -18,6 +18,9 @@ struct PDFContent {
     struct Summary {
         var digest: SHA256.Digest
         var pages: [SHA256.Digest]
+        /// The catalog's digest (without the entries that never change a rendered page): with a page's
+        /// digest, what that page renders as (``PDFPages/identities(_:limits:)``).
+        var catalog: SHA256.Digest
         /// Per page, the entries left out of its digest.
         var droppedOnPages: [[PDFName]]
         var droppedFromCatalog: [PDFName]
@@ -92,7 +95,7 @@ struct PDFContent {
         fields += digests.map { Array($0) }
         fields.append(Array(catalogDigest))
         return Summary(
-            digest: KeyEncoding.digest(fields: fields), pages: digests, droppedOnPages: dropped,
+            digest: KeyEncoding.digest(fields: fields), pages: digests, catalog: catalogDigest, droppedOnPages: dropped,
             droppedFromCatalog: catalog.entries.map(\.key).filter { $0 != "Pages" && Self.droppedCatalogEntries.contains($0) }.sorted(),
             droppedFromTrailer: file.trailer.entries.map(\.key).filter { $0 != "Root" }.sorted(),
             keptEncoded: keptEncoded, sections: file.sections
@@ -229,6 +232,35 @@ public enum PDFPages {
                 return .unknown(error.reason)
             }
         }
+    }
+
+    /// What each page of `bytes` renders as, in page order: SHA-256 of `KeyEncoding.encode(["pdf-page",
+    /// <page digest>, <catalog digest>])` (docs/canonical-form.md §5.7). Two pages, of one PDF or of two,
+    /// with the same identity draw the same: the page digest covers everything on and below the page,
+    /// the catalog digest what the document adds (forms, optional content, scripts). `nil` for anything
+    /// the PDF reader is not sure of, and for what is not a PDF.
+    public static func identities(_ bytes: [UInt8], limits: ImageLimits = ImageLimits()) -> [CacheKey]? {
+        bytes.withUnsafeBufferPointer { buffer -> [CacheKey]? in
+            guard PDFFile.isPDF(buffer) else { return nil }
+            let summary: PDFContent.Summary
+            do throws(PDFFile.NotSure) {
+                summary = try PDFContent.read(buffer, limits: PDFLimits(limits))
+            } catch {
+                return nil
+            }
+            guard !summary.pages.isEmpty else { return nil }
+            return summary.pages.map { page in
+                CacheKey(digest: KeyEncoding.digest(fields: [Array("pdf-page".utf8), Array(page), Array(summary.catalog)]))
+            }
+        }
+    }
+
+    /// ``identities(_:limits:)`` of a file given as standard base64 (the forward body's spelling).
+    public static func identities(base64 text: String, limits: ImageLimits = ImageLimits()) -> [CacheKey]? {
+        var text = text
+        let decoded = text.withUTF8 { Base64.decode($0) }
+        guard case .success(let (bytes, _)) = decoded else { return nil }
+        return identities(bytes, limits: limits)
     }
 
     /// The page count of a file given as standard or URL-safe base64 (white space and padding as the

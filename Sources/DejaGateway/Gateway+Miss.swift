@@ -12,6 +12,8 @@ extension Gateway {
         /// The copy that is stored and shared (hits, coalesced requests, idempotent replays): the
         /// answer with the task's sensitive matches masked, or the answer itself.
         var kept: CacheEntry
+        /// Whether `kept` was stored under the request's key.
+        var stored = false
     }
 
     /// Calls the model for `exchange`, bills the answer to whom `billing` says and stores it as `rule`
@@ -86,12 +88,15 @@ extension Gateway {
         )
         try await biller.bill(record, answer: kept, key: key, sealing: sealing, reservation: reservation, idempotency: idempotency)
         metrics.record(task: exchange.taskName, outcome: outcome, seconds: now - exchange.started, tokens: tokens, billed: record.billedTokens)
+        var stored = false
         switch storing {
         case .store:
             await store.put(key, kept, sealing: sealing)
+            stored = true
         case .refresh:
             if await store.mayReplace(key, sealing: sealing, with: kept, task: task, now: now) {
                 await store.put(key, kept, sealing: sealing)
+                stored = true
             } else {
                 metrics.countKeptEntry(task: exchange.taskName)
                 logger.info("a no-cache answer differs from the stored one; the stored answer is kept for the other tenants", metadata: [
@@ -101,7 +106,7 @@ extension Gateway {
         case .skip:
             break
         }
-        return Filled(answer: entry, kept: kept)
+        return Filled(answer: entry, kept: kept, stored: stored)
     }
 
     /// A stale-while-revalidate refresh: one model call whose answer replaces the expired entry.

@@ -31,6 +31,9 @@ public final class Gateway: Sendable {
         case stale(CacheEntry)
         /// Another gateway instance computed the answer while this one waited for it.
         case awaited(CacheEntry)
+        /// Every page of the document had a stored answer (the page memo): put together, stored under
+        /// the document's key, never sent to the model.
+        case assembled(CacheEntry, pages: Int)
     }
 
     /// Tenant and key id under which background refreshes are recorded (billed 0).
@@ -201,9 +204,18 @@ public final class Gateway: Sendable {
                 let turn = await store.turn(key, sealing: exchange.resolvedSealing, task: task)
                 if case .answered(let entry) = turn { return .awaited(entry) }
                 defer { if case .compute(owned: true) = turn { store.unlock(key) } }
+                // A document whose pages were all answered before, in other documents.
+                let pages = await documentPages(exchange, forward: forward)
+                if let pages, let entry = await answerFromPages(pages, exchange: exchange, forward: forward) {
+                    await store.put(key, entry, sealing: exchange.resolvedSealing)
+                    metrics.countPages(task: exchange.taskName, event: .served, pages.count)
+                    return .assembled(entry, pages: pages.count)
+                }
                 do {
-                    return .answered(try await fill(exchange, forward: forward, outcome: outcome, billing: .caller, store: .store,
-                                                    idempotency: idempotency))
+                    let filled = try await fill(exchange, forward: forward, outcome: outcome, billing: .caller, store: .store,
+                                                idempotency: idempotency)
+                    if let pages, filled.stored { await storePages(pages, of: filled.kept, exchange: exchange) }
+                    return .answered(filled)
                 } catch let error as GatewayError where error.isModelFailure {
                     if let fallback, clock.now() < graceEnd { return .stale(fallback) }
                     throw error
@@ -224,6 +236,11 @@ public final class Gateway: Sendable {
                 return await serve(entry, serving: policy.serving(entry, as: outcome, foreign: exchange.isForeign(entry)), exchange: exchange)
             case .stale(let entry):
                 return await serve(entry, serving: policy.serving(entry, as: .stale, foreign: exchange.isForeign(entry)), exchange: exchange)
+            case .assembled(let entry, let pages):
+                let outcome: Outcome = leader ? .hit : .coalesced
+                var response = await serve(entry, serving: policy.serving(entry, as: outcome, foreign: exchange.isForeign(entry)), exchange: exchange)
+                if response.status == 200 { response.pagesFromMemo = pages }
+                return response
             }
         } catch {
             return responder.failure(exchange, error: error)

@@ -19,6 +19,7 @@ public struct GatewayMetrics: Sendable {
     private let keptEntries: [String: Counter]
     private let sensitive: [String: [SensitiveKind: [SensitivePolicy.Action: Counter]]]
     private let shadows: [String: [ShadowResult: Counter]]
+    private let pages: [String: [PageEvent: Counter]]
 
     /// How a gray release's shadow comparison ended.
     public enum ShadowResult: String, Sendable, CaseIterable {
@@ -30,6 +31,14 @@ public struct GatewayMetrics: Sendable {
         case failed
         /// Not made: as many shadow calls as allowed were in flight.
         case dropped
+    }
+
+    /// What happened to pages in the page memo.
+    public enum PageEvent: String, Sendable, CaseIterable {
+        /// A page of a document's answer was stored under its page key.
+        case stored
+        /// A page's stored answer was part of a document answered without the model.
+        case served
     }
 
     /// Creates the series for `tasks` through the bootstrapped metrics backend.
@@ -74,6 +83,14 @@ public struct GatewayMetrics: Sendable {
             }
         }
         self.shadows = shadows
+        var pages: [String: [PageEvent: Counter]] = [:]
+        for task in tasks {
+            for event in PageEvent.allCases {
+                pages[task, default: [:]][event] = Counter(
+                    label: "deja_page_memo_pages_total", dimensions: [("task", task), ("event", event.rawValue)])
+            }
+        }
+        self.pages = pages
     }
 
     /// Counts one shadow comparison of a gray release, by how it ended.
@@ -91,6 +108,11 @@ public struct GatewayMetrics: Sendable {
     /// Counts a `no-cache` answer that was not stored because it differs from the shared one.
     public func countKeptEntry(task: String) {
         keptEntries[task]?.increment()
+    }
+
+    /// Counts pages of documents stored in the page memo (`event="stored"`) or answered from it (`event="served"`).
+    public func countPages(task: String, event: PageEvent, _ count: Int) {
+        pages[task]?[event]?.increment(by: Int64(count))
     }
 
     /// Counts one canonical form built (a body not answered by the memo or a shared alias).

@@ -111,7 +111,7 @@ struct KeyResolver: Sendable {
     }
 
     /// `work` (which cannot fail) on ``CanonicalWorkers`` for a large body, else here.
-    private func offServingThreads<T: Sendable>(bytes: Int, _ work: @escaping @Sendable () -> T) async -> T {
+    func offServingThreads<T: Sendable>(bytes: Int, _ work: @escaping @Sendable () -> T) async -> T {
         guard let workers else { return work() }
         return await workers.run(bytes: bytes) { () throws(Never) in work() }
     }

@@ -20,6 +20,8 @@ public struct TaskResponse: Sendable {
     public var age: Int?
     /// Sensitive matches masked in the answer (`x-deja-redacted`); 0 for an answer as the model wrote it.
     public var redacted = 0
+    /// Pages of a document answered from the page memo (`x-deja-page-memo`), when the whole answer was put together from them.
+    public var pagesFromMemo: Int?
     /// Seconds to wait before retrying (`Retry-After`), on overload.
     public var retryAfter: Int?
     /// Deja's own words for an error whose body the protocol words its own way (`x-deja-error`).

@@ -49,6 +49,9 @@ public struct TaskRuntime: Sendable {
     /// Whether one tenant's `Cache-Control: no-cache` answer may replace a different fresh answer in
     /// the shared cache (default false: it is served to that tenant but the stored answer stays).
     public var noCacheReplacesShared = false
+    /// Whether the pages of documents the protocol answers page by page are kept and reused one by one
+    /// (``Gateway/DocumentPages``); the default, true, costs nothing for other requests.
+    public var pageMemo = true
     /// What happens to a binary member given as an http(s) URL.
     public var fileURLs = FileURLs.refuse
     /// What happens to answers in which a detector finds sensitive data.

@@ -301,6 +301,7 @@ extension DejaConfiguration {
             )
             runtime.hitsPastBudget = task.hitsPastBudget
             runtime.noCacheReplacesShared = task.noCacheReplacesShared
+            runtime.pageMemo = task.pageMemo
             runtime.fileURLs = task.fileURLs == "forward" ? .forward : .refuse
             for (name, action) in task.sensitive {
                 if let kind = SensitiveKind(rawValue: name), let action = SensitivePolicy.Action(rawValue: action) {
@@ -316,6 +317,7 @@ extension DejaConfiguration {
                     limiter: ConcurrencyLimiter(limit: task.maxConcurrency, maxQueue: task.maxQueue, maxQueuePerTenant: task.maxQueuePerTenant))
                 candidateRuntime.hitsPastBudget = runtime.hitsPastBudget
                 candidateRuntime.noCacheReplacesShared = runtime.noCacheReplacesShared
+                candidateRuntime.pageMemo = runtime.pageMemo
                 candidateRuntime.fileURLs = runtime.fileURLs
                 candidateRuntime.sensitive = runtime.sensitive
                 runtime.gray = GrayRelease(

@@ -231,6 +231,9 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// One tenant's `Cache-Control: no-cache` answer replaces a different fresh answer in the shared
         /// cache (default false: that tenant gets the new answer, the stored one stays for the others).
         public var noCacheReplacesShared: Bool = false
+        /// Keep each page of a document's answer (a PDF's) under a key of its own, and answer a
+        /// document whose pages were all answered before from those pages (default true).
+        public var pageMemo: Bool = true
         /// A binary member given as an http(s) URL: `refuse` (default: 422, send the bytes instead) or
         /// `forward` (sent to the model server as it is, keyed by the URL's text — only for a model server
         /// that cannot reach internal addresses, and for URLs whose content never changes).

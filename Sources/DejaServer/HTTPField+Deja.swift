@@ -15,6 +15,7 @@ extension HTTPField.Name {
     public static let dejaIdempotentReplay = Self("x-deja-idempotent-replay")!
     /// How many sensitive matches are masked in an answer served from a stored copy.
     public static let dejaRedacted = Self("x-deja-redacted")!
+    public static let dejaPageMemo = Self("x-deja-page-memo")!
     /// Deja's own words for an error the task protocol words its own way.
     public static let dejaError = Self("x-deja-error")!
     /// A client's key for retries that must not be billed twice.

@@ -137,6 +137,7 @@ struct TaskController<Context: RequestContext>: Sendable {
         if let version = answer.modelVersion { body(.dejaModelVersion, version) }
         if let age = answer.age { body(.age, String(age)) }
         if answer.redacted > 0 { body(.dejaRedacted, String(answer.redacted)) }
+        if let pages = answer.pagesFromMemo { body(.dejaPageMemo, String(pages)) }
         if let retryAfter = answer.retryAfter { body(.retryAfter, String(retryAfter)) }
         if answer.replayed { body(.dejaIdempotentReplay, "true") }
         if let detail = answer.detail { body(.dejaError, Self.headerValue(detail)) }

@@ -100,17 +100,7 @@ import Testing
         var objects = ["<< /Type /Catalog /Pages 2 0 R >>",
                        "<< /Type /Pages /Kids [\((0..<pages).map { "\($0 + 3) 0 R" }.joined(separator: " "))] /Count \(pages) >>"]
         objects += Array(repeating: "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 100 100] >>", count: pages)
-        var out = "%PDF-1.7\n"
-        var offsets: [Int] = []
-        for (index, object) in objects.enumerated() {
-            offsets.append(out.utf8.count)
-            out += "\(index + 1) 0 obj\n\(object)\nendobj\n"
-        }
-        let start = out.utf8.count
-        out += "xref\n0 \(objects.count + 1)\n0000000000 65535 f\r\n"
-        for offset in offsets { out += String(repeating: "0", count: 10 - String(offset).count) + "\(offset) 00000 n\r\n" }
-        out += "trailer\n<< /Size \(objects.count + 1) /Root 1 0 R \(trailer) >>\nstartxref\n\(start)\n%%EOF\n"
-        return Array(out.utf8)
+        return TestPDF.file(objects: objects, trailer: trailer)
     }
 
     static func forwardBody(file: [UInt8]) -> [UInt8] {

@@ -71,7 +71,7 @@ public struct PaddleXOCR: PaddleXEnveloped {
     /// a PDF whose page tree is not read for certain, one for anything else. A body whose `file` is not
     /// base64 of `%PDF-` (`JVBERi0`) costs one byte search.
     static func leastPages(forwardBody: [UInt8]) -> Int64 {
-        guard contains(forwardBody, Array(#""file":"JVBERi0"#.utf8)),
+        guard holdsPDF(forwardBody),
               let body = try? JSONValue(parsing: forwardBody, limits: JSONLimits(maxStringBytes: forwardBody.count)),
               let file = body["file"]?.stringValue
         else { return 1 }
@@ -80,6 +80,11 @@ public struct PaddleXOCR: PaddleXEnveloped {
         case .pages(let pages): return Int64(pages)
         case .unknown: return unreadPDFPages
         }
+    }
+
+    /// Whether the forward body's `file` is base64 of `%PDF-` (`JVBERi0`): one byte search.
+    static func holdsPDF(_ forwardBody: [UInt8]) -> Bool {
+        contains(forwardBody, Array(#""file":"JVBERi0"#.utf8))
     }
 
     private static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {

@@ -45,6 +45,19 @@ public protocol TaskProtocol: Sendable {
     /// gray release's shadow mode: without per-request fields (ids, timings, echoed settings) and
     /// scores, so that two answers are equal when they mean the same. The default: the whole answer.
     func comparable(_ answer: ModelAnswer) -> JSONValue
+    /// For a request about a document the model answers page by page (a PDF), the canonical form each
+    /// page would have as a request of its own — the forward body's other members (the canonical form's
+    /// with every declared default), its file replaced by what that page renders as — so that a page's
+    /// answer is kept and found whatever document it came in (the page memo, docs/ARCHITECTURE.md). `nil`
+    /// for anything else, and wherever the file's reader is not sure what a page draws; cheap for a body
+    /// that holds no document. The default: `nil`.
+    func pageForms(forwardBody: [UInt8], limits: ImageLimits) -> [JSONValue]?
+    /// An answer to a document cut into what each page contributes, in page order, as stored pieces for
+    /// ``assemble(pages:)``; `nil` if the answer is not one the protocol can cut. The default: `nil`.
+    func pages(of answer: ModelAnswer) -> [ByteBuffer]?
+    /// The answer the model gives to a document of these pages (pieces from ``pages(of:)``, in order);
+    /// `nil` if a piece is not one. The default: `nil`.
+    func assemble(pages: [ByteBuffer]) -> ModelAnswer?
 }
 
 extension TaskProtocol {
@@ -58,6 +71,9 @@ extension TaskProtocol {
 
     public func imageRequest(base64: String) -> [UInt8]? { nil }
     public func comparable(_ answer: ModelAnswer) -> JSONValue { answer.value }
+    public func pageForms(forwardBody: [UInt8], limits: ImageLimits) -> [JSONValue]? { nil }
+    public func pages(of answer: ModelAnswer) -> [ByteBuffer]? { nil }
+    public func assemble(pages: [ByteBuffer]) -> ModelAnswer? { nil }
 
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
         Measurement(pages: 1, labels: 1, inputBytes: Int64(forwardBody.count))
