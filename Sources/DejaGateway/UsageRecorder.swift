@@ -141,10 +141,12 @@ public final class UsageRecorder: Service, Sendable {
     }
 
     public func run() async throws {
-        // Batches are written to completion, never cancelled half-way: shutdown only ends the loop.
+        // Batches are written to completion, never cancelled half-way: shutdown only ends the loop. So
+        // does cancellation (the service group cancels its services when one fails, e.g. the server
+        // cannot bind its port): the sleep would return at once, and the loop would spin.
         let stopping = Atomic<Bool>(false)
         await withGracefulShutdownHandler {
-            while !stopping.load(ordering: .relaxed) {
+            while !stopping.load(ordering: .relaxed), !Task.isCancelled {
                 try? await Task.sleep(for: self.interval)
                 await self.flush()
             }

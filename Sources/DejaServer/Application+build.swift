@@ -213,13 +213,19 @@ struct ClosingService: Service {
 
     func run() async throws {
         try? await gracefulShutdown()
-        for close in closers {
-            do {
-                try await close()
-            } catch {
-                logger.error("closing a store failed", metadata: ["error": "\(error)"])
+        // Also when the group is cancelled (a service failed, e.g. the server could not bind its
+        // port): a store closes whole, so the closing runs in a task that does not inherit the
+        // cancellation.
+        let closers = closers, logger = logger
+        await Task {
+            for close in closers {
+                do {
+                    try await close()
+                } catch {
+                    logger.error("closing a store failed", metadata: ["error": "\(error)"])
+                }
             }
-        }
+        }.value
     }
 }
 

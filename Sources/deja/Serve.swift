@@ -3,6 +3,7 @@ import DejaServer
 import Foundation
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 
 struct Serve: AsyncParsableCommand {
@@ -43,6 +44,12 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(DejaMetrics.factory(registry: registry))
 
         let app = try await buildApplication(configuration: configuration, registry: registry, logger: logger)
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            // The other services have stopped and the stores are closed: say which setting to change.
+            throw ConfigurationError("server.port: cannot listen on \(configuration.server.host):\(configuration.server.port), "
+                + "another process uses that address (change server.host / server.port, or pass --host / --port)")
+        }
     }
 }

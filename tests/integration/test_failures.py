@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTHON, REPO, Gateway, Worker, free_port, http, ocr_body, wait_for
+from conftest import DEJA_BIN, PYTHON, REPO, Gateway, Worker, free_port, http, ocr_body, text_image, wait_for
 
 
 def start_worker(port: int) -> subprocess.Popen:
@@ -159,3 +159,23 @@ def test_a_dead_model_server_among_several_is_skipped(worker, invoices, tmp_path
         assert totals["misses"] == 13 and totals["errors"] == 0 and totals["billedTokens"] == 13 * int(headers["x-deja-tokens"])
     finally:
         gw.stop()
+
+
+def test_a_taken_port_stops_the_gateway_with_an_error_naming_the_setting(worker, tmp_path):
+    """Before, the server's bind failure cancelled the other services, one of which (the usage
+    recorder) then spun forever: the process neither listened nor exited, nor heeded SIGTERM."""
+    gateway = Gateway(worker.url, tmp_path)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", gateway.port))
+        taken.listen()
+        result = subprocess.run([str(DEJA_BIN), "serve", "--config", str(gateway.config)], capture_output=True,
+                                text=True, timeout=60, env=gateway.environment())
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert f"server.port: cannot listen on 127.0.0.1:{gateway.port}" in result.stderr, result.stderr[-2000:]
+    # The stores were closed whole: the same storage serves at once on a free port.
+    gateway.start()
+    try:
+        status, headers, _ = gateway.post(ocr_body(text_image("port")))
+        assert status == 200 and headers["x-deja-cache"] == "miss", headers
+    finally:
+        assert gateway.stop() == 0
