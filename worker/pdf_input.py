@@ -169,3 +169,20 @@ class PdfPages:
 
     def close(self) -> None:
         self._doc.close()
+
+
+def pixel_identity(image) -> str:
+    """What Deja keys a page's pixels on (DejaCore `PagePixels`): the SHA-256 of `deja-rgb8`, a zero
+    byte, width and height as big-endian 32-bit numbers, then the rows top to bottom, each pixel R, G,
+    B — the bytes of an 8-bit RGB PNG's unfiltered rows. `image` is the BGR uint8 array the OCR reads
+    (a rendered page, or an image OpenCV decoded), so two inputs share an identity exactly when the
+    OCR reads the same array from them."""
+    import hashlib
+    import struct
+
+    import numpy as np
+
+    height, width = image.shape[:2]
+    digest = hashlib.sha256(b"deja-rgb8\x00" + struct.pack(">II", width, height))
+    digest.update(np.ascontiguousarray(image[:, :, ::-1]).tobytes())
+    return digest.hexdigest()

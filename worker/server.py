@@ -586,6 +586,8 @@ class Stats:
             self.sentiment_errors = 0
             self.sentiment_inferences = 0
             self.health_requests = 0
+            self.page_pixels_requests = 0
+            self.page_pixels_errors = 0
 
     def add(self, **kw: int) -> None:
         with self._lock:
@@ -602,6 +604,8 @@ class Stats:
                 "sentimentErrors": self.sentiment_errors,
                 "sentimentInferences": self.sentiment_inferences,
                 "healthRequests": self.health_requests,
+                "pagePixelsRequests": self.page_pixels_requests,
+                "pagePixelsErrors": self.page_pixels_errors,
             }
 
 
@@ -691,6 +695,7 @@ class Handler(BaseHTTPRequestHandler):
         routes = {
             "/ocr": {"POST": self._ocr},
             "/sentiment": {"POST": self._sentiment},
+            "/deja/page-pixels": {"POST": self._page_pixels},
             "/health": {"GET": self._health, "HEAD": self._health},
             "/stats": {"GET": self._stats},
             "/stats/reset": {"POST": self._stats_reset},
@@ -752,6 +757,9 @@ class Handler(BaseHTTPRequestHandler):
     def _sentiment(self) -> None:
         self._answer("/sentiment", "sentiment", self._sentiment_result)
 
+    def _page_pixels(self) -> None:
+        self._answer("/deja/page-pixels", "page_pixels", self._page_pixels_result)
+
     def _answer(self, route: str, counter: str, produce) -> None:
         """Answers a model route with produce()'s result (200) or its ApiError,
         counts it (<counter>_requests, <counter>_errors) and logs one line."""
@@ -797,6 +805,26 @@ class Handler(BaseHTTPRequestHandler):
             "errorMsg": "Success",
             "result": {"label": label, "score": score},
         }
+
+    def _page_pixels_result(self) -> Dict[str, Any]:
+        """Not PaddleX's: what each page of a PDF renders as, for Deja's page memo (docs/ARCHITECTURE.md,
+        "The page memo"). `{"file": <base64 PDF>}` is rendered exactly as /ocr renders it (same scale,
+        same limits, same refusals) and answered with `{"pages": [<pixel identity of each page>]}`,
+        `pdf_input.pixel_identity`: the SHA-256 of the RGB rows the OCR would read. No OCR runs."""
+        body = self._read_json_object()
+        file = body.get("file")
+        if not isinstance(file, str):
+            raise ApiError(422, "Invalid 'file': expected the PDF's bytes as a base64 string")
+        pages, data_info = self._read_pdf(file)
+        identities: List[str] = []
+        try:
+            for page in pages:
+                identities.append(pdf_input.pixel_identity(page))
+                del page
+        finally:
+            pages.close()
+        return {"logId": str(uuid.uuid4()), "errorCode": 0, "errorMsg": "Success",
+                "result": {"pages": identities, "dataInfo": data_info}}
 
     def _ocr_result(self) -> Dict[str, Any]:
         raw = self._read_body()

@@ -41,14 +41,15 @@ struct PNGPixels {
 
     /// The digest of `file`'s image: ``header(of:bytes:)`` then the unfiltered rows in stream order (raster
     /// order, or pass by pass when interlaced; no filter bytes; unused low bits of a row's last byte zeroed).
+    /// `prefix`, when given, is hashed before the rows instead of the header (``PagePixels``).
     static func digest(
         of file: PNGFile,
         bytes: UnsafeBufferPointer<UInt8>,
-        limits: ImageLimits
+        limits: ImageLimits,
+        prefix: [UInt8]? = nil
     ) throws(Failure) -> SHA256.Digest {
         var pixels = try PNGPixels(file: file, limits: limits)
-        let header = header(of: file, bytes: bytes)
-        pixels.hasher.update(data: KeyEncoding.encode(fields: [header]))
+        pixels.hasher.update(data: prefix ?? KeyEncoding.encode(fields: [header(of: file, bytes: bytes)]))
         do {
             try pixels.inflate(bytes)
         } catch {

@@ -204,12 +204,19 @@ public final class Gateway: Sendable {
                 let turn = await store.turn(key, sealing: exchange.resolvedSealing, task: task)
                 if case .answered(let entry) = turn { return .awaited(entry) }
                 defer { if case .compute(owned: true) = turn { store.unlock(key) } }
-                // A document whose pages were all answered before, in other documents.
-                let pages = await documentPages(exchange, forward: forward)
-                if let pages, let entry = await answerFromPages(pages, exchange: exchange, forward: forward) {
-                    await store.put(key, entry, sealing: exchange.resolvedSealing)
-                    metrics.countPages(task: exchange.taskName, event: .served, pages.count)
-                    return .assembled(entry, pages: pages.count)
+                // A document whose pages were all answered before, in other documents or as images.
+                var pages = await documentPages(exchange, forward: forward)
+                if let known = pages {
+                    var entry = await answerFromPages(known.keys, exchange: exchange, forward: forward)
+                    if entry == nil, let pixels = await pixelPages(known, exchange: exchange, forward: forward) {
+                        pages?.pixels = pixels
+                        entry = await answerFromPages(pixels, exchange: exchange, forward: forward)
+                    }
+                    if let entry {
+                        await store.put(key, entry, sealing: exchange.resolvedSealing)
+                        metrics.countPages(task: exchange.taskName, event: .served, known.count)
+                        return .assembled(entry, pages: known.count)
+                    }
                 }
                 do {
                     let filled = try await fill(exchange, forward: forward, outcome: outcome, billing: .caller, store: .store,

@@ -142,6 +142,20 @@ struct ModelCaller: Sendable {
         )
     }
 
+    /// Asks a model server that is up for `path` on it (the page memo's render-only call); the answer's
+    /// bytes when it is a 200, `nil` otherwise. Never charged to a breaker: a server without the route
+    /// (404) is not failing, and the request goes on to the model either way.
+    func ask(_ task: TaskRuntime, path: String, body: [UInt8]) async -> [UInt8]? {
+        guard let server = task.upstreams.candidates().first(where: \.isUp),
+              let schemeEnd = server.url.firstRange(of: "://")
+        else { return nil }
+        let authority = server.url[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        let url = server.url[..<schemeEnd.upperBound] + authority + path
+        guard let reply = try? await upstream.postJSON(url: String(url), body: body, timeout: task.timeout), reply.status == 200
+        else { return nil }
+        return Array(buffer: reply.body)
+    }
+
     /// The model server a call went to, by host and port: no path, no user or password.
     private static func recordServer(_ url: String, on span: any Span) {
         guard let schemeEnd = url.firstRange(of: "://") else { return }

@@ -52,6 +52,9 @@ public struct TaskRuntime: Sendable {
     /// Whether the pages of documents the protocol answers page by page are kept and reused one by one
     /// (``Gateway/DocumentPages``); the default, true, costs nothing for other requests.
     public var pageMemo = true
+    /// Whether pages are also matched with images by what they render as (costs a render-only call per
+    /// PDF miss not answered from its pages, and a second cache piece per page).
+    public var pageMemoImages = false
     /// What happens to a binary member given as an http(s) URL.
     public var fileURLs = FileURLs.refuse
     /// What happens to answers in which a detector finds sensitive data.

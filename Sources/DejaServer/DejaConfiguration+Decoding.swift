@@ -132,7 +132,7 @@ extension DejaConfiguration.Task {
             "hitPrice", "scope", "ttlJitter", "negativeTTLSeconds", "staleWhileRevalidateSeconds", "staleIfErrorSeconds",
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
             "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
-            "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "pageMemo", "maxTextBytes", "fileURLs", "sensitive",
+            "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "pageMemo", "pageMemoImages", "maxTextBytes", "fileURLs", "sensitive",
             "textRule", "candidate",
         ])
         let (first, more) = try c.upstreams()
@@ -177,6 +177,7 @@ extension DejaConfiguration.Task {
         maxQueuePerTenant = try c.optional("maxQueuePerTenant")
         noCacheReplacesShared = try c.value("noCacheReplacesShared", default: noCacheReplacesShared)
         pageMemo = try c.value("pageMemo", default: pageMemo)
+        pageMemoImages = try c.value("pageMemoImages", default: pageMemoImages)
         fileURLs = try c.value("fileURLs", default: fileURLs)
         sensitive = try c.value("sensitive", default: sensitive)
         candidate = try c.optional("candidate")

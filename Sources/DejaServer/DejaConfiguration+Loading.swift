@@ -302,6 +302,7 @@ extension DejaConfiguration {
             runtime.hitsPastBudget = task.hitsPastBudget
             runtime.noCacheReplacesShared = task.noCacheReplacesShared
             runtime.pageMemo = task.pageMemo
+            runtime.pageMemoImages = task.pageMemoImages
             runtime.fileURLs = task.fileURLs == "forward" ? .forward : .refuse
             for (name, action) in task.sensitive {
                 if let kind = SensitiveKind(rawValue: name), let action = SensitivePolicy.Action(rawValue: action) {
@@ -318,6 +319,7 @@ extension DejaConfiguration {
                 candidateRuntime.hitsPastBudget = runtime.hitsPastBudget
                 candidateRuntime.noCacheReplacesShared = runtime.noCacheReplacesShared
                 candidateRuntime.pageMemo = runtime.pageMemo
+                candidateRuntime.pageMemoImages = runtime.pageMemoImages
                 candidateRuntime.fileURLs = runtime.fileURLs
                 candidateRuntime.sensitive = runtime.sensitive
                 runtime.gray = GrayRelease(

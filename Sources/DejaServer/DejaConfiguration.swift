@@ -234,6 +234,10 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// Keep each page of a document's answer (a PDF's) under a key of its own, and answer a
         /// document whose pages were all answered before from those pages (default true).
         public var pageMemo: Bool = true
+        /// Also match pages with images (default false): a PNG's answer and each page of a PDF's are kept
+        /// under what the page renders as too, and a PDF miss asks the model server what its pages render
+        /// as. Costs a render-only call per such PDF miss and a second piece per page in the cache.
+        public var pageMemoImages: Bool = false
         /// A binary member given as an http(s) URL: `refuse` (default: 422, send the bytes instead) or
         /// `forward` (sent to the model server as it is, keyed by the URL's text — only for a model server
         /// that cannot reach internal addresses, and for URLs whose content never changes).

@@ -1,7 +1,8 @@
 """The page memo through the real gateway and the real PP-OCRv4 worker: a PDF whose every page was
-answered before, in other PDFs, is answered without calling the model, billed 0, with exactly the bytes
-the model gives that PDF; a PDF with one new page goes to the model; pages are kept per task options and
-per cache scope, and `pageMemo: false` turns it off."""
+answered before, in other PDFs or as images, is answered without calling the model, billed 0, with
+exactly the bytes the model gives that PDF; an image of a page answered in a PDF likewise; a PDF with one
+new page goes to the model; pages are kept per task options and per cache scope, and `pageMemo: false`
+turns it off."""
 import base64
 import io
 import json
@@ -24,6 +25,33 @@ PAGES = {
 
 def pdf_body(pdf: bytes, **extra) -> bytes:
     return json.dumps({"file": base64.b64encode(pdf).decode(), "fileType": 0, **extra}).encode()
+
+
+def png_body(png: bytes, **extra) -> bytes:
+    return json.dumps({"file": base64.b64encode(png).decode(), "fileType": 1, **extra}).encode()
+
+
+def page_png(pdf: bytes, index: int) -> bytes:
+    """Page `index` of `pdf` as the worker renders it (PDFium, PaddleX's scale 2), saved by Pillow as
+    an 8-bit RGB PNG: what a user gets converting the PDF's pages to images with the same renderer."""
+    import pypdfium2
+
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        image = document[index].render(scale=2.0).to_pil()
+    finally:
+        document.close()
+    assert image.mode == "RGB"
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+def direct(worker, body: bytes) -> bytes:
+    """The worker's own answer to `body` with the gateway's defaults, without its logId."""
+    status, _, answer = http("POST", worker.url + "/ocr", body, {"Content-Type": "application/json"})
+    assert status == 200, answer[:300]
+    return without_log_id(answer)
 
 
 def without_log_id(answer: bytes) -> bytes:
@@ -117,6 +145,71 @@ def test_a_pdf_of_pages_seen_in_other_pdfs_is_answered_without_the_model(gateway
     totals = usage(gateway, "memo")
     assert totals["misses"] == 2 and totals["hits"] == 4 and totals["errors"] == 0
     assert totals["billedTokens"] == 40 and totals["savedTokens"] == 20 + 20 + 10 + 10
+
+
+@pytest.fixture
+def images_gateway(worker, tmp_path):
+    """A gateway that also matches pages with images (`pageMemoImages: true`)."""
+    gateway = Gateway(worker.url, tmp_path, task={"pageMemoImages": True})
+    gateway.start()
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
+
+
+def test_an_image_of_a_page_answered_in_a_pdf_is_answered_from_that_page(images_gateway, worker, documents):
+    gateway = images_gateway
+    status, headers, _ = gateway.post(pdf_body(documents["a"]), tenant="images")
+    assert status == 200 and headers["x-deja-cache"] == "miss"
+    calls = worker.ocr_requests()
+    second = page_png(documents["a"], 1)
+    status, headers, answer = gateway.post(png_body(second), tenant="images")
+    assert status == 200, answer[:300]
+    assert headers["x-deja-cache"] == "hit" and headers["x-deja-page-memo"] == "1", headers
+    assert headers["x-deja-tokens"] == "10" and headers["x-deja-billed-tokens"] == "0"
+    assert worker.ocr_requests() == calls, "an image of a known page reached the model"
+    # The model's own decoder merges them: its answer to the image is the page's, byte for byte.
+    assert without_log_id(answer) == direct(worker, png_body(second, useTextlineOrientation=False, visualize=False))
+    # One pixel changed is another image.
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(second))
+    pixel = image.getpixel((5, 5))
+    image.putpixel((5, 5), tuple(255 - value for value in pixel))
+    changed = io.BytesIO()
+    image.save(changed, "PNG")
+    status, headers, _ = gateway.post(png_body(changed.getvalue()), tenant="images")
+    assert status == 200 and headers["x-deja-cache"] == "miss" and "x-deja-page-memo" not in headers
+
+
+def test_a_pdf_of_pages_seen_as_images_is_answered_without_the_model(images_gateway, worker, documents):
+    """The worker is asked what the PDF's pages render as (one render, no OCR) and the images' answers
+    are put together into the PDF's."""
+    gateway = images_gateway
+    for index in (0, 1):
+        status, headers, _ = gateway.post(png_body(page_png(documents["d"], index)), tenant="scans")
+        assert status == 200 and headers["x-deja-cache"] == "miss"
+    calls, renders = worker.ocr_requests(), worker.stats()["pagePixelsRequests"]
+    status, headers, answer = gateway.post(pdf_body(documents["d"]), tenant="scans")
+    assert status == 200, answer[:300]
+    assert headers["x-deja-cache"] == "hit" and headers["x-deja-page-memo"] == "2", headers
+    assert headers["x-deja-tokens"] == "20" and headers["x-deja-billed-tokens"] == "0"
+    assert worker.ocr_requests() == calls and worker.stats()["pagePixelsRequests"] == renders + 1
+    assert without_log_id(answer) == direct(worker, pdf_body(documents["d"], useTextlineOrientation=False, visualize=False))
+    # A PDF with a page never seen in any form still goes to the model.
+    status, headers, _ = gateway.post(pdf_body(documents["a"]), tenant="scans")
+    assert status == 200 and headers["x-deja-cache"] == "miss"
+
+
+def test_images_are_not_matched_unless_asked(gateway, worker, documents):
+    """The default keeps the memo to PDFs: no render-only call, no second piece per page."""
+    renders = worker.stats()["pagePixelsRequests"]
+    status, headers, _ = gateway.post(pdf_body(documents["a"]), tenant="no-images")
+    assert status == 200 and headers["x-deja-cache"] == "miss"
+    status, headers, _ = gateway.post(png_body(page_png(documents["a"], 1)), tenant="no-images")
+    assert status == 200 and headers["x-deja-cache"] == "miss" and "x-deja-page-memo" not in headers
+    assert worker.stats()["pagePixelsRequests"] == renders
 
 
 def test_pages_are_kept_per_options(gateway, worker, documents):

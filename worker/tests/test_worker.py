@@ -380,7 +380,8 @@ def test_stats_count_requests(server, invoice_png):
     status, body = server.request("POST", "/stats/reset")
     assert status == 200
     assert body == {"ocrRequests": 0, "ocrErrors": 0, "ocrInferences": 0,
-                    "sentimentRequests": 0, "sentimentErrors": 0, "sentimentInferences": 0, "healthRequests": 0}
+                    "sentimentRequests": 0, "sentimentErrors": 0, "sentimentInferences": 0, "healthRequests": 0,
+                    "pagePixelsRequests": 0, "pagePixelsErrors": 0}
 
     server.get("/health")
     server.post_json("/ocr", {"file": "garbage!"})
@@ -389,7 +390,8 @@ def test_stats_count_requests(server, invoice_png):
     status, stats = server.get("/stats")
     assert status == 200
     assert stats == {"ocrRequests": 2, "ocrErrors": 1, "ocrInferences": 1,
-                     "sentimentRequests": 0, "sentimentErrors": 0, "sentimentInferences": 0, "healthRequests": 1}
+                     "sentimentRequests": 0, "sentimentErrors": 0, "sentimentInferences": 0, "healthRequests": 1,
+                     "pagePixelsRequests": 0, "pagePixelsErrors": 0}
 
 
 def test_concurrent_requests_and_still_healthy_after_bad_input(server):

@@ -233,3 +233,34 @@ def test_the_worker_still_answers_after_refusals(server):
                                 "visualize": False})
     assert status == 200 and "after7" in squeezed(json.loads(raw)["result"]["ocrResults"][0])
     assert UUID4.match(json.loads(raw)["logId"])
+
+
+def test_page_pixels_names_what_each_page_renders_as_without_the_ocr(server, invoice_pdf):
+    """Deja's render-only route (not PaddleX's): each page's identity is the SHA-256 of `deja-rgb8`, 0,
+    width and height big-endian, and the RGB rows of the page as /ocr renders it."""
+    import hashlib
+    import struct
+
+    status, raw = server.request_raw("POST", "/deja/page-pixels", json.dumps({"file": b64(invoice_pdf)}).encode())
+    assert status == 200, raw[:300]
+    answer = json.loads(raw)
+    expected = []
+    for render in rendered_pages(invoice_pdf):
+        height, width = render.shape[:2]
+        expected.append(hashlib.sha256(b"deja-rgb8\x00" + struct.pack(">II", width, height) + render[:, :, ::-1].tobytes()).hexdigest())
+    assert answer["errorCode"] == 0 and answer["result"]["pages"] == expected
+    assert answer["result"]["dataInfo"]["numPages"] == 2 and expected[0] != expected[1]
+    # The same as an image decoded by OpenCV: the PNG of a rendering has the rendering's identity.
+    decoded = server_decoded(png_of_bgr(rendered_pages(invoice_pdf)[1]))
+    assert pdf_input.pixel_identity(decoded) == expected[1]
+    for body, message in [({"file": b64(b"not a pdf")}, "not a PDF"), ({}, "'file'")]:
+        status, raw = server.request_raw("POST", "/deja/page-pixels", json.dumps(body).encode())
+        assert status == 422 and message in json.loads(raw)["errorMsg"], raw[:300]
+
+
+def server_decoded(png: bytes):
+    """`png` as the worker's image path decodes it (OpenCV, IMREAD_COLOR: BGR)."""
+    import cv2
+    import numpy as np
+
+    return cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_COLOR)

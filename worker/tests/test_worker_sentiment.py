@@ -260,7 +260,8 @@ def test_stats_count_sentiment_requests(server):
     status, stats = server.get("/stats")
     assert status == 200
     assert stats == {"ocrRequests": 0, "ocrErrors": 0, "ocrInferences": 0,
-                     "sentimentRequests": 2, "sentimentErrors": 1, "sentimentInferences": 1, "healthRequests": 0}
+                     "sentimentRequests": 2, "sentimentErrors": 1, "sentimentInferences": 1, "healthRequests": 0,
+                     "pagePixelsRequests": 0, "pagePixelsErrors": 0}
 
 
 def test_sentiment_and_ocr_run_side_by_side(server):

@@ -87,6 +87,11 @@ public struct PaddleXOCR: PaddleXEnveloped {
         contains(forwardBody, Array(#""file":"JVBERi0"#.utf8))
     }
 
+    /// Whether the forward body's `file` is base64 of a PNG signature (`iVBORw0KGgo`): one byte search.
+    static func holdsPNG(_ forwardBody: [UInt8]) -> Bool {
+        contains(forwardBody, Array(#""file":"iVBORw0KGgo"#.utf8))
+    }
+
     private static func contains(_ bytes: [UInt8], _ needle: [UInt8]) -> Bool {
         guard let first = needle.first, bytes.count >= needle.count else { return false }
         var index = 0

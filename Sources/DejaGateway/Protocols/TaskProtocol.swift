@@ -45,19 +45,28 @@ public protocol TaskProtocol: Sendable {
     /// gray release's shadow mode: without per-request fields (ids, timings, echoed settings) and
     /// scores, so that two answers are equal when they mean the same. The default: the whole answer.
     func comparable(_ answer: ModelAnswer) -> JSONValue
-    /// For a request about a document the model answers page by page (a PDF), the canonical form each
-    /// page would have as a request of its own — the forward body's other members (the canonical form's
-    /// with every declared default), its file replaced by what that page renders as — so that a page's
-    /// answer is kept and found whatever document it came in (the page memo, docs/ARCHITECTURE.md). `nil`
-    /// for anything else, and wherever the file's reader is not sure what a page draws; cheap for a body
-    /// that holds no document. The default: `nil`.
-    func pageForms(forwardBody: [UInt8], limits: ImageLimits) -> [JSONValue]?
+    /// For a request about a document the model answers page by page (a PDF, or an image as a page of
+    /// one), the canonical form each page would have as a request of its own — the forward body's other
+    /// members (the canonical form's with every declared default), its file replaced by what that page
+    /// is — so that a page's answer is kept and found whatever document it came in (the page memo,
+    /// docs/ARCHITECTURE.md). Images (pages of one, keyed on their pixels) only with `images`. `nil` for
+    /// anything else, and wherever the file's reader is not sure what a page draws; cheap for a body that
+    /// holds no document. The default: `nil`.
+    func pageForms(forwardBody: [UInt8], limits: ImageLimits, images: Bool) -> [JSONValue]?
+    /// For a document whose pages only the model server can render (a PDF), the path and body of a call
+    /// that asks the server what each page renders as, without running the model; `nil` for anything
+    /// else. The default: `nil`.
+    func pixelsRequest(forwardBody: [UInt8]) -> (path: String, body: [UInt8])?
+    /// The page forms keyed on what each page renders as, read from the answer to ``pixelsRequest(forwardBody:)``
+    /// — the same forms an image of that page has in ``pageForms(forwardBody:limits:images:)``; `nil` if the
+    /// answer is not one. The default: `nil`.
+    func pixelForms(reply: [UInt8], forwardBody: [UInt8]) -> [JSONValue]?
     /// An answer to a document cut into what each page contributes, in page order, as stored pieces for
-    /// ``assemble(pages:)``; `nil` if the answer is not one the protocol can cut. The default: `nil`.
+    /// ``assemble(pages:forwardBody:)``; `nil` if the answer is not one the protocol can cut. The default: `nil`.
     func pages(of answer: ModelAnswer) -> [ByteBuffer]?
-    /// The answer the model gives to a document of these pages (pieces from ``pages(of:)``, in order);
-    /// `nil` if a piece is not one. The default: `nil`.
-    func assemble(pages: [ByteBuffer]) -> ModelAnswer?
+    /// The answer the model gives to the document of `forwardBody`, whose pages are these (pieces from
+    /// ``pages(of:)``, in order); `nil` if a piece is not one. The default: `nil`.
+    func assemble(pages: [ByteBuffer], forwardBody: [UInt8]) -> ModelAnswer?
 }
 
 extension TaskProtocol {
@@ -71,9 +80,11 @@ extension TaskProtocol {
 
     public func imageRequest(base64: String) -> [UInt8]? { nil }
     public func comparable(_ answer: ModelAnswer) -> JSONValue { answer.value }
-    public func pageForms(forwardBody: [UInt8], limits: ImageLimits) -> [JSONValue]? { nil }
+    public func pageForms(forwardBody: [UInt8], limits: ImageLimits, images: Bool) -> [JSONValue]? { nil }
+    public func pixelsRequest(forwardBody: [UInt8]) -> (path: String, body: [UInt8])? { nil }
+    public func pixelForms(reply: [UInt8], forwardBody: [UInt8]) -> [JSONValue]? { nil }
     public func pages(of answer: ModelAnswer) -> [ByteBuffer]? { nil }
-    public func assemble(pages: [ByteBuffer]) -> ModelAnswer? { nil }
+    public func assemble(pages: [ByteBuffer], forwardBody: [UInt8]) -> ModelAnswer? { nil }
 
     public func minimumMeasurement(forwardBody: [UInt8]) -> Measurement {
         Measurement(pages: 1, labels: 1, inputBytes: Int64(forwardBody.count))
