@@ -6,7 +6,9 @@ turns it off."""
 import base64
 import io
 import json
+import os
 import re
+import time
 
 import pikepdf
 import pypdf
@@ -249,3 +251,26 @@ def test_page_memo_off(worker, tmp_path, documents):
         assert worker.ocr_requests() == calls + 1
     finally:
         gateway.stop()
+
+
+@pytest.mark.skipif(not os.environ.get("DEJA_REDIS_URL"), reason="needs DEJA_REDIS_URL (scripts/test.sh starts it)")
+def test_pages_answered_on_one_instance_answer_a_document_on_another(worker, tmp_path, documents):
+    """Page pieces live in the shared cache: an instance with no memory tier answers a document from
+    pages another instance stored in Redis."""
+    redis = os.environ["DEJA_REDIS_URL"]
+    task = {"model": {"name": "PP-OCRv4", "version": f"pages-{int(time.time() * 1000)}"}}
+    one = Gateway(worker.url, tmp_path / "one", task=task, stores={"cache": redis})
+    two = Gateway(worker.url, tmp_path / "two", task=task, stores={"cache": redis, "memoryBytes": 0})
+    one.start()
+    two.start()
+    try:
+        status, headers, _ = one.post(pdf_body(documents["a"]), tenant="shared-pages")
+        assert status == 200 and headers["x-deja-cache"] == "miss"
+        calls = worker.ocr_requests()
+        status, headers, answer = two.post(pdf_body(documents["b"]), tenant="shared-pages")
+        assert status == 200, answer[:300]
+        assert headers["x-deja-cache"] == "hit" and headers["x-deja-page-memo"] == "2", headers
+        assert headers["x-deja-billed-tokens"] == "0" and worker.ocr_requests() == calls
+    finally:
+        one.stop()
+        two.stop()
