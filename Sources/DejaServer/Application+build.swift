@@ -167,7 +167,9 @@ public struct DejaComponents: Sendable {
         } else {
             cache = memory
         }
-        let recorder = UsageRecorder(ledger: ledger, logger: logger)
+        let recorder = UsageRecorder(
+            ledger: ledger, recordingAll: Set(configuration.tasks.filter { $0.usage.records == "all" }.map(\.name)), logger: logger
+        )
         let upstream = UpstreamClient()
         let refresher = BackgroundRefresher()
         return DejaComponents(

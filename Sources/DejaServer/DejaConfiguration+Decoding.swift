@@ -80,6 +80,15 @@ extension DejaConfiguration.Server {
     }
 }
 
+extension DejaConfiguration.UsageConfig {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        try c.rejectUnknown(["records"])
+        self.init()
+        records = try c.value("records", default: records)
+    }
+}
+
 extension DejaConfiguration.TextRuleConfig {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
@@ -133,7 +142,7 @@ extension DejaConfiguration.Task {
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
             "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
             "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "maxTextBytes", "fileURLs", "sensitive",
-            "textRule", "candidate",
+            "textRule", "candidate", "usage",
         ])
         let (first, more) = try c.upstreams()
         self.init(name: try c.required("name"), upstream: first, model: try c.required("model"))
@@ -179,6 +188,7 @@ extension DejaConfiguration.Task {
         fileURLs = try c.value("fileURLs", default: fileURLs)
         sensitive = try c.value("sensitive", default: sensitive)
         candidate = try c.optional("candidate")
+        usage = try c.value("usage", default: usage)
     }
 }
 

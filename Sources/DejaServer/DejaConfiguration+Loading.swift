@@ -80,6 +80,7 @@ extension DejaConfiguration {
             if let value = try double(prefix + "TIMEOUT_SECONDS") { tasks[index].timeoutSeconds = value }
             if let value = try double(prefix + "HIT_PRICE") { tasks[index].hitPrice = value }
             if let value = environment[prefix + "SCOPE"] { tasks[index].scope = value }
+            if let value = environment[prefix + "USAGE_RECORDS"] { tasks[index].usage.records = value }
             for kind in SensitiveKind.allCases {
                 if let value = environment[prefix + "SENSITIVE_" + kind.rawValue.uppercased()] { tasks[index].sensitive[kind.rawValue] = value }
             }
@@ -218,6 +219,9 @@ extension DejaConfiguration {
                 guard SensitivePolicy.Action(rawValue: action) != nil else {
                     throw ConfigurationError("\(where_).sensitive.\(name) must be 'store', 'redact' or 'skip'")
                 }
+            }
+            guard ["billed", "all"].contains(task.usage.records) else {
+                throw ConfigurationError("\(where_).usage.records must be 'billed' or 'all'")
             }
             guard ["refuse", "forward"].contains(task.fileURLs) else {
                 throw ConfigurationError("\(where_).fileURLs must be 'refuse' or 'forward'")

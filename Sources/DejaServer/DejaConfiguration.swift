@@ -131,6 +131,16 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public init() {}
     }
 
+    /// What the ledger keeps of a task's requests.
+    public struct UsageConfig: Sendable, Codable, Equatable {
+        /// `billed` (default): a record for each billed answer (misses, priced hits, idempotent answers),
+        /// requests that bill nothing (hits, coalesced answers, errors) counted per hour; `all`: a record for
+        /// every request, as before hourly counts (more ledger bytes, a CSV line per request).
+        public var records: String = "billed"
+
+        public init() {}
+    }
+
     /// A gray release's candidate: another version of a task's model, on its own model servers.
     ///
     /// `fraction` of the task's documents — chosen by their content, so a document always gets the same
@@ -252,6 +262,8 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// A gray release: a candidate model version answering a stable fraction of documents, and
         /// compared in the shadow on a sample of the others (default: none).
         public var candidate: Candidate?
+        /// What the ledger keeps of the task's requests (default: a record per billed answer, counts for the rest).
+        public var usage = UsageConfig()
 
         public init(name: String, upstream: String, model: Model) {
             self.name = name
