@@ -44,6 +44,16 @@ public protocol Ledger: Sendable {
     /// counts), most first; what `deja warm --from-ledger` warms and a dashboard lists.
     func repeatedKeys(_ query: RepeatedKeysQuery) async throws -> [RepeatedKey]
 
+    /// Deletes one small step of usage past its retention, oldest first: records (billed answers, and every
+    /// request of a task with `usage.records: all`) answered before `recordsBefore`, and hourly counts of
+    /// hours that started before `countsBefore`; `nil` keeps them. A step deletes at most `limit` records
+    /// and `limit` rows of each count table, in short transactions of their own.
+    ///
+    /// Returns the rows deleted; call again, pausing between calls so other writes go first, until it
+    /// returns 0. Records are taken in the order they were written, so one answered long after a younger one
+    /// may outlive its retention by that much.
+    func purgeUsage(recordsBefore: Double?, countsBefore: Double?, limit: Int) async throws -> Int
+
     // MARK: Quotas
 
     /// Creates or replaces the budget of `quota.tenant`/`quota.keyID` for `quota.period`.

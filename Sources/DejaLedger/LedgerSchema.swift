@@ -145,6 +145,9 @@ enum LedgerSchema {
                 PRIMARY KEY (tenant, hour, task, content_key)
             ) WITHOUT ROWID
             """,
+            // The janitor drops the oldest hour first (retention).
+            "CREATE INDEX usage_hourly_hour ON usage_hourly(hour)",
+            "CREATE INDEX usage_keys_hour ON usage_keys(hour)",
         ],
     ]
 

@@ -133,6 +133,17 @@ extension PostgresLedger {
         }
     }
 
+    /// One step of deleting usage past its retention; see ``Ledger/purgeUsage(recordsBefore:countsBefore:limit:)``.
+    public func purgeUsage(recordsBefore: Double?, countsBefore: Double?, limit: Int) async throws(LedgerError) -> Int {
+        var deleted = 0
+        for statement in ReportSQL.purges(recordsBefore: recordsBefore, countsBefore: countsBefore, limit: limit, .postgres) {
+            deleted += try await read("could not delete usage past its retention") {
+                try await client.query(Self.query(statement), logger: logger).collect().count
+            }
+        }
+        return deleted
+    }
+
     /// The query's hourly counts, ordered by hour.
     public func counts(_ query: UsageQuery) async throws(LedgerError) -> [UsageCount] {
         let export = ReportSQL.counts(query, .postgres)

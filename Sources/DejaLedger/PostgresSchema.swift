@@ -146,6 +146,9 @@ enum PostgresSchema {
                 PRIMARY KEY (tenant, hour, task, content_key)
             )
             """,
+            // The janitor drops the oldest hour first (retention).
+            "CREATE INDEX usage_hourly_hour ON usage_hourly(hour)",
+            "CREATE INDEX usage_keys_hour ON usage_keys(hour)",
         ],
     ]
 

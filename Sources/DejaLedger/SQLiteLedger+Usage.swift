@@ -66,6 +66,18 @@ extension SQLiteLedger {
         }
     }
 
+    /// One step of deleting usage past its retention; see ``Ledger/purgeUsage(recordsBefore:countsBefore:limit:)``.
+    /// Each statement holds the write gate alone, so a billed answer waits for at most one of them.
+    public func purgeUsage(recordsBefore: Double?, countsBefore: Double?, limit: Int) async throws(LedgerError) -> Int {
+        var deleted = 0
+        for statement in ReportSQL.purges(recordsBefore: recordsBefore, countsBefore: countsBefore, limit: limit, .sqlite) {
+            deleted += try await write("could not delete usage past its retention") {
+                try await writer.query(statement.sql, statement.binds.map(Self.sqliteData)).count
+            }
+        }
+        return deleted
+    }
+
     /// The query's hourly counts, ordered by hour.
     public func counts(_ query: UsageQuery) async throws(LedgerError) -> [UsageCount] {
         let export = ReportSQL.counts(query, .sqlite)

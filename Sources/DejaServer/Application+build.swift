@@ -177,7 +177,9 @@ public struct DejaComponents: Sendable {
             redis: redis, sqlite: sqliteCache,
             services: [ClosingService(closers: closers, logger: logger)] + clientServices + [upstream, recorder, refresher,
                 Janitor(memory: memory, sqlite: sqliteCache, redis: redis, indexRetention: configuration.indexRetention,
-                        ledger: ledger, interval: .seconds(60), logger: logger, clock: clock)]
+                        ledger: ledger, interval: .seconds(60), logger: logger, clock: clock,
+                        recordRetention: configuration.storage.recordRetentionDays > 0 ? configuration.storage.recordRetentionDays * 86_400 : nil,
+                        countRetention: configuration.storage.countRetentionDays > 0 ? configuration.storage.countRetentionDays * 86_400 : nil)]
                 + ((cache as? TieredStore).map { [MemoryWarmer(store: $0, budget: configuration.storage.preloadBytes, logger: logger)] } ?? [])
         )
     }

@@ -105,7 +105,7 @@ extension DejaConfiguration.TextRuleConfig {
 extension DejaConfiguration.Storage {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        try c.rejectUnknown(["path", "memoryBytes", "persistent", "cache", "ledger", "preloadBytes"])
+        try c.rejectUnknown(["path", "memoryBytes", "persistent", "cache", "ledger", "preloadBytes", "recordRetentionDays", "countRetentionDays"])
         self.init()
         path = try c.value("path", default: path)
         memoryBytes = try c.value("memoryBytes", default: memoryBytes)
@@ -113,6 +113,8 @@ extension DejaConfiguration.Storage {
         cache = try c.optional("cache")
         ledger = try c.optional("ledger")
         preloadBytes = try c.value("preloadBytes", default: preloadBytes)
+        recordRetentionDays = try c.value("recordRetentionDays", default: recordRetentionDays)
+        countRetentionDays = try c.value("countRetentionDays", default: countRetentionDays)
     }
 }
 

@@ -53,6 +53,8 @@ extension DejaConfiguration {
         if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
         if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
         if let value = try int("DEJA_PRELOAD_BYTES") { storage.preloadBytes = value }
+        if let value = try double("DEJA_RECORD_RETENTION_DAYS") { storage.recordRetentionDays = value }
+        if let value = try double("DEJA_COUNT_RETENTION_DAYS") { storage.countRetentionDays = value }
         if let value = environment["DEJA_PERSISTENT"] { storage.persistent = !["0", "false", "no", "off"].contains(value.lowercased()) }
         if let value = environment["DEJA_CACHE"] { storage.cache = value.isEmpty ? nil : value }
         if let value = environment["DEJA_LEDGER"] { storage.ledger = value.isEmpty ? nil : value }
@@ -148,6 +150,13 @@ extension DejaConfiguration {
         guard server.rateLimitPerSecond >= 0 else { throw ConfigurationError("server.rateLimitPerSecond must not be negative") }
         guard storage.memoryBytes >= 0 else { throw ConfigurationError("storage.memoryBytes must not be negative") }
         guard storage.preloadBytes >= 0 else { throw ConfigurationError("storage.preloadBytes must not be negative") }
+        guard storage.recordRetentionDays >= 0, storage.countRetentionDays >= 0 else {
+            throw ConfigurationError("storage.recordRetentionDays and storage.countRetentionDays must not be negative (0 keeps forever)")
+        }
+        if storage.recordRetentionDays > 0,
+           storage.countRetentionDays == 0 || storage.countRetentionDays > storage.recordRetentionDays {
+            throw ConfigurationError("storage.recordRetentionDays must be at least storage.countRetentionDays (set both): billing records outlive hit counts")
+        }
         if let cache = storage.cache, !["redis://", "rediss://", "redis-cluster://"].contains(where: cache.hasPrefix) {
             throw ConfigurationError("storage.cache must be a redis://, rediss:// or redis-cluster:// URL")
         }

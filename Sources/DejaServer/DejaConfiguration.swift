@@ -68,6 +68,12 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// last recorded them) are read from the persistent tier into memory, sealed, up to this many
         /// bytes, in the background (default 64 MiB; 0 turns preloading and the recording off).
         public var preloadBytes: Int = 64 << 20
+        /// Days usage records — every billed answer, and every request of a task with `usage.records: all` —
+        /// are kept (default 0: forever). At least `countRetentionDays` when set: billing outlives hit counts.
+        public var recordRetentionDays: Double = 0
+        /// Days the hourly counts of requests that billed nothing (hits, coalesced answers, errors) are
+        /// kept (default 0: forever).
+        public var countRetentionDays: Double = 0
 
         public init() {}
     }
