@@ -4,11 +4,16 @@ import Metrics
 import ServiceLifecycle
 import Synchronization
 
-/// Writes usage records to the ledger: billed ones at once and durably, unbilled ones in batches.
+/// Writes usage to the ledger: billed answers at once and durably, one record each; what bills nothing
+/// counted in memory and written every `interval`.
 ///
-/// Records that bill nothing (hits at the default price, errors) are queued in memory and written every
-/// `interval`, off the hit path; the queue is flushed when the service stops, so a graceful shutdown
-/// loses none. A failed batch stays queued and is retried; the queue is bounded by `maxQueued`.
+/// Requests that bill nothing (hits at the default price, coalesced answers, idempotent replays, errors)
+/// are counted in a ``UsageTally`` — per hour, tenant, key, task, outcome and status — and added to the
+/// ledger's hourly counts every `interval`, off the hit path; tasks in `recordingAll` (`usage.records:
+/// all`) queue one record per such request instead, as before. Either is flushed when the service stops,
+/// so a graceful shutdown loses none; a SIGKILL loses what was counted or queued since the last flush
+/// (at most `interval`'s worth while the ledger is up), never anything billed. A failed write stays
+/// pending and is retried; the queue is bounded by `maxQueued` records, the tally by `maxQueued` content keys.
 ///
 /// How long the ledger takes to commit is timed in ``commitMetric``: a queued batch as
 /// `write="batch"`, a fresh answer's bill as `write="billed"` (see ``measuringBilledCommit(_:)``).
@@ -22,8 +27,15 @@ public final class UsageRecorder: Service, Sendable {
         .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .microseconds(2_500_000), .seconds(5),
     ]
 
+    /// What waits for the next flush.
+    private struct Pending {
+        var records: [UsageRecord] = []
+        var tally = UsageTally()
+    }
+
     private let ledger: any Ledger
-    private let queue = Mutex<[UsageRecord]>([])
+    private let pending = Mutex(Pending())
+    private let recordingAll: Set<String>
     private let interval: Duration
     private let maxQueued: Int
     private let logger: Logger
@@ -32,11 +44,14 @@ public final class UsageRecorder: Service, Sendable {
 
     /// Creates a recorder writing to `ledger`; its commit timers come from `metrics` (the bootstrapped
     /// backend unless told otherwise).
+    ///
+    /// `recordingAll` names the tasks whose unbilled requests keep one record each (`usage.records: all`).
     public init(
-        ledger: any Ledger, interval: Duration = .milliseconds(200), maxQueued: Int = 1_000_000, logger: Logger,
-        metrics: any MetricsFactory = MetricsSystem.factory
+        ledger: any Ledger, interval: Duration = .milliseconds(200), maxQueued: Int = 1_000_000, recordingAll: Set<String> = [],
+        logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory
     ) {
         self.ledger = ledger
+        self.recordingAll = recordingAll
         self.interval = interval
         self.maxQueued = maxQueued
         self.logger = logger
@@ -44,15 +59,27 @@ public final class UsageRecorder: Service, Sendable {
         self.billedCommits = Timer(label: Self.commitMetric, dimensions: [("write", "billed")], factory: metrics)
     }
 
-    /// Queues a record for the next batch. Never blocks on I/O.
+    /// Counts a request that billed nothing for the next flush, or queues its record when its task records
+    /// every request (a record that bills something is always queued whole). Never blocks on I/O.
     public func enqueue(_ record: UsageRecord) {
-        let dropped = queue.withLock { queue -> Bool in
-            guard queue.count < maxQueued else { return true }
-            queue.append(record)
-            return false
+        enum Kept { case yes, dropped, keysDropped }
+        let kept = pending.withLock { pending -> Kept in
+            if record.billedTokens == 0, !recordingAll.contains(record.task) {
+                pending.tally.add(record)
+                guard pending.tally.keyGroups <= maxQueued else {
+                    pending.tally.dropKeyCounts()
+                    return .keysDropped
+                }
+                return .yes
+            }
+            guard pending.records.count < maxQueued else { return .dropped }
+            pending.records.append(record)
+            return .yes
         }
-        if dropped {
-            logger.error("usage queue full; record dropped", metadata: ["deja.task": "\(record.task)"])
+        switch kept {
+        case .yes: break
+        case .dropped: logger.error("usage queue full; record dropped", metadata: ["deja.task": "\(record.task)"])
+        case .keysDropped: logger.error("usage tally full; the most repeated requests miss the time since the last flush")
         }
     }
 
@@ -117,27 +144,40 @@ public final class UsageRecorder: Service, Sendable {
         }
     }
 
-    /// Number of records waiting for the next batch.
-    public var queued: Int { queue.withLock { $0.count } }
+    /// Requests waiting for the next flush: queued records and counted requests.
+    public var queued: Int { pending.withLock { $0.records.count + Int($0.tally.requests) } }
 
-    /// Writes everything queued so far. Returns false if the ledger refused the batch (it stays queued).
+    /// Writes everything queued and counted so far. Returns false if the ledger refused a write (what it
+    /// refused stays pending).
     @discardableResult
     public func flush() async -> Bool {
-        let batch = queue.withLock { queue -> [UsageRecord] in
-            defer { queue.removeAll(keepingCapacity: true) }
-            return queue
+        let (batch, tally) = pending.withLock { pending in
+            defer { pending = Pending(records: [], tally: UsageTally()) }
+            return (pending.records, pending.tally)
         }
-        guard !batch.isEmpty else { return true }
+        guard !batch.isEmpty || !tally.isEmpty else { return true }
         let start = ContinuousClock.now
         defer { batchCommits.record(duration: ContinuousClock.now - start) }
-        do {
-            try await ledger.record(batch)
-            return true
-        } catch {
-            logger.error("writing \(batch.count) usage records failed; will retry", metadata: ["error": "\(error)"])
-            queue.withLock { $0.insert(contentsOf: batch, at: 0) }
-            return false
+        var written = true
+        if !batch.isEmpty {
+            do {
+                try await ledger.record(batch)
+            } catch {
+                logger.error("writing \(batch.count) usage records failed; will retry", metadata: ["error": "\(error)"])
+                pending.withLock { $0.records.insert(contentsOf: batch, at: 0) }
+                written = false
+            }
         }
+        if !tally.isEmpty {
+            do {
+                try await ledger.count(tally)
+            } catch {
+                logger.error("counting \(tally.requests) unbilled requests failed; will retry", metadata: ["error": "\(error)"])
+                pending.withLock { $0.tally.add(tally) }
+                written = false
+            }
+        }
+        return written
     }
 
     public func run() async throws {

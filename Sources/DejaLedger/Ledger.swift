@@ -23,15 +23,36 @@ public protocol Ledger: Sendable {
     /// The records' billed tokens are what the budget counts from then on, so a reservation is adjusted to
     /// the actual meter by settling it. Settling a reservation that was released, expired or never held is a no-op.
     func record(_ records: [UsageRecord], settling reservations: [Reservation]) async throws
-    /// A report over the query's records, one row per group of `query.groupBy`, ordered by day, tenant, task, key.
+    /// Adds `tally`'s counts to the hourly counts in one transaction; when it returns they are durable.
     ///
-    /// Billed is what was billed; saved is metered − billed over answers served from cache (hit, coalesced, stale).
+    /// Adding is commutative: instances sharing the ledger add their tallies of the same hour together.
+    func count(_ tally: UsageTally) async throws
+    /// A report over the query's records and hourly counts, one row per group of `query.groupBy`, ordered
+    /// by day, tenant, task, key.
+    ///
+    /// Billed is what was billed; saved is metered − billed over answers served from cache (hit, coalesced,
+    /// stale). An hour's counts are in the query's range when the hour starts in it, so a range that starts
+    /// or ends inside an hour counts that hour's unbilled requests whole or not at all.
     func usage(_ query: UsageQuery) async throws -> [UsageRow]
-    /// The query's records (its `groupBy` is ignored), ordered by time; for invoice export.
+    /// The query's records (its `groupBy` is ignored), ordered by time; for invoice export. Requests counted
+    /// per hour instead are in ``counts(_:)``.
     func records(_ query: UsageQuery) async throws -> [UsageRecord]
-    /// The content keys asked for most often among the query's answered requests, most first; what
-    /// `deja warm --from-ledger` warms and a dashboard lists.
+    /// The query's hourly counts (its `groupBy` is ignored), ordered by hour; with ``records(_:)``, every
+    /// request of the range.
+    func counts(_ query: UsageQuery) async throws -> [UsageCount]
+    /// The content keys asked for most often among the query's answered requests (records and hourly key
+    /// counts), most first; what `deja warm --from-ledger` warms and a dashboard lists.
     func repeatedKeys(_ query: RepeatedKeysQuery) async throws -> [RepeatedKey]
+
+    /// Deletes one small step of usage past its retention, oldest first: records (billed answers, and every
+    /// request of a task with `usage.records: all`) answered before `recordsBefore`, and hourly counts of
+    /// hours that started before `countsBefore`; `nil` keeps them. A step deletes at most `limit` records
+    /// and `limit` rows of each count table, in short transactions of their own.
+    ///
+    /// Returns the rows deleted; call again, pausing between calls so other writes go first, until it
+    /// returns 0. Records are taken in the order they were written, so one answered long after a younger one
+    /// may outlive its retention by that much.
+    func purgeUsage(recordsBefore: Double?, countsBefore: Double?, limit: Int) async throws -> Int
 
     // MARK: Quotas
 

@@ -110,6 +110,45 @@ enum LedgerSchema {
             """,
             "CREATE INDEX gray_comparisons_task_time ON gray_comparisons(task, time)",
         ],
+        [
+            // Requests that bill nothing (hits, coalesced answers, errors) counted per hour instead of one
+            // `usage` row each (``UsageTally``): `hour` is the start of the UTC hour. Reports add these to
+            // the rows; a request is in one or the other, never both.
+            """
+            CREATE TABLE usage_hourly (
+                hour REAL NOT NULL,
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                task TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                requests INTEGER NOT NULL,
+                metered INTEGER NOT NULL,
+                billed INTEGER NOT NULL,
+                saved INTEGER NOT NULL,
+                model_seconds_saved REAL NOT NULL,
+                PRIMARY KEY (tenant, hour, key_id, task, outcome, status)
+            ) WITHOUT ROWID
+            """,
+            // The same requests per content key, for the most repeated requests.
+            """
+            CREATE TABLE usage_keys (
+                hour REAL NOT NULL,
+                tenant TEXT NOT NULL,
+                task TEXT NOT NULL,
+                content_key BLOB NOT NULL,
+                requests INTEGER NOT NULL,
+                cached INTEGER NOT NULL,
+                saved INTEGER NOT NULL,
+                first_seen REAL NOT NULL,
+                last_seen REAL NOT NULL,
+                PRIMARY KEY (tenant, hour, task, content_key)
+            ) WITHOUT ROWID
+            """,
+            // The janitor drops the oldest hour first (retention).
+            "CREATE INDEX usage_hourly_hour ON usage_hourly(hour)",
+            "CREATE INDEX usage_keys_hour ON usage_keys(hour)",
+        ],
     ]
 
     /// The version a fully migrated database has.

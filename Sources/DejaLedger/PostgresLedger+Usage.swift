@@ -116,7 +116,54 @@ extension PostgresLedger {
         }
     }
 
-    /// The most repeated content keys among the query's records.
+    /// Adds `tally` to the hourly counts in one transaction, committed before this returns.
+    ///
+    /// Rows are added in the tables' key order, so instances adding to the same rows wait for each other
+    /// rather than deadlock.
+    public func count(_ tally: UsageTally) async throws(LedgerError) {
+        guard !tally.isEmpty else { return }
+        let statements = ReportSQL.upserts(tally, .postgres)
+        guard statements.count > 1 else {
+            return try await read("could not count usage") {
+                for statement in statements { try await client.query(Self.query(statement), logger: logger) }
+            }
+        }
+        try await transaction("could not count usage") { connection in
+            for statement in statements { try await connection.query(Self.query(statement), logger: logger) }
+        }
+    }
+
+    /// One step of deleting usage past its retention; see ``Ledger/purgeUsage(recordsBefore:countsBefore:limit:)``.
+    public func purgeUsage(recordsBefore: Double?, countsBefore: Double?, limit: Int) async throws(LedgerError) -> Int {
+        var deleted = 0
+        for statement in ReportSQL.purges(recordsBefore: recordsBefore, countsBefore: countsBefore, limit: limit, .postgres) {
+            deleted += try await read("could not delete usage past its retention") {
+                try await client.query(Self.query(statement), logger: logger).collect().count
+            }
+        }
+        return deleted
+    }
+
+    /// The query's hourly counts, ordered by hour.
+    public func counts(_ query: UsageQuery) async throws(LedgerError) -> [UsageCount] {
+        let export = ReportSQL.counts(query, .postgres)
+        return try await read("could not export usage counts") {
+            var result: [UsageCount] = []
+            let rows = try await client.query(Self.query(export), logger: logger)
+            for try await (hour, tenant, keyID, task, outcome, status, requests, metered, billed, saved, secondsSaved) in rows.decode(
+                (Double, String, String, String, String, Int64, Int64, Int64, Int64, Int64, Double).self
+            ) {
+                result.append(UsageCount(
+                    group: UsageCount.Group(hour: hour, tenant: tenant, keyID: keyID, task: task,
+                                            outcome: Outcome(rawValue: outcome) ?? .error, status: Int(status)),
+                    requests: requests, meteredTokens: metered, billedTokens: billed, savedTokens: saved, modelSecondsSaved: secondsSaved
+                ))
+            }
+            return result
+        }
+    }
+
+    /// The most repeated content keys among the query's records and key counts.
     public func repeatedKeys(_ query: RepeatedKeysQuery) async throws(LedgerError) -> [RepeatedKey] {
         let report = ReportSQL.repeatedKeys(query, .postgres)
         return try await read("could not find the most repeated requests") {
@@ -146,6 +193,7 @@ extension PostgresLedger {
             switch value {
             case .text(let text): binds.append(text)
             case .double(let double): binds.append(double)
+            case .integer(let integer): binds.append(integer)
             case .bytes(let bytes): binds.append(ByteBuffer(bytes: bytes))
             }
         }

@@ -111,6 +111,45 @@ enum PostgresSchema {
             """,
             "CREATE INDEX gray_comparisons_task_time ON gray_comparisons(task, time)",
         ],
+        [
+            // Requests that bill nothing (hits, coalesced answers, errors) counted per hour instead of one
+            // `usage` row each (``UsageTally``): `hour` is the start of the UTC hour. Reports add these to
+            // the rows; a request is in one or the other, never both.
+            """
+            CREATE TABLE usage_hourly (
+                hour DOUBLE PRECISION NOT NULL,
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                task TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                status BIGINT NOT NULL,
+                requests BIGINT NOT NULL,
+                metered BIGINT NOT NULL,
+                billed BIGINT NOT NULL,
+                saved BIGINT NOT NULL,
+                model_seconds_saved DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (tenant, hour, key_id, task, outcome, status)
+            )
+            """,
+            // The same requests per content key, for the most repeated requests.
+            """
+            CREATE TABLE usage_keys (
+                hour DOUBLE PRECISION NOT NULL,
+                tenant TEXT NOT NULL,
+                task TEXT NOT NULL,
+                content_key BYTEA NOT NULL CONSTRAINT usage_keys_content_key_length CHECK (octet_length(content_key) = 32),
+                requests BIGINT NOT NULL,
+                cached BIGINT NOT NULL,
+                saved BIGINT NOT NULL,
+                first_seen DOUBLE PRECISION NOT NULL,
+                last_seen DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (tenant, hour, task, content_key)
+            )
+            """,
+            // The janitor drops the oldest hour first (retention).
+            "CREATE INDEX usage_hourly_hour ON usage_hourly(hour)",
+            "CREATE INDEX usage_keys_hour ON usage_keys(hour)",
+        ],
     ]
 
     /// The version a fully migrated database has.

@@ -1,7 +1,10 @@
 /// The report and export SQL both backends run; they differ only in placeholders and the UTC-day expression.
+///
+/// Reports read the `usage` records and the hourly counts (``UsageTally``) together: every request is in
+/// exactly one of them.
 struct ReportSQL {
     enum Dialect { case sqlite, postgres }
-    enum Value { case text(String), double(Double), bytes([UInt8]) }
+    enum Value { case text(String), double(Double), integer(Int64), bytes([UInt8]) }
 
     var sql: String
     var binds: [Value]
@@ -10,10 +13,9 @@ struct ReportSQL {
 
     static let recordColumns = "time, tenant, key_id, task, outcome, metered, billed, latency_us, status, model_seconds, content_key"
 
-    /// `WHERE …` for a query's tenant and time range, and its binds.
-    static func filter(_ query: UsageQuery, _ dialect: Dialect) -> (String, [Value]) {
+    /// The conditions for a query's tenant and time range, on the column `time`; appends their binds.
+    static func conditions(_ query: UsageQuery, _ dialect: Dialect, time: String = "time", binds: inout [Value]) -> [String] {
         var conditions: [String] = []
-        var binds: [Value] = []
         func placeholder() -> String { dialect == .sqlite ? "?" : "$\(binds.count)" }
         if let tenant = query.tenant {
             binds.append(.text(tenant))
@@ -21,16 +23,22 @@ struct ReportSQL {
         }
         if let from = query.from {
             binds.append(.double(from))
-            conditions.append("time >= \(placeholder())")
+            conditions.append("\(time) >= \(placeholder())")
         }
         if let to = query.to {
             binds.append(.double(to))
-            conditions.append("time < \(placeholder())")
+            conditions.append("\(time) < \(placeholder())")
         }
-        return (conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "), binds)
+        return conditions
     }
 
-    /// The aggregate report.
+    /// `WHERE …` for `conditions`, or nothing.
+    static func `where`(_ conditions: [String]) -> String {
+        conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+    }
+
+    /// The aggregate report, over the records and the hourly counts together: an hour's count is in a
+    /// range when the hour starts in it.
     static func usage(_ query: UsageQuery, _ dialect: Dialect) -> ReportSQL {
         var dimensions: [UsageDimension] = []
         for dimension in query.groupBy where !dimensions.contains(dimension) { dimensions.append(dimension) }
@@ -52,55 +60,90 @@ struct ReportSQL {
         }
         let ordered: [UsageDimension] = [.day, .hour, .tenant, .task, .key, .status].filter(dimensions.contains)
         let orderNames = ordered.map { $0 == .key ? "key_id" : $0.rawValue }
-        let (filter, binds) = filter(query, dialect)
-        let cached = "outcome IN ('hit', 'coalesced', 'stale')"
+        var binds: [Value] = []
+        let records = `where`(conditions(query, dialect, binds: &binds))
+        let counts = `where`(conditions(query, dialect, time: "hour", binds: &binds))
         func count(_ outcome: String) -> String {
-            "CAST(coalesce(sum(CASE WHEN outcome = '\(outcome)' THEN 1 ELSE 0 END), 0) AS BIGINT)"
+            "CAST(coalesce(sum(CASE WHEN outcome = '\(outcome)' THEN n ELSE 0 END), 0) AS BIGINT)"
         }
         let selected = dimensions.map(column) + [
-            "CAST(count(*) AS BIGINT) AS requests",
+            "CAST(coalesce(sum(n), 0) AS BIGINT) AS requests",
             "\(count("hit")) AS hits",
             "\(count("coalesced")) AS coalesced",
             "\(count("miss")) AS misses",
             "\(count("error")) AS errors",
-            "CAST(coalesce(sum(billed), 0) AS BIGINT) AS billed",
-            "CAST(coalesce(sum(CASE WHEN \(cached) THEN metered - billed ELSE 0 END), 0) AS BIGINT) AS saved",
-            "CAST(coalesce(sum(CASE WHEN \(cached) THEN model_seconds ELSE 0 END), 0) AS DOUBLE PRECISION) AS model_seconds_saved",
+            "CAST(coalesce(sum(billed_n), 0) AS BIGINT) AS billed",
+            "CAST(coalesce(sum(saved_n), 0) AS BIGINT) AS saved",
+            "CAST(coalesce(sum(seconds_saved_n), 0) AS DOUBLE PRECISION) AS model_seconds_saved",
         ]
-        var sql = "SELECT \(selected.joined(separator: ", ")) FROM usage \(filter)"
+        var sql = """
+            SELECT \(selected.joined(separator: ", ")) FROM (
+                SELECT time, tenant, key_id, task, outcome, status, 1 AS n, billed AS billed_n,
+                    CASE WHEN \(cached) THEN metered - billed ELSE 0 END AS saved_n,
+                    CASE WHEN \(cached) THEN model_seconds ELSE 0 END AS seconds_saved_n
+                FROM usage \(records)
+                UNION ALL
+                SELECT hour, tenant, key_id, task, outcome, status, requests, billed, saved, model_seconds_saved
+                FROM usage_hourly \(counts)
+            ) AS answered
+            """
         if !dimensions.isEmpty {
             sql += " GROUP BY \(orderNames.joined(separator: ", ")) ORDER BY \(orderNames.joined(separator: ", "))"
         }
         return ReportSQL(sql: sql, binds: binds, dimensions: dimensions)
     }
 
+    /// Outcomes whose answer came from a stored or shared answer (``Outcome/isServedFromCache``).
+    static let cached = "outcome IN ('hit', 'coalesced', 'stale')"
+
     /// The records export, ordered by time (then insertion).
     static func records(_ query: UsageQuery, _ dialect: Dialect) -> ReportSQL {
-        let (filter, binds) = filter(query, dialect)
+        var binds: [Value] = []
+        let filter = `where`(conditions(query, dialect, binds: &binds))
         return ReportSQL(sql: "SELECT \(recordColumns) FROM usage \(filter) ORDER BY time, id", binds: binds, dimensions: [])
     }
 
-    /// The most repeated content keys in the query's records: answered requests (errors left out) per
-    /// key and task, most first, then most recently seen.
+    static let countColumns = "hour, tenant, key_id, task, outcome, status, requests, metered, billed, saved, model_seconds_saved"
+
+    /// The hourly counts export, in the order of the table's key.
+    static func counts(_ query: UsageQuery, _ dialect: Dialect) -> ReportSQL {
+        var binds: [Value] = []
+        let filter = `where`(conditions(query, dialect, time: "hour", binds: &binds))
+        return ReportSQL(
+            sql: "SELECT \(countColumns) FROM usage_hourly \(filter) ORDER BY hour, tenant, key_id, task, outcome, status",
+            binds: binds, dimensions: []
+        )
+    }
+
+    /// The most repeated content keys among the query's records and key counts: answered requests (errors
+    /// left out) per key and task, most first, then most recently seen.
     static func repeatedKeys(_ query: RepeatedKeysQuery, _ dialect: Dialect) -> ReportSQL {
-        var (filter, binds) = filter(UsageQuery(tenant: query.tenant, from: query.from, to: query.to), dialect)
-        var conditions = ["content_key IS NOT NULL", "outcome <> 'error'"]
-        if let task = query.task {
-            binds.append(.text(task))
-            conditions.append("task = \(dialect == .sqlite ? "?" : "$\(binds.count)")")
+        var binds: [Value] = []
+        func narrowed(time: String, _ extra: [String]) -> String {
+            var conditions = conditions(UsageQuery(tenant: query.tenant, from: query.from, to: query.to), dialect, time: time, binds: &binds)
+            conditions += extra
+            if let task = query.task {
+                binds.append(.text(task))
+                conditions.append("task = \(dialect == .sqlite ? "?" : "$\(binds.count)")")
+            }
+            if let key = query.key {
+                binds.append(.bytes(key.bytes))
+                conditions.append("content_key = \(dialect == .sqlite ? "?" : "$\(binds.count)")")
+            }
+            return `where`(conditions)
         }
-        if let key = query.key {
-            binds.append(.bytes(key.bytes))
-            conditions.append("content_key = \(dialect == .sqlite ? "?" : "$\(binds.count)")")
-        }
-        filter = (filter.isEmpty ? "WHERE " : filter + " AND ") + conditions.joined(separator: " AND ")
-        let cached = "outcome IN ('hit', 'coalesced', 'stale')"
+        let records = narrowed(time: "time", ["content_key IS NOT NULL", "outcome <> 'error'"])
+        let counts = narrowed(time: "hour", [])
         let sql = """
-            SELECT content_key, task, CAST(count(*) AS BIGINT) AS requests,
-                CAST(coalesce(sum(CASE WHEN \(cached) THEN 1 ELSE 0 END), 0) AS BIGINT) AS cached,
-                min(time) AS first_seen, max(time) AS last_seen,
-                CAST(coalesce(sum(CASE WHEN \(cached) THEN metered - billed ELSE 0 END), 0) AS BIGINT) AS saved
-            FROM usage \(filter)
+            SELECT content_key, task, CAST(sum(n) AS BIGINT) AS requests, CAST(sum(cached_n) AS BIGINT) AS cached,
+                min(first_seen) AS first_seen, max(last_seen) AS last_seen, CAST(sum(saved_n) AS BIGINT) AS saved
+            FROM (
+                SELECT content_key, task, 1 AS n, CASE WHEN \(cached) THEN 1 ELSE 0 END AS cached_n,
+                    time AS first_seen, time AS last_seen, CASE WHEN \(cached) THEN metered - billed ELSE 0 END AS saved_n
+                FROM usage \(records)
+                UNION ALL
+                SELECT content_key, task, requests, cached, first_seen, last_seen, saved FROM usage_keys \(counts)
+            ) AS asked
             GROUP BY content_key, task
             ORDER BY requests DESC, last_seen DESC
             LIMIT \(max(0, query.limit))

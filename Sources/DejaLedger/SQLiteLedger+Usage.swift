@@ -53,7 +53,52 @@ extension SQLiteLedger {
         }
     }
 
-    /// The most repeated content keys among the query's records.
+    /// Adds `tally` to the hourly counts in one transaction, committed and fsynced before this returns.
+    public func count(_ tally: UsageTally) async throws(LedgerError) {
+        guard !tally.isEmpty else { return }
+        let statements = ReportSQL.upserts(tally, .sqlite)
+        try await write("could not count usage") {
+            try await transaction {
+                for statement in statements {
+                    _ = try await writer.query(statement.sql, statement.binds.map(Self.sqliteData))
+                }
+            }
+        }
+    }
+
+    /// One step of deleting usage past its retention; see ``Ledger/purgeUsage(recordsBefore:countsBefore:limit:)``.
+    /// Each statement holds the write gate alone, so a billed answer waits for at most one of them.
+    public func purgeUsage(recordsBefore: Double?, countsBefore: Double?, limit: Int) async throws(LedgerError) -> Int {
+        var deleted = 0
+        for statement in ReportSQL.purges(recordsBefore: recordsBefore, countsBefore: countsBefore, limit: limit, .sqlite) {
+            deleted += try await write("could not delete usage past its retention") {
+                try await writer.query(statement.sql, statement.binds.map(Self.sqliteData)).count
+            }
+        }
+        return deleted
+    }
+
+    /// The query's hourly counts, ordered by hour.
+    public func counts(_ query: UsageQuery) async throws(LedgerError) -> [UsageCount] {
+        let export = ReportSQL.counts(query, .sqlite)
+        let rows = try await read("could not export usage counts") {
+            try await reader.query(export.sql, export.binds.map(Self.sqliteData))
+        }
+        return rows.map { row in
+            func int(_ name: String) -> Int64 { Int64(row.column(name)?.integer ?? 0) }
+            return UsageCount(
+                group: UsageCount.Group(
+                    hour: row.column("hour")?.double ?? 0, tenant: row.column("tenant")?.string ?? "",
+                    keyID: row.column("key_id")?.string ?? "", task: row.column("task")?.string ?? "",
+                    outcome: Outcome(rawValue: row.column("outcome")?.string ?? "") ?? .error, status: row.column("status")?.integer ?? 0
+                ),
+                requests: int("requests"), meteredTokens: int("metered"), billedTokens: int("billed"), savedTokens: int("saved"),
+                modelSecondsSaved: row.column("model_seconds_saved")?.double ?? 0
+            )
+        }
+    }
+
+    /// The most repeated content keys among the query's records and key counts.
     public func repeatedKeys(_ query: RepeatedKeysQuery) async throws(LedgerError) -> [RepeatedKey] {
         let report = ReportSQL.repeatedKeys(query, .sqlite)
         let rows = try await read("could not find the most repeated requests") {
@@ -74,6 +119,7 @@ extension SQLiteLedger {
         switch value {
         case .text(let text): .text(text)
         case .double(let double): .float(double)
+        case .integer(let integer): .integer(Int(integer))
         case .bytes(let bytes): .blob(ByteBuffer(bytes: bytes))
         }
     }

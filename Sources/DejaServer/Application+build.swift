@@ -167,7 +167,9 @@ public struct DejaComponents: Sendable {
         } else {
             cache = memory
         }
-        let recorder = UsageRecorder(ledger: ledger, logger: logger)
+        let recorder = UsageRecorder(
+            ledger: ledger, recordingAll: Set(configuration.tasks.filter { $0.usage.records == "all" }.map(\.name)), logger: logger
+        )
         let upstream = UpstreamClient()
         let refresher = BackgroundRefresher()
         return DejaComponents(
@@ -175,7 +177,9 @@ public struct DejaComponents: Sendable {
             redis: redis, sqlite: sqliteCache,
             services: [ClosingService(closers: closers, logger: logger)] + clientServices + [upstream, recorder, refresher,
                 Janitor(memory: memory, sqlite: sqliteCache, redis: redis, indexRetention: configuration.indexRetention,
-                        ledger: ledger, interval: .seconds(60), logger: logger, clock: clock)]
+                        ledger: ledger, interval: .seconds(60), logger: logger, clock: clock,
+                        recordRetention: configuration.storage.recordRetentionDays > 0 ? configuration.storage.recordRetentionDays * 86_400 : nil,
+                        countRetention: configuration.storage.countRetentionDays > 0 ? configuration.storage.countRetentionDays * 86_400 : nil)]
                 + ((cache as? TieredStore).map { [MemoryWarmer(store: $0, budget: configuration.storage.preloadBytes, logger: logger)] } ?? [])
         )
     }

@@ -80,6 +80,15 @@ extension DejaConfiguration.Server {
     }
 }
 
+extension DejaConfiguration.UsageConfig {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: AnyCodingKey.self)
+        try c.rejectUnknown(["records"])
+        self.init()
+        records = try c.value("records", default: records)
+    }
+}
+
 extension DejaConfiguration.TextRuleConfig {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
@@ -96,7 +105,7 @@ extension DejaConfiguration.TextRuleConfig {
 extension DejaConfiguration.Storage {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        try c.rejectUnknown(["path", "memoryBytes", "persistent", "cache", "ledger", "preloadBytes"])
+        try c.rejectUnknown(["path", "memoryBytes", "persistent", "cache", "ledger", "preloadBytes", "recordRetentionDays", "countRetentionDays"])
         self.init()
         path = try c.value("path", default: path)
         memoryBytes = try c.value("memoryBytes", default: memoryBytes)
@@ -104,6 +113,8 @@ extension DejaConfiguration.Storage {
         cache = try c.optional("cache")
         ledger = try c.optional("ledger")
         preloadBytes = try c.value("preloadBytes", default: preloadBytes)
+        recordRetentionDays = try c.value("recordRetentionDays", default: recordRetentionDays)
+        countRetentionDays = try c.value("countRetentionDays", default: countRetentionDays)
     }
 }
 
@@ -133,7 +144,7 @@ extension DejaConfiguration.Task {
             "maxConcurrency", "maxQueue", "breakerFailures", "breakerOpenSeconds", "textRules",
             "upstreams", "healthCheckSeconds", "breakerErrorRate", "breakerWindow", "hitsPastBudget",
             "breakerMinimumTenants", "failureTTLSeconds", "maxQueuePerTenant", "noCacheReplacesShared", "pageMemo", "pageMemoImages", "maxTextBytes", "fileURLs", "sensitive",
-            "textRule", "candidate",
+            "textRule", "candidate", "usage",
         ])
         let (first, more) = try c.upstreams()
         self.init(name: try c.required("name"), upstream: first, model: try c.required("model"))
@@ -181,6 +192,7 @@ extension DejaConfiguration.Task {
         fileURLs = try c.value("fileURLs", default: fileURLs)
         sensitive = try c.value("sensitive", default: sensitive)
         candidate = try c.optional("candidate")
+        usage = try c.value("usage", default: usage)
     }
 }
 

@@ -53,6 +53,8 @@ extension DejaConfiguration {
         if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
         if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
         if let value = try int("DEJA_PRELOAD_BYTES") { storage.preloadBytes = value }
+        if let value = try double("DEJA_RECORD_RETENTION_DAYS") { storage.recordRetentionDays = value }
+        if let value = try double("DEJA_COUNT_RETENTION_DAYS") { storage.countRetentionDays = value }
         if let value = environment["DEJA_PERSISTENT"] { storage.persistent = !["0", "false", "no", "off"].contains(value.lowercased()) }
         if let value = environment["DEJA_CACHE"] { storage.cache = value.isEmpty ? nil : value }
         if let value = environment["DEJA_LEDGER"] { storage.ledger = value.isEmpty ? nil : value }
@@ -80,6 +82,7 @@ extension DejaConfiguration {
             if let value = try double(prefix + "TIMEOUT_SECONDS") { tasks[index].timeoutSeconds = value }
             if let value = try double(prefix + "HIT_PRICE") { tasks[index].hitPrice = value }
             if let value = environment[prefix + "SCOPE"] { tasks[index].scope = value }
+            if let value = environment[prefix + "USAGE_RECORDS"] { tasks[index].usage.records = value }
             for kind in SensitiveKind.allCases {
                 if let value = environment[prefix + "SENSITIVE_" + kind.rawValue.uppercased()] { tasks[index].sensitive[kind.rawValue] = value }
             }
@@ -147,6 +150,13 @@ extension DejaConfiguration {
         guard server.rateLimitPerSecond >= 0 else { throw ConfigurationError("server.rateLimitPerSecond must not be negative") }
         guard storage.memoryBytes >= 0 else { throw ConfigurationError("storage.memoryBytes must not be negative") }
         guard storage.preloadBytes >= 0 else { throw ConfigurationError("storage.preloadBytes must not be negative") }
+        guard storage.recordRetentionDays >= 0, storage.countRetentionDays >= 0 else {
+            throw ConfigurationError("storage.recordRetentionDays and storage.countRetentionDays must not be negative (0 keeps forever)")
+        }
+        if storage.recordRetentionDays > 0,
+           storage.countRetentionDays == 0 || storage.countRetentionDays > storage.recordRetentionDays {
+            throw ConfigurationError("storage.recordRetentionDays must be at least storage.countRetentionDays (set both): billing records outlive hit counts")
+        }
         if let cache = storage.cache, !["redis://", "rediss://", "redis-cluster://"].contains(where: cache.hasPrefix) {
             throw ConfigurationError("storage.cache must be a redis://, rediss:// or redis-cluster:// URL")
         }
@@ -218,6 +228,9 @@ extension DejaConfiguration {
                 guard SensitivePolicy.Action(rawValue: action) != nil else {
                     throw ConfigurationError("\(where_).sensitive.\(name) must be 'store', 'redact' or 'skip'")
                 }
+            }
+            guard ["billed", "all"].contains(task.usage.records) else {
+                throw ConfigurationError("\(where_).usage.records must be 'billed' or 'all'")
             }
             guard ["refuse", "forward"].contains(task.fileURLs) else {
                 throw ConfigurationError("\(where_).fileURLs must be 'refuse' or 'forward'")

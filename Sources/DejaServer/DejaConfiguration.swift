@@ -68,6 +68,12 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// last recorded them) are read from the persistent tier into memory, sealed, up to this many
         /// bytes, in the background (default 64 MiB; 0 turns preloading and the recording off).
         public var preloadBytes: Int = 64 << 20
+        /// Days usage records — every billed answer, and every request of a task with `usage.records: all` —
+        /// are kept (default 0: forever). At least `countRetentionDays` when set: billing outlives hit counts.
+        public var recordRetentionDays: Double = 0
+        /// Days the hourly counts of requests that billed nothing (hits, coalesced answers, errors) are
+        /// kept (default 0: forever).
+        public var countRetentionDays: Double = 0
 
         public init() {}
     }
@@ -127,6 +133,16 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// Remove white space next to Chinese or Japanese characters and punctuation (not between Latin
         /// words, not in Korean).
         public var cjkSpacing: Bool = false
+
+        public init() {}
+    }
+
+    /// What the ledger keeps of a task's requests.
+    public struct UsageConfig: Sendable, Codable, Equatable {
+        /// `billed` (default): a record for each billed answer (misses, priced hits, idempotent answers),
+        /// requests that bill nothing (hits, coalesced answers, errors) counted per hour; `all`: a record for
+        /// every request, as before hourly counts (more ledger bytes, a CSV line per request).
+        public var records: String = "billed"
 
         public init() {}
     }
@@ -259,6 +275,8 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// A gray release: a candidate model version answering a stable fraction of documents, and
         /// compared in the shadow on a sample of the others (default: none).
         public var candidate: Candidate?
+        /// What the ledger keeps of the task's requests (default: a record per billed answer, counts for the rest).
+        public var usage = UsageConfig()
 
         public init(name: String, upstream: String, model: Model) {
             self.name = name

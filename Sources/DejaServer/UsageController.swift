@@ -7,7 +7,7 @@ import Hummingbird
 ///
 /// Query: `tenant` (admin only; omitted = every tenant), `from` and `to` as `YYYY-MM-DD` (UTC, inclusive)
 /// or seconds since 1970, `groupBy` (comma-separated tenant, task, day, hour, key, status; default tenant,task,day),
-/// `format` (`json`, the default, or `csv`: the records themselves, one line per request).
+/// `format` (`json`, the default, or `csv`: a line per billed record and per hourly count, see ``UsageCSV``).
 struct UsageController<Context: RequestContext>: Sendable {
     let ledger: any Ledger
     let authenticator: Authenticator
@@ -49,14 +49,14 @@ struct UsageController<Context: RequestContext>: Sendable {
         guard format == "json" || format == "csv" else {
             throw GatewayError(.badRequest, "query parameter 'format' is json (a report, the default) or csv (the records); not '\(format)'")
         }
-        // Records of hits wait in a batch for a moment; a report includes them.
+        // Hits are counted in memory for a moment before they are written; a report includes them.
         await recorder.flush()
         let query = UsageQuery(tenant: tenant, from: from, to: to, groupBy: groupBy)
         if format == "csv" {
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/csv; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: UsageCSV.render(try await ledger.records(query))))
+                body: ResponseBody(byteBuffer: ByteBuffer(string: UsageCSV.render(try await ledger.records(query), counts: try await ledger.counts(query))))
             )
         }
         let rows = try await ledger.usage(query)

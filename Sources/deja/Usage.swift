@@ -25,7 +25,7 @@ struct Usage: AsyncParsableCommand {
     @Flag(help: "Print JSON instead of a table.")
     var json = false
 
-    @Flag(help: "Export the records themselves as CSV, one line per request (for an invoice).")
+    @Flag(help: "Export as CSV for an invoice: a line per billed answer and per hour of unbilled requests (a column counts them).")
     var csv = false
 
     func validate() throws {
@@ -42,7 +42,7 @@ struct Usage: AsyncParsableCommand {
         let query = UsageQuery(tenant: tenant, from: fromTime, to: toTime, groupBy: dimensions)
         try await withLedger(options) { ledger in
             if csv {
-                print(UsageCSV.render(try await ledger.records(query)), terminator: "")
+                print(UsageCSV.render(try await ledger.records(query), counts: try await ledger.counts(query)), terminator: "")
                 return
             }
             let rows = try await ledger.usage(query)

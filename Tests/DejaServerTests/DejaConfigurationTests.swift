@@ -70,6 +70,18 @@ import Testing
         }
     }
 
+    @Test func usageRecordsAreBilledUnlessATaskAsksForAll() throws {
+        let path = try write("""
+            tasks:
+              - {name: ocr, upstream: 'http://h/ocr', model: {name: m, version: v}}
+              - {name: layout, upstream: 'http://h/layout', model: {name: m, version: v}, usage: {records: all}}
+            """)
+        let configuration = try DejaConfiguration.load(path: path, environment: [:])
+        #expect(configuration.tasks.map(\.usage.records) == ["billed", "all"])
+        let overridden = try DejaConfiguration.load(path: path, environment: ["DEJA_TASK_OCR_USAGE_RECORDS": "all"])
+        #expect(overridden.tasks.map(\.usage.records) == ["all", "all"])
+    }
+
     @Test func aTypoIsAnErrorNotASilentDefault() throws {
         let path = try write("server: {prot: 9000}\n")
         #expect {
@@ -92,6 +104,8 @@ import Testing
             ("tasks: [{name: ocr, upstreams: ['http://a/ocr', 'b'], model: {name: m, version: v}}]\n", "http(s) URL"),
             ("tasks: [{name: ocr, upstream: 'http://h/ocr', model: {name: m, version: v}, breakerErrorRate: 1.5}]\n", "breakerErrorRate"),
             ("tasks: [{name: ocr, model: {name: m, version: v}}]\n", "upstream"),
+            ("tasks: [{name: ocr, upstream: 'http://h/ocr', model: {name: m, version: v}, usage: {records: hits}}]\n", "usage.records"),
+            ("tasks: [{name: ocr, upstream: 'http://h/ocr', model: {name: m, version: v}, usage: {record: all}}]\n", "record"),
         ]
         for (yaml, expected) in cases {
             let path = try write(yaml)

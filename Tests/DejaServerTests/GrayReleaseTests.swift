@@ -170,9 +170,9 @@ import Testing
         #expect(example.stableDigest != example.candidateDigest)
         #expect(example.key.count == 64)
         // Only the two stable misses are in the ledger's usage; the shadow calls bill nothing.
-        let records = try await gateway.records()
-        #expect(records.map(\.outcome) == [.miss, .miss, .hit])
-        #expect(records.map(\.billedTokens).reduce(0, +) == 20)
+        let accounted = try await gateway.accounted()
+        #expect(accounted.map(\.outcome) == [.miss, .miss, .hit])
+        #expect(accounted.map(\.billed).reduce(0, +) == 20)
     }
 
     @Test func theCandidateIsValidated() throws {

@@ -47,6 +47,35 @@ import Testing
         try await sqlite.close()
         try await ledger.close()
     }
+
+    @Test func aSweepDeletesUsagePastItsRetentionInSteps() async throws {
+        let folder = NSTemporaryDirectory() + "deja-janitor-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let clock = ManualClock()
+        let t = clock.now
+        let ledger = try await SQLiteLedger.open(path: folder + "/ledger.sqlite", clock: clock.wallClock)
+        func record(_ outcome: Outcome, at time: Double, billed: Int64) -> UsageRecord {
+            UsageRecord(time: time, tenant: "acme", keyID: "key_a", task: "ocr", outcome: outcome, meteredTokens: 10,
+                        billedTokens: billed, latencyMicros: 10)
+        }
+        // 2,500 billed answers (more than two steps) and a hit every 100 s over 10 days.
+        let day = 86_400.0
+        try await ledger.record((0..<2_500).map { record(.miss, at: t + Double($0) * 10 * day / 2_500, billed: 10) })
+        var tally = UsageTally()
+        for i in 0..<Int(10 * day / 100) { tally.add(record(.hit, at: t + Double(i) * 100, billed: 0)) }
+        try await ledger.count(tally)
+
+        clock.advance(by: 10 * day)
+        let janitor = Janitor(memory: nil, sqlite: nil, redis: nil, indexRetention: [:], ledger: ledger, interval: .seconds(60),
+                              logger: Logger(label: "test"), clock: clock.wallClock, recordRetention: 7 * day, countRetention: 2 * day)
+        await janitor.sweep()
+        let records = try await ledger.records(UsageQuery())
+        #expect(records.count == 1_750 && records.allSatisfy { $0.time >= t + 3 * day })
+        #expect(try await ledger.counts(UsageQuery()).allSatisfy { $0.group.hour >= t + 8 * day - 3600 })
+        #expect(try await ledger.usage(UsageQuery(groupBy: [])).first?.hits == Int64(2 * day / 100))
+        try await ledger.close()
+    }
 }
 
 extension EntrySealer {

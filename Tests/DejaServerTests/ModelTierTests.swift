@@ -51,9 +51,12 @@ import Testing
             #expect(stub.calls == 1)
         }
         defer { gateway.cleanUp() }
-        let records = try await gateway.records()
-        #expect(records.map(\.outcome) == [.miss, .hit])
-        #expect(records.map(\.billedTokens) == [30, 0])
+        // The miss has its record; the hit, billed nothing, is counted.
+        let accounted = try await gateway.accounted()
+        #expect(accounted.map(\.outcome) == [.miss, .hit])
+        #expect(accounted.map(\.billed) == [30, 0])
+        #expect(accounted.map(\.requests) == [1, 1])
+        #expect(try await gateway.records().map(\.outcome) == [.miss])
     }
 
     @Test func theModelIsSentEveryDeclaredDefaultExplicitly() async throws {
@@ -134,7 +137,9 @@ import Testing
             #expect(stub.calls == 3)
         }
         defer { gateway.cleanUp() }
-        #expect(try await gateway.records().allSatisfy { $0.billedTokens == 0 })
+        let accounted = try await gateway.accounted()
+        #expect(accounted.map(\.requests).reduce(0, +) == 4 && accounted.allSatisfy { $0.billed == 0 })
+        #expect(try await gateway.records().isEmpty)  // billed nothing: counted, never recorded
     }
 
     @Test func anExpiredAnswerStandsInWhenTheModelFails() async throws {

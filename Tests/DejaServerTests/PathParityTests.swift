@@ -70,7 +70,14 @@ import Testing
             }
             return (Int(response.status.code), fields, String(buffer: response.body))
         }
-        let record = try #require(try await gateway.records().last)
+        // The observed request is what the ledger accounts for besides the first request: that one's
+        // record (a miss), or its count (the model's rejection, an error).
+        var accounted = try await gateway.accounted()
+        let first = try #require(accounted.firstIndex { $0.outcome == (scenario == .negative ? .error : .miss) })
+        accounted[first].requests -= 1
+        accounted.removeAll { $0.requests == 0 }
+        #expect(accounted.map(\.requests) == [1])
+        let record = try #require(accounted.first)
         var body = try JSONSerialization.jsonObject(with: Data(observed.2.utf8)) as? [String: Any] ?? [:]
         #expect((body.removeValue(forKey: "logId") as? String)?.count == 36)
         let canonical = String(decoding: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]), as: UTF8.self)
@@ -79,7 +86,7 @@ import Testing
         let fastHits = String(decoding: metrics, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("deja_fast_path_hits_total{") }
             .map { String($0.split(separator: " ").last ?? "") } ?? "absent"
         return (Observed(status: observed.0, headers: observed.1, body: canonical, outcome: record.outcome.rawValue,
-                         metered: record.meteredTokens, billed: record.billedTokens, recordStatus: record.status), fastHits)
+                         metered: record.metered, billed: record.billed, recordStatus: record.status), fastHits)
     }
 
     @Test(arguments: Scenario.allCases)

@@ -58,6 +58,28 @@ struct TestGateway {
         return rows.sorted { $0.time < $1.time }
     }
 
+    /// One line of what the ledger accounts for: a record (1 request) or an hourly count.
+    struct Accounted: Equatable {
+        var outcome: Outcome
+        var metered: Int64
+        var billed: Int64
+        var status: Int
+        var requests: Int64
+    }
+
+    /// Every request of tenant acme the ledger accounts for, read after the app has stopped: its records
+    /// (billed answers, oldest first), then the hourly counts of what billed nothing.
+    func accounted() async throws -> [Accounted] {
+        let ledger = try await DejaComponents.openLedger(configuration: configuration, logger: Logger(label: "test"))
+        let query = UsageQuery(tenant: "acme", from: nil, to: nil)
+        let records = try await ledger.records(query).sorted { $0.time < $1.time }
+        let counts = try await ledger.counts(query)
+        try await ledger.close()
+        return records.map { Accounted(outcome: $0.outcome, metered: $0.meteredTokens, billed: $0.billedTokens, status: $0.status, requests: 1) }
+            + counts.map { Accounted(outcome: $0.group.outcome, metered: $0.meteredTokens, billed: $0.billedTokens, status: $0.group.status,
+                                     requests: $0.requests) }
+    }
+
     /// The ledger's totals for tenant acme, read after the app has stopped.
     func usage() async throws -> [UsageRow] {
         let ledger = try await DejaComponents.openLedger(configuration: configuration, logger: Logger(label: "test"))
