@@ -147,19 +147,23 @@ struct ModelCaller: Sendable {
     /// (404) is not failing, and the request goes on to the model either way.
     func ask(_ task: TaskRuntime, path: String, body: [UInt8]) async -> [UInt8]? {
         guard let server = task.upstreams.candidates().first(where: \.isUp),
-              let schemeEnd = server.url.firstRange(of: "://")
+              let (scheme, authority) = Self.origin(of: server.url)
         else { return nil }
-        let authority = server.url[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        let url = server.url[..<schemeEnd.upperBound] + authority + path
-        guard let reply = try? await upstream.postJSON(url: String(url), body: body, timeout: task.timeout), reply.status == 200
+        let url = scheme + "://" + authority + path
+        guard let reply = try? await upstream.postJSON(url: url, body: body, timeout: task.timeout), reply.status == 200
         else { return nil }
         return Array(buffer: reply.body)
     }
 
+    /// The scheme and the authority (user, host, port) of `url`; `nil` without `://`.
+    private static func origin(of url: String) -> (scheme: Substring, authority: Substring)? {
+        guard let schemeEnd = url.firstRange(of: "://") else { return nil }
+        return (url[..<schemeEnd.lowerBound], url[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" })
+    }
+
     /// The model server a call went to, by host and port: no path, no user or password.
     private static func recordServer(_ url: String, on span: any Span) {
-        guard let schemeEnd = url.firstRange(of: "://") else { return }
-        let authority = url[schemeEnd.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let (_, authority) = origin(of: url) else { return }
         var host = authority.split(separator: "@").last ?? authority
         var port = url.hasPrefix("https:") ? 443 : 80
         if let colon = host.lastIndex(of: ":"), !host[colon...].contains("]"), let number = Int(host[host.index(after: colon)...]) {

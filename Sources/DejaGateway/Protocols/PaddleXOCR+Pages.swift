@@ -52,9 +52,8 @@ extension PaddleXOCR {
         else { return nil }
         var files: [String] = []
         for page in pages {
-            guard let hex = page.stringValue, hex.utf8.count == 64,
-                  hex.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) })
-            else { return nil }
+            // 64 lowercase hexadecimal digits, as the worker writes a SHA-256.
+            guard let hex = page.stringValue, CacheKey(hex: hex)?.hex == hex else { return nil }
             files.append(Self.pixelsPrefix + hex)
         }
         return Self.forms(members, files: files)
