@@ -45,8 +45,9 @@ public protocol Ledger: Sendable {
     func repeatedKeys(_ query: RepeatedKeysQuery) async throws -> [RepeatedKey]
 
     /// Deletes one small step of usage past its retention, oldest first: records (billed answers, and every
-    /// request of a task with `usage.records: all`) answered before `recordsBefore`, and hourly counts of
-    /// hours that started before `countsBefore`; `nil` keeps them. A step deletes at most `limit` records
+    /// request of a task with `usage.records: all`) answered before `recordsBefore` with the hourly counts
+    /// of records of hours that ended by then, and hourly counts of hours that started before
+    /// `countsBefore`; `nil` keeps them. A step deletes at most `limit` records
     /// and `limit` rows of each count table, in short transactions of their own.
     ///
     /// Returns the rows deleted; call again, pausing between calls so other writes go first, until it

@@ -149,6 +149,49 @@ enum LedgerSchema {
             "CREATE INDEX usage_hourly_hour ON usage_hourly(hour)",
             "CREATE INDEX usage_keys_hour ON usage_keys(hour)",
         ],
+        [
+            // Billed records counted per hour as well, by a trigger in the inserting transaction: reports and
+            // quotas read these for whole hours and records only at a range's ends (``ReportSQL/HourSplit``).
+            // Same columns as `usage_hourly`; `hour` is the start of the record's UTC hour.
+            """
+            CREATE TABLE usage_records_hourly (
+                hour REAL NOT NULL,
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                task TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                requests INTEGER NOT NULL,
+                metered INTEGER NOT NULL,
+                billed INTEGER NOT NULL,
+                saved INTEGER NOT NULL,
+                model_seconds_saved REAL NOT NULL,
+                PRIMARY KEY (tenant, hour, key_id, task, outcome, status)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX usage_records_hourly_hour ON usage_records_hourly(hour)",
+            """
+            INSERT INTO usage_records_hourly (\(ReportSQL.countColumns))
+            SELECT CAST(time / 3600 AS INTEGER) * 3600.0 AS hour, tenant, key_id, task, outcome, status, count(*), sum(metered),
+                sum(billed), sum(CASE WHEN \(ReportSQL.cached) THEN metered - billed ELSE 0 END),
+                sum(CASE WHEN \(ReportSQL.cached) THEN model_seconds ELSE 0 END)
+            FROM usage GROUP BY 1, tenant, key_id, task, outcome, status
+            """,
+            """
+            CREATE TRIGGER usage_records_hourly_count AFTER INSERT ON usage BEGIN
+                INSERT INTO usage_records_hourly (\(ReportSQL.countColumns))
+                VALUES (
+                    CAST(NEW.time / 3600 AS INTEGER) * 3600.0, NEW.tenant, NEW.key_id, NEW.task, NEW.outcome, NEW.status, 1,
+                    NEW.metered, NEW.billed,
+                    CASE WHEN NEW.outcome IN ('hit', 'coalesced', 'stale') THEN NEW.metered - NEW.billed ELSE 0 END,
+                    CASE WHEN NEW.outcome IN ('hit', 'coalesced', 'stale') THEN NEW.model_seconds ELSE 0 END
+                )
+                ON CONFLICT (tenant, hour, key_id, task, outcome, status) DO UPDATE SET
+                    requests = requests + 1, metered = metered + excluded.metered, billed = billed + excluded.billed,
+                    saved = saved + excluded.saved, model_seconds_saved = model_seconds_saved + excluded.model_seconds_saved;
+            END
+            """,
+        ],
     ]
 
     /// The version a fully migrated database has.

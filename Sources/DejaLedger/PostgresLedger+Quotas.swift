@@ -114,21 +114,18 @@ extension PostgresLedger {
         on connection: PostgresConnection
     ) async throws -> (used: Int64, reserved: Int64) {
         let (start, end) = stored.window(at: time)
-        var binds = PostgresBindings()
-        binds.append(stored.quota.tenant)
-        binds.append(keyID)
-        binds.append(start)
-        binds.append(end ?? .infinity)
-        binds.append(time)
-        let keyFilter = stored.quota.keyID == nil ? "" : " AND key_id = $2"
+        let byKey = stored.quota.keyID != nil
+        var values: [ReportSQL.Value] = [.text(stored.quota.tenant), .text(keyID), .double(time)]
+        let used = ReportSQL.billed(tenant: stored.quota.tenant, keyID: byKey ? keyID : nil, from: start, to: end, .postgres, binds: &values)
+        let keyFilter = byKey ? " AND key_id = $2" : ""
         let sql = """
             SELECT
-                (SELECT coalesce(sum(billed), 0)::bigint FROM usage
-                    WHERE tenant = $1\(keyFilter) AND time >= $3 AND time < $4) AS used,
+                CAST(\(used) AS BIGINT) AS used,
                 (SELECT coalesce(sum(tokens), 0)::bigint FROM reservations
-                    WHERE tenant = $1\(keyFilter) AND expires_at > $5) AS reserved,
+                    WHERE tenant = $1\(keyFilter) AND expires_at > $3) AS reserved,
                 $2::text AS key
             """
+        let binds = Self.bindings(values)
         for try await (used, reserved, _) in try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
             .decode((Int64, Int64, String).self)
         {

@@ -150,7 +150,62 @@ enum PostgresSchema {
             "CREATE INDEX usage_hourly_hour ON usage_hourly(hour)",
             "CREATE INDEX usage_keys_hour ON usage_keys(hour)",
         ],
+        [
+            // Billed records counted per hour as well, by a statement trigger in the inserting transaction:
+            // reports and quotas read these for whole hours and records only at a range's ends
+            // (``ReportSQL/HourSplit``). Same columns as `usage_hourly`.
+            """
+            CREATE TABLE usage_records_hourly (
+                hour DOUBLE PRECISION NOT NULL,
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                task TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                status BIGINT NOT NULL,
+                requests BIGINT NOT NULL,
+                metered BIGINT NOT NULL,
+                billed BIGINT NOT NULL,
+                saved BIGINT NOT NULL,
+                model_seconds_saved DOUBLE PRECISION NOT NULL,
+                PRIMARY KEY (tenant, hour, key_id, task, outcome, status)
+            )
+            """,
+            "CREATE INDEX usage_records_hourly_hour ON usage_records_hourly(hour)",
+            """
+            INSERT INTO usage_records_hourly (\(ReportSQL.countColumns))
+            SELECT \(rolledUp) FROM usage GROUP BY 1, tenant, key_id, task, outcome, status
+            """,
+            // Rows of one statement are added in the table's key order, so concurrent inserts wait for
+            // each other rather than deadlock.
+            """
+            CREATE FUNCTION usage_records_hourly_count() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                INSERT INTO usage_records_hourly (\(ReportSQL.countColumns))
+                SELECT \(rolledUp) FROM inserted GROUP BY 1, tenant, key_id, task, outcome, status
+                ORDER BY tenant, 1, key_id, task, outcome, status
+                ON CONFLICT (tenant, hour, key_id, task, outcome, status) DO UPDATE SET
+                    requests = usage_records_hourly.requests + excluded.requests,
+                    metered = usage_records_hourly.metered + excluded.metered,
+                    billed = usage_records_hourly.billed + excluded.billed,
+                    saved = usage_records_hourly.saved + excluded.saved,
+                    model_seconds_saved = usage_records_hourly.model_seconds_saved + excluded.model_seconds_saved;
+                RETURN NULL;
+            END
+            $$
+            """,
+            """
+            CREATE TRIGGER usage_records_hourly_count AFTER INSERT ON usage REFERENCING NEW TABLE AS inserted
+            FOR EACH STATEMENT EXECUTE FUNCTION usage_records_hourly_count()
+            """,
+        ],
     ]
+
+    /// A group of records as an hourly count's columns (`GROUP BY 1, tenant, key_id, task, outcome, status`).
+    static let rolledUp = """
+        floor(time / 3600) * 3600 AS hour, tenant, key_id, task, outcome, status, count(*), sum(metered), sum(billed),
+        sum(CASE WHEN \(ReportSQL.cached) THEN metered - billed ELSE 0 END),
+        sum(CASE WHEN \(ReportSQL.cached) THEN model_seconds ELSE 0 END)
+        """
 
     /// The version a fully migrated database has.
     static var currentVersion: Int { migrations.count }

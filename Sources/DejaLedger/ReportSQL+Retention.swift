@@ -15,7 +15,7 @@ extension ReportSQL {
         )
     }
 
-    /// Up to `limit` rows of `table` (`usage_hourly` or `usage_keys`) of its oldest hour, if that hour
+    /// Up to `limit` rows of `table` (`usage_hourly`, `usage_keys` or `usage_records_hourly`) of its oldest hour, if that hour
     /// started before `before`.
     static func purgeCounts(_ table: String, key: String, before: Double, limit: Int, _ dialect: Dialect) -> ReportSQL {
         let (time, count) = dialect == .sqlite ? ("?", "?") : ("$1", "$2")
@@ -32,7 +32,12 @@ extension ReportSQL {
     /// The steps of one ``Ledger/purgeUsage(recordsBefore:countsBefore:limit:)`` call.
     static func purges(recordsBefore: Double?, countsBefore: Double?, limit: Int, _ dialect: Dialect) -> [ReportSQL] {
         var statements: [ReportSQL] = []
-        if let recordsBefore { statements.append(purgeRecords(before: recordsBefore, limit: limit, dialect)) }
+        if let recordsBefore {
+            statements.append(purgeRecords(before: recordsBefore, limit: limit, dialect))
+            // An hour's count of records goes when the whole hour is past: it ended by the cutoff.
+            statements.append(purgeCounts("usage_records_hourly", key: "tenant, hour, key_id, task, outcome, status",
+                                          before: (recordsBefore / HourSplit.hour).rounded(.down) * HourSplit.hour, limit: limit, dialect))
+        }
         if let countsBefore {
             statements.append(purgeCounts("usage_hourly", key: "tenant, hour, key_id, task, outcome, status",
                                           before: countsBefore, limit: limit, dialect))

@@ -16,18 +16,23 @@ struct ReportSQL {
     /// The conditions for a query's tenant and time range, on the column `time`; appends their binds.
     static func conditions(_ query: UsageQuery, _ dialect: Dialect, time: String = "time", binds: inout [Value]) -> [String] {
         var conditions: [String] = []
-        func placeholder() -> String { dialect == .sqlite ? "?" : "$\(binds.count)" }
         if let tenant = query.tenant {
             binds.append(.text(tenant))
-            conditions.append("tenant = \(placeholder())")
+            conditions.append("tenant = \(placeholder(dialect, binds))")
         }
-        if let from = query.from {
+        return conditions + bounds(time, from: query.from, to: query.to, dialect, binds: &binds)
+    }
+
+    /// `column >= from` and `column < to` for the bounds given; appends their binds.
+    static func bounds(_ column: String, from: Double?, to: Double?, _ dialect: Dialect, binds: inout [Value]) -> [String] {
+        var conditions: [String] = []
+        if let from {
             binds.append(.double(from))
-            conditions.append("\(time) >= \(placeholder())")
+            conditions.append("\(column) >= \(placeholder(dialect, binds))")
         }
-        if let to = query.to {
+        if let to {
             binds.append(.double(to))
-            conditions.append("\(time) < \(placeholder())")
+            conditions.append("\(column) < \(placeholder(dialect, binds))")
         }
         return conditions
     }
@@ -37,8 +42,8 @@ struct ReportSQL {
         conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
     }
 
-    /// The aggregate report, over the records and the hourly counts together: an hour's count is in a
-    /// range when the hour starts in it.
+    /// The aggregate report, over the billed records (``HourSplit``) and the hourly counts of what billed
+    /// nothing together: an hour's count of those is in a range when the hour starts in it.
     static func usage(_ query: UsageQuery, _ dialect: Dialect) -> ReportSQL {
         var dimensions: [UsageDimension] = []
         for dimension in query.groupBy where !dimensions.contains(dimension) { dimensions.append(dimension) }
@@ -60,9 +65,6 @@ struct ReportSQL {
         }
         let ordered: [UsageDimension] = [.day, .hour, .tenant, .task, .key, .status].filter(dimensions.contains)
         let orderNames = ordered.map { $0 == .key ? "key_id" : $0.rawValue }
-        var binds: [Value] = []
-        let records = `where`(conditions(query, dialect, binds: &binds))
-        let counts = `where`(conditions(query, dialect, time: "hour", binds: &binds))
         func count(_ outcome: String) -> String {
             "CAST(coalesce(sum(CASE WHEN outcome = '\(outcome)' THEN n ELSE 0 END), 0) AS BIGINT)"
         }
@@ -76,15 +78,34 @@ struct ReportSQL {
             "CAST(coalesce(sum(saved_n), 0) AS BIGINT) AS saved",
             "CAST(coalesce(sum(seconds_saved_n), 0) AS DOUBLE PRECISION) AS model_seconds_saved",
         ]
-        var sql = """
-            SELECT \(selected.joined(separator: ", ")) FROM (
+        // Billed records: counted per hour for the range's whole hours, read one by one at its ends.
+        var binds: [Value] = []
+        var sources: [String] = []
+        let split = HourSplit(from: query.from, to: query.to)
+        let tenantOnly = UsageQuery(tenant: query.tenant)
+        if !split.edges.isEmpty {
+            var filter = conditions(tenantOnly, dialect, binds: &binds)
+            if let edges = edgeCondition(split, dialect, binds: &binds) { filter.append(edges) }
+            sources.append("""
                 SELECT time, tenant, key_id, task, outcome, status, 1 AS n, billed AS billed_n,
                     CASE WHEN \(cached) THEN metered - billed ELSE 0 END AS saved_n,
                     CASE WHEN \(cached) THEN model_seconds ELSE 0 END AS seconds_saved_n
-                FROM usage \(records)
-                UNION ALL
-                SELECT hour, tenant, key_id, task, outcome, status, requests, billed, saved, model_seconds_saved
-                FROM usage_hourly \(counts)
+                FROM usage \(`where`(filter))
+                """)
+        }
+        if let hours = split.hours {
+            let filter = conditions(tenantOnly, dialect, binds: &binds) + bounds("hour", from: hours.from, to: hours.to, dialect, binds: &binds)
+            sources.append("""
+                SELECT \(countsAsRecords) FROM usage_records_hourly \(`where`(filter))
+                """)
+        }
+        // Requests that billed nothing, counted per hour: an hour is in the range when it starts in it.
+        sources.append("""
+            SELECT \(countsAsRecords) FROM usage_hourly \(`where`(conditions(query, dialect, time: "hour", binds: &binds)))
+            """)
+        var sql = """
+            SELECT \(selected.joined(separator: ", ")) FROM (
+            \(sources.joined(separator: "\nUNION ALL\n"))
             ) AS answered
             """
         if !dimensions.isEmpty {
@@ -92,6 +113,12 @@ struct ReportSQL {
         }
         return ReportSQL(sql: sql, binds: binds, dimensions: dimensions)
     }
+
+    /// An hourly count's columns under the names the report's records have.
+    static let countsAsRecords = """
+        hour AS time, tenant, key_id, task, outcome, status, requests AS n, billed AS billed_n, saved AS saved_n,
+        model_seconds_saved AS seconds_saved_n
+        """
 
     /// Outcomes whose answer came from a stored or shared answer (``Outcome/isServedFromCache``).
     static let cached = "outcome IN ('hit', 'coalesced', 'stale')"

@@ -100,10 +100,8 @@ extension SQLiteLedger {
     private func load(_ stored: StoredQuota, keyID: String, at time: Double) async throws -> (used: Int64, reserved: Int64) {
         let (start, end) = stored.window(at: time)
         let byKey = stored.quota.keyID != nil
-        var usedBinds: [SQLiteData] = [.text(stored.quota.tenant)]
-        if byKey { usedBinds.append(.text(keyID)) }
-        usedBinds.append(.float(start))
-        if let end { usedBinds.append(.float(end)) }
+        var usedBinds: [ReportSQL.Value] = []
+        let used = ReportSQL.billed(tenant: stored.quota.tenant, keyID: byKey ? keyID : nil, from: start, to: end, .sqlite, binds: &usedBinds)
         var heldBinds: [SQLiteData] = [.text(stored.quota.tenant)]
         if byKey { heldBinds.append(.text(keyID)) }
         heldBinds.append(.float(time))
@@ -111,12 +109,11 @@ extension SQLiteLedger {
         let rows = try await writer.query(
             """
             SELECT
-                (SELECT coalesce(sum(billed), 0) FROM usage
-                    WHERE tenant = ?\(keyFilter) AND time >= ?\(end == nil ? "" : " AND time < ?")) AS used,
+                \(used) AS used,
                 (SELECT coalesce(sum(tokens), 0) FROM reservations
                     WHERE tenant = ?\(keyFilter) AND expires_at > ?) AS reserved
             """,
-            usedBinds + heldBinds
+            usedBinds.map(Self.sqliteData) + heldBinds
         )
         let row = rows.first
         return (Int64(row?.column("used")?.integer ?? 0), Int64(row?.column("reserved")?.integer ?? 0))

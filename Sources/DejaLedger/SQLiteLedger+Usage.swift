@@ -68,6 +68,10 @@ extension SQLiteLedger {
 
     /// One step of deleting usage past its retention; see ``Ledger/purgeUsage(recordsBefore:countsBefore:limit:)``.
     /// Each statement holds the write gate alone, so a billed answer waits for at most one of them.
+    ///
+    /// A step that deleted rows then returns up to ``vacuumPages`` free pages to the file system (ledgers
+    /// created with incremental auto-vacuum, i.e. by Deja ≥ schema 7; older files keep their free pages
+    /// for reuse until a manual `VACUUM`, see docs/operations.md).
     public func purgeUsage(recordsBefore: Double?, countsBefore: Double?, limit: Int) async throws(LedgerError) -> Int {
         var deleted = 0
         for statement in ReportSQL.purges(recordsBefore: recordsBefore, countsBefore: countsBefore, limit: limit, .sqlite) {
@@ -75,8 +79,16 @@ extension SQLiteLedger {
                 try await writer.query(statement.sql, statement.binds.map(Self.sqliteData)).count
             }
         }
+        if deleted > 0 {
+            try await write("could not return free ledger pages") {
+                _ = try await writer.query("PRAGMA incremental_vacuum(\(Self.vacuumPages))")
+            }
+        }
         return deleted
     }
+
+    /// Free pages a retention step gives back at most: 1 MiB of 4 KiB pages, a few milliseconds of writing.
+    static let vacuumPages = 256
 
     /// The query's hourly counts, ordered by hour.
     public func counts(_ query: UsageQuery) async throws(LedgerError) -> [UsageCount] {

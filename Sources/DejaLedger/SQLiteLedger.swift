@@ -70,6 +70,9 @@ public final class SQLiteLedger: Ledger {
         while true {
             attempt += 1
             do {
+                // Before anything writes a new file's header (a no-op on an existing file): the janitor can then
+                // give pages freed by retention back a few at a time (``purgeUsage(recordsBefore:countsBefore:limit:)``).
+                _ = try await writer.query("PRAGMA auto_vacuum=INCREMENTAL")
                 // Before the busy timeout: a busy WAL switch is retried here rather than waited out.
                 _ = try await writer.query("PRAGMA journal_mode=WAL")
                 // Another process (the `deja` command, a second gateway) may hold the write lock briefly.

@@ -185,8 +185,9 @@ import Testing
         let store = try LedgerStore(backend)
         do {
             let hit = usageRecord(.hit, at: clock.now + 5, metered: 4, modelSeconds: 0.5)
-            // A ledger written by the Deja before hourly counts: one record per request, hits included.
-            try await store.createSchema(version: store.currentVersion - 1, then: [
+            // A ledger written by the Deja before hourly counts (SQLite schema 5, PostgreSQL 4): one record
+            // per request, hits included.
+            try await store.createSchema(version: backend == .sqlite ? 5 : 4, then: [
                 """
                 INSERT INTO usage (time, tenant, key_id, task, outcome, metered, billed, latency_us, status, model_seconds)
                 VALUES (\(clock.now), 'acme', 'key_0123456789ab', 'ocr', 'miss', 10, 10, 900, 200, 1.0),

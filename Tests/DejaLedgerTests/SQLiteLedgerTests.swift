@@ -69,6 +69,32 @@ import Testing
         }
     }
 
+    @Test func retentionGivesFreedPagesBackToTheFileSystem() async throws {
+        try await withLedger { ledger, _ in
+            let mode = try await ledger.writer.query("PRAGMA auto_vacuum")
+            #expect(mode.first?.column("auto_vacuum")?.integer == 2)  // INCREMENTAL
+            func pages(_ pragma: String) async throws -> Int {
+                try await ledger.writer.query("PRAGMA \(pragma)").first?.column(pragma)?.integer ?? -1
+            }
+            // 20,000 billed answers (a few MB), then all of them past their retention.
+            for batch in 0..<20 {
+                try await ledger.record((0..<1000).map {
+                    var record = usageRecord(.miss, at: newYear2026 + Double(batch * 1000 + $0), metered: 10, billed: 10)
+                    record.contentKey = CacheKey(bytes: (0..<32).map { _ in UInt8.random(in: 0...255) })
+                    return record
+                })
+            }
+            let full = try await pages("page_count")
+            var steps = 0
+            while try await ledger.purgeUsage(recordsBefore: newYear2026 + 86_400, countsBefore: nil, limit: 1000) > 0 { steps += 1 }
+            #expect(steps == 20)
+            // Without auto-vacuum the file would keep its size with every page free; here they went back.
+            #expect(try await pages("freelist_count") < SQLiteLedger.vacuumPages)
+            let emptied = try await pages("page_count")
+            #expect(full > 500 && emptied < full / 4, "\(full) pages before, \(emptied) after")
+        }
+    }
+
     @Test func upgradesAVersionOneFile() async throws {
         let store = try LedgerStore(.sqlite)
         defer { try? FileManager.default.removeItem(atPath: (store.location as NSString).deletingLastPathComponent) }
