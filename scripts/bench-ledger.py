@@ -2,7 +2,8 @@
 """Ledger size and report time against traffic, on SQLite and PostgreSQL.
 
 Generates a month of traffic straight into a fresh ledger, as the gateway writes it: one record per billed
-answer (a miss: 10 tokens, a content key) and, for what billed nothing (hits, 1 % errors), hourly counts
+answer (a miss: 10 tokens, a content key; the ledger's trigger counts it per hour too; on PostgreSQL in the
+month's partition) and, for what billed nothing (hits, 1 % errors), hourly counts
 per tenant, key, outcome and hour plus hourly key counts (`--keys` distinct content keys per tenant and
 hour) — or, with `--records all`, one record per request, as before counts. The schema is Deja's own: the
 ledger is created by `deja keys create`. Then it starts `deja serve` on the ledger and times
@@ -95,8 +96,15 @@ class Ledger:
                 return connection.execute("PRAGMA page_count").fetchone()[0] * connection.execute("PRAGMA page_size").fetchone()[0]
             finally:
                 connection.close()
-        self.sql(["VACUUM ANALYZE usage", "VACUUM ANALYZE usage_hourly", "VACUUM ANALYZE usage_keys"])
-        return int(sum(self.scalar(f"SELECT pg_total_relation_size('{self.schema}.{t}')") for t in tables))
+        self.sql(["VACUUM ANALYZE usage", "VACUUM ANALYZE usage_records_hourly", "VACUUM ANALYZE usage_hourly", "VACUUM ANALYZE usage_keys"])
+        # `usage` is partitioned by month: its size is its partitions'.
+        return int(sum(self.scalar(f"SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('{self.schema}.{t}')")
+                       for t in tables))
+
+    def prepare_month(self) -> None:
+        """The month's partition, as a gateway running then would have added it (PostgreSQL)."""
+        if self.backend == "postgres":
+            self.sql([f"CREATE TABLE usage_2026_01 PARTITION OF usage FOR VALUES FROM ({MONTH_START}) TO ({MONTH_START + HOURS * 3600})"])
 
     def drop(self) -> None:
         if self.backend == "postgres":
@@ -129,14 +137,16 @@ def generate(ledger: Ledger, requests: int, tenants: int, miss_ratio: float, key
                 f"1500, {status}, 0.5, {blob}")
         return series(b, n, body, "usage", columns)
 
-    empty = ledger.bytes(["usage"])
+    ledger.prepare_month()
+    empty = ledger.bytes(["usage", "usage_records_hourly"])
     statements = [records_of(misses, "miss", 10, 200)]
     if records == "all":
         statements += [records_of(hits, "hit", 0, 200), records_of(errors, "error", 0, 502)]
     t0 = time.monotonic()
     ledger.sql(statements)
     record_seconds = time.monotonic() - t0
-    record_bytes = ledger.bytes(["usage"]) - (empty if b == "sqlite" else 0)
+    # Records with their hourly counts (kept by a trigger as they are inserted).
+    record_bytes = ledger.bytes(["usage", "usage_records_hourly"]) - (empty if b == "sqlite" else 0)
     count_bytes = 0
     if records == "billed":
         # Per tenant, key and hour: one hit count and one error count; per tenant and hour, `keys` key counts.

@@ -40,28 +40,8 @@ trap cleanup EXIT
 
 "$VENV/bin/python" worker/server.py --host 127.0.0.1 --port $WORKER_PORT > "$WORK/worker.log" 2>&1 &
 PIDS+=($!)
-mkdir -p "$WORK/nginx"
-cat > "$WORK/nginx.conf" <<NGINX
-$( [ "$(id -u)" = 0 ] && echo "user root;" )
-worker_processes 1;
-daemon off;
-pid $WORK/nginx/nginx.pid;
-error_log $WORK/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path $WORK/nginx/body;
-  server {
-    listen 127.0.0.1:$STUB_PORT;
-    location /sentiment {
-      default_type application/json;
-      return 200 '{"logId":"stub","errorCode":0,"errorMsg":"Success","result":{"label":"positive","score":0.97}}';
-    }
-  }
-}
-NGINX
-"$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" > "$WORK/nginx/stdout.log" 2>&1 &
-PIDS+=($!)
+start_sentiment_stub $STUB_PORT
+PIDS+=($STUB_PID)
 for _ in $(seq 1 300); do curl -fsS http://127.0.0.1:$WORKER_PORT/health > /dev/null 2>&1 && break; sleep 1; done
 MODEL_VERSION=$(curl -fsS http://127.0.0.1:$WORKER_PORT/health | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["sentimentModel"]["version"])')
 

@@ -52,8 +52,12 @@ public protocol Ledger: Sendable {
     ///
     /// Returns the rows deleted; call again, pausing between calls so other writes go first, until it
     /// returns 0. Records are taken in the order they were written, so one answered long after a younger one
-    /// may outlive its retention by that much.
+    /// may outlive its retention by that much. PostgreSQL deletes records by month: all of a month's when the
+    /// month is wholly before `recordsBefore`'s month (``UsagePartitions/cutoff(recordsBefore:)``).
     func purgeUsage(recordsBefore: Double?, countsBefore: Double?, limit: Int) async throws -> Int
+    /// Makes room for the records of the month holding `time` and the next one (PostgreSQL adds their
+    /// monthly partitions; SQLite has nothing to do). The janitor calls it on every sweep.
+    func preparePartitions(at time: Double) async throws
 
     // MARK: Quotas
 

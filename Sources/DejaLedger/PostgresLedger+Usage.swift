@@ -134,9 +134,19 @@ extension PostgresLedger {
     }
 
     /// One step of deleting usage past its retention; see ``Ledger/purgeUsage(recordsBefore:countsBefore:limit:)``.
+    ///
+    /// Records go by month (``UsagePartitions/cutoff(recordsBefore:)``): a monthly partition wholly before
+    /// the start of the month holding `recordsBefore` is dropped, one per step; the default partition and
+    /// the one from before partitions lose their older rows a step at a time, as the whole table did.
     public func purgeUsage(recordsBefore: Double?, countsBefore: Double?, limit: Int) async throws(LedgerError) -> Int {
         var deleted = 0
-        for statement in ReportSQL.purges(recordsBefore: recordsBefore, countsBefore: countsBefore, limit: limit, .postgres) {
+        var byRow: [String] = []
+        let cutoff = recordsBefore.map(UsagePartitions.cutoff(recordsBefore:))
+        if let cutoff {
+            deleted += try await dropExpiredPartition(before: cutoff)
+            byRow = ["usage_default"] + (try await partitions()).partitions.filter { $0.from == nil }.map(\.name)
+        }
+        for statement in ReportSQL.purges(recordTables: byRow, recordsBefore: cutoff, countsBefore: countsBefore, limit: limit, .postgres) {
             deleted += try await read("could not delete usage past its retention") {
                 try await client.query(Self.query(statement), logger: logger).collect().count
             }

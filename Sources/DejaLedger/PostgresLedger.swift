@@ -79,7 +79,14 @@ public final class PostgresLedger: Ledger {
             "opened PostgreSQL ledger",
             metadata: ["deja.ledger.host": .string(configuration.host), "deja.ledger.database": .string(configuration.database)]
         )
-        return PostgresLedger(client: client, running: running, clock: clock, logger: logger, options: configuration.options)
+        let ledger = PostgresLedger(client: client, running: running, clock: clock, logger: logger, options: configuration.options)
+        do {
+            try await ledger.preparePartitions(at: clock.now())
+        } catch {
+            // Records still have the default partition; the janitor tries again.
+            logger.warning("could not add this month's usage partitions", metadata: ["error": "\(error)"])
+        }
+        return ledger
     }
 
     /// Applies every migration the database has not seen yet, in one transaction holding the migration lock.

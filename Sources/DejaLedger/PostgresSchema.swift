@@ -198,6 +198,60 @@ enum PostgresSchema {
             FOR EACH STATEMENT EXECUTE FUNCTION usage_records_hourly_count()
             """,
         ],
+        [
+            // Records partitioned by month of `time`, so retention drops a month's table instead of deleting
+            // its rows (``PostgresLedger/preparePartitions(at:)`` creates months ahead; `usage_default`
+            // holds a record no month has a partition for yet, until its month's partition takes it). The
+            // records written before this version stay in one partition, `usage_before_partitions`, up to
+            // just after the newest of them, and go by row until they are all past retention.
+            "ALTER TABLE usage RENAME TO usage_before_partitions",
+            "ALTER INDEX usage_tenant_time RENAME TO usage_before_partitions_tenant_time",
+            "ALTER INDEX usage_tenant_key_time RENAME TO usage_before_partitions_tenant_key_time",
+            "ALTER TABLE usage_before_partitions RENAME CONSTRAINT usage_pkey TO usage_before_partitions_pkey",
+            "DROP TRIGGER usage_records_hourly_count ON usage_before_partitions",
+            "ALTER SEQUENCE usage_id_seq OWNED BY NONE",
+            """
+            CREATE TABLE usage (
+                id BIGINT NOT NULL DEFAULT nextval('usage_id_seq'),
+                time DOUBLE PRECISION NOT NULL,
+                tenant TEXT NOT NULL,
+                key_id TEXT NOT NULL,
+                task TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                metered BIGINT NOT NULL,
+                billed BIGINT NOT NULL,
+                latency_us BIGINT NOT NULL,
+                status BIGINT NOT NULL,
+                model_seconds DOUBLE PRECISION NOT NULL,
+                content_key BYTEA CONSTRAINT usage_content_key_length CHECK (octet_length(content_key) = 32)
+            ) PARTITION BY RANGE (time)
+            """,
+            "ALTER SEQUENCE usage_id_seq OWNED BY usage.id",
+            "CREATE INDEX usage_tenant_time ON usage(tenant, time)",
+            "CREATE INDEX usage_tenant_key_time ON usage(tenant, key_id, time)",
+            """
+            DO $$
+            DECLARE newest DOUBLE PRECISION;
+            BEGIN
+                SELECT max(time) INTO newest FROM usage_before_partitions;
+                IF newest IS NULL THEN
+                    DROP TABLE usage_before_partitions;
+                ELSE
+                    EXECUTE format(
+                        'ALTER TABLE usage ATTACH PARTITION usage_before_partitions FOR VALUES FROM (MINVALUE) TO (%s)', newest + 1
+                    );
+                END IF;
+            END
+            $$
+            """,
+            "CREATE TABLE usage_default PARTITION OF usage DEFAULT",
+            // Retention deletes the default partition's old rows oldest id first, as it did the whole table's.
+            "CREATE INDEX usage_default_id ON usage_default(id)",
+            """
+            CREATE TRIGGER usage_records_hourly_count AFTER INSERT ON usage REFERENCING NEW TABLE AS inserted
+            FOR EACH STATEMENT EXECUTE FUNCTION usage_records_hourly_count()
+            """,
+        ],
     ]
 
     /// A group of records as an hourly count's columns (`GROUP BY 1, tenant, key_id, task, outcome, status`).
@@ -212,4 +266,7 @@ enum PostgresSchema {
 
     /// The `pg_advisory_xact_lock` key migrations hold, so instances starting together migrate one at a time.
     static let migrationLock: Int64 = 0x6465_6A61_6C65_6467  // "dejaledg"
+
+    /// The `pg_try_advisory_xact_lock` key partition maintenance holds, so one instance at a time adds or drops.
+    static let partitionLock: Int64 = 0x6465_6A61_7061_7274  // "dejapart"
 }

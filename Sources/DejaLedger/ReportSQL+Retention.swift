@@ -1,14 +1,15 @@
 /// The statements that delete usage past its retention in small steps, oldest first; the same for both
 /// backends but for placeholders.
 extension ReportSQL {
-    /// Records answered before `before` among the `limit` oldest by id: ids follow time to within a
-    /// moment, so a window of ids that holds none is where the young records start.
-    static func purgeRecords(before: Double, limit: Int, _ dialect: Dialect) -> ReportSQL {
+    /// Records of `table` (`usage`, or one of its PostgreSQL partitions) answered before `before` among its
+    /// `limit` oldest by id: ids follow time to within a moment, so a window of ids that holds none is
+    /// where the young records start.
+    static func purgeRecords(_ table: String = "usage", before: Double, limit: Int, _ dialect: Dialect) -> ReportSQL {
         let (window, time) = dialect == .sqlite ? ("?", "?") : ("$1", "$2")
         return ReportSQL(
             sql: """
-                DELETE FROM usage WHERE id IN (
-                    SELECT id FROM usage WHERE id < (SELECT min(id) FROM usage) + \(window) AND time < \(time)
+                DELETE FROM \(table) WHERE id IN (
+                    SELECT id FROM \(table) WHERE id < (SELECT min(id) FROM \(table)) + \(window) AND time < \(time)
                 ) RETURNING 1
                 """,
             binds: [.integer(Int64(limit)), .double(before)], dimensions: []
@@ -29,12 +30,15 @@ extension ReportSQL {
         )
     }
 
-    /// The steps of one ``Ledger/purgeUsage(recordsBefore:countsBefore:limit:)`` call.
-    static func purges(recordsBefore: Double?, countsBefore: Double?, limit: Int, _ dialect: Dialect) -> [ReportSQL] {
+    /// The steps of one ``Ledger/purgeUsage(recordsBefore:countsBefore:limit:)`` call: records of
+    /// `recordTables` answered before `recordsBefore` and the hourly counts of records of hours that ended by
+    /// then, and hourly counts of hours that started before `countsBefore`.
+    static func purges(
+        recordTables: [String] = ["usage"], recordsBefore: Double?, countsBefore: Double?, limit: Int, _ dialect: Dialect
+    ) -> [ReportSQL] {
         var statements: [ReportSQL] = []
         if let recordsBefore {
-            statements.append(purgeRecords(before: recordsBefore, limit: limit, dialect))
-            // An hour's count of records goes when the whole hour is past: it ended by the cutoff.
+            for table in recordTables { statements.append(purgeRecords(table, before: recordsBefore, limit: limit, dialect)) }
             statements.append(purgeCounts("usage_records_hourly", key: "tenant, hour, key_id, task, outcome, status",
                                           before: (recordsBefore / HourSplit.hour).rounded(.down) * HourSplit.hour, limit: limit, dialect))
         }

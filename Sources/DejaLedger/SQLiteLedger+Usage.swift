@@ -87,6 +87,9 @@ extension SQLiteLedger {
         return deleted
     }
 
+    /// Nothing to prepare: SQLite's `usage` is one table.
+    public func preparePartitions(at time: Double) async throws(LedgerError) {}
+
     /// Free pages a retention step gives back at most: 1 MiB of 4 KiB pages, a few milliseconds of writing.
     static let vacuumPages = 256
 

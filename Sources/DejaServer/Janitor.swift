@@ -69,6 +69,11 @@ struct Janitor: Service {
         } catch {
             logger.warning("purging expired ledger rows failed", metadata: ["error": "\(error)"])
         }
+        do {
+            try await ledger.preparePartitions(at: clock.now())
+        } catch {
+            logger.warning("adding usage partitions failed", metadata: ["error": "\(error)"])
+        }
         let fromUsage = await purgeUsage()
         logger.debug("expired entries purged", metadata: [
             "deja.memory": "\(fromMemory)", "deja.sqlite": "\(fromSQLite)", "deja.redis_index": "\(fromIndex)",

@@ -12,21 +12,24 @@ import Testing
     func purgingInSmallStepsDeletesExactlyWhatIsPastItsRetention(_ backend: Backend) async throws {
         try await withLedger(backend, clock: clock) { ledger in
             let hour = 3600.0
-            // 48 hours: a billed miss every 10 minutes, and a count of 3 hits and an error every hour.
-            try await ledger.record((0..<288).map { usageRecord(.miss, at: clock.now + Double($0) * 600, metered: 10, billed: 10) })
+            // 48 hours from noon on 31 January: a billed miss every 10 minutes, and a count of 3 hits and an
+            // error every hour.
+            let start = clock.now + 30.5 * 86_400
+            try await ledger.record((0..<288).map { usageRecord(.miss, at: start + Double($0) * 600, metered: 10, billed: 10) })
             var tally = UsageTally()
             for h in 0..<48 {
-                for _ in 0..<3 { tally.add(usageRecord(.hit, at: clock.now + Double(h) * hour + 5, metered: 10)) }
-                tally.add(usageRecord(.error, at: clock.now + Double(h) * hour + 7))
+                for _ in 0..<3 { tally.add(usageRecord(.hit, at: start + Double(h) * hour + 5, metered: 10)) }
+                tally.add(usageRecord(.error, at: start + Double(h) * hour + 7))
             }
             try await ledger.count(tally)
 
-            // Records kept 36 hours back from hour 48, counts 12 hours: billing outlives hit counts.
-            let recordsBefore = clock.now + 12 * hour, countsBefore = clock.now + 36 * hour
+            // Records kept from 1 February (PostgreSQL drops January's partition whole), counts from 12 hours
+            // later: billing outlives hit counts.
+            let recordsBefore = start + 12 * hour, countsBefore = start + 36 * hour
             var steps = 0, deleted = 0
             while true {
                 let rows = try await ledger.purgeUsage(recordsBefore: recordsBefore, countsBefore: countsBefore, limit: 7)
-                #expect(rows <= 4 * 7)  // a small step: at most `limit` rows of each table
+                if backend == .sqlite { #expect(rows <= 4 * 7) }  // a small step: at most `limit` rows of each table
                 if rows == 0 { break }
                 deleted += rows
                 steps += 1
@@ -36,10 +39,12 @@ import Testing
             #expect(records.count == 288 - 72)
             #expect(records.allSatisfy { $0.time >= recordsBefore })
             let counts = try await ledger.counts(UsageQuery())
-            #expect(Set(counts.map(\.group.hour)) == Set((36..<48).map { clock.now + Double($0) * hour }))
-            // 72 records and their 12 hourly counts, and for each of 36 hours a hit count and an error
-            // count; the key-less hits have no key counts.
-            #expect(deleted == 72 + 12 + 36 * 2)
+            #expect(Set(counts.map(\.group.hour)) == Set((36..<48).map { start + Double($0) * hour }))
+            if backend == .sqlite {
+                // 72 records and their 12 hourly counts, and for each of 36 hours a hit count and an error
+                // count; the key-less hits have no key counts.
+                #expect(deleted == 72 + 12 + 36 * 2)
+            }
             let row = try #require(try await ledger.usage(UsageQuery(groupBy: [])).first)
             #expect((row.requests, row.misses, row.hits, row.errors) == (216 + 12 * 4, 216, 36, 12))
 

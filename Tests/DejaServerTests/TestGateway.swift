@@ -29,7 +29,13 @@ struct TestGateway {
         configuration.tasks[0].defaults = ["fileType": .number("1")]
         configure(&configuration)
         let ledger = try await DejaComponents.openLedger(configuration: configuration, logger: Logger(label: "test"))
-        let (info, secret) = try await ledger.createKey(tenant: "acme", name: "test")
+        let (info, secret): (APIKeyInfo, String)
+        do {
+            (info, secret) = try await ledger.createKey(tenant: "acme", name: "test")
+        } catch {
+            try? await ledger.close()
+            throw error
+        }
         try await ledger.close()
         return TestGateway(folder: folder, configuration: configuration, secret: secret, keyID: info.id)
     }

@@ -20,6 +20,11 @@ if large:
     noise = Image.frombytes("RGB", (600, 600), bytes(random.getrandbits(8) for _ in range(600 * 600 * 3)))
     buf = io.BytesIO(); noise.save(buf, "PNG"); write("large", buf.getvalue())
 PY
+  write_post_lua
+}
+
+# write_post_lua: $WORK/post.lua, a wrk script POSTing the file $DEJA_BODY with the key $DEJA_KEY.
+write_post_lua() {
   cat > "$WORK/post.lua" <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -28,6 +33,34 @@ local f = assert(io.open(os.getenv("DEJA_BODY"), "rb"))
 wrk.body = f:read("*a")
 f:close()
 LUA
+}
+
+# start_sentiment_stub PORT: an nginx answering POST /sentiment with `return 200` of a fixed sentiment
+# answer (a model that costs ~nothing), in $WORK/nginx; sets STUB_PID. Call after prepare_wrk_and_nginx.
+start_sentiment_stub() {
+  local port=$1
+  mkdir -p "$WORK/nginx"
+  cat > "$WORK/nginx.conf" <<NGINX
+$( [ "$(id -u)" = 0 ] && echo "user root;" )
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx/body;
+  server {
+    listen 127.0.0.1:$port;
+    location /sentiment {
+      default_type application/json;
+      return 200 '{"logId":"stub","errorCode":0,"errorMsg":"Success","result":{"label":"positive","score":0.97}}';
+    }
+  }
+}
+NGINX
+  "$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" > "$WORK/nginx/stdout.log" 2>&1 &
+  STUB_PID=$!
 }
 
 # run_wrk CONNS ARGS...: one wrk run of $DURATION; prints "rps p50_ms p99_ms non2xx requests" and
