@@ -97,8 +97,9 @@ class Ledger:
             finally:
                 connection.close()
         self.sql(["VACUUM ANALYZE usage", "VACUUM ANALYZE usage_records_hourly", "VACUUM ANALYZE usage_hourly", "VACUUM ANALYZE usage_keys"])
-        # `usage` is partitioned by month: its size is its partitions'.
-        return int(sum(self.scalar(f"SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('{self.schema}.{t}')")
+        # `usage` is partitioned by month: its size is its partitions' (pg_partition_tree lists a plain table's none).
+        return int(sum(self.scalar(f"SELECT pg_total_relation_size('{self.schema}.{t}') + "
+                                   f"(SELECT coalesce(sum(pg_total_relation_size(relid)), 0) FROM pg_partition_tree('{self.schema}.{t}'))")
                        for t in tables))
 
     def prepare_month(self) -> None:

@@ -38,6 +38,8 @@ public final class UsageRecorder: Service, Sendable {
     private let recordingAll: Set<String>
     private let interval: Duration
     private let maxQueued: Int
+    /// One flush at a time.
+    private let flushing = WriteGate()
     private let logger: Logger
     private let batchCommits: Timer
     private let billedCommits: Timer
@@ -147,10 +149,15 @@ public final class UsageRecorder: Service, Sendable {
     /// Requests waiting for the next flush: queued records and counted requests.
     public var queued: Int { pending.withLock { $0.records.count + Int($0.tally.requests) } }
 
-    /// Writes everything queued and counted so far. Returns false if the ledger refused a write (what it
-    /// refused stays pending).
+    /// Writes everything queued and counted so far, after any flush already under way: when it returns,
+    /// every request enqueued before the call is in the ledger (a report flushes first, so it counts
+    /// them). Returns false if the ledger refused a write (what it refused stays pending).
     @discardableResult
     public func flush() async -> Bool {
+        await flushing.withGate { await flushPending() }
+    }
+
+    private func flushPending() async -> Bool {
         let (batch, tally) = pending.withLock { pending in
             defer { pending = Pending(records: [], tally: UsageTally()) }
             return (pending.records, pending.tally)

@@ -12,9 +12,19 @@ extension PostgresLedger {
         guard !records.isEmpty || !reservations.isEmpty else { return }
         let settling = reservations.filter(\.holds).map(\.id)
         guard records.count > Self.rowsPerInsert else {
-            // One statement is its own transaction: the records and the settled reservations in one round trip.
-            return try await read("could not record usage") {
-                try await client.query(Self.insertion(records, settling: settling), logger: logger)
+            // One statement is its own transaction: the records and the settled reservations in one round
+            // trip. Its hourly counts are added in key order, but a larger batch's several statements may
+            // hold rows out of order: a deadlock rolls this statement back whole, and it is run again.
+            var attempt = 0
+            while true {
+                attempt += 1
+                do {
+                    return try await read("could not record usage") {
+                        try await client.query(Self.insertion(records, settling: settling), logger: logger)
+                    }
+                } catch where attempt < 5 && error.underlying.flatMap(Self.sqlState) == "40P01" {
+                    continue
+                }
             }
         }
         try await transaction("could not record usage") { connection in
@@ -143,7 +153,12 @@ extension PostgresLedger {
         var byRow: [String] = []
         let cutoff = recordsBefore.map(UsagePartitions.cutoff(recordsBefore:))
         if let cutoff {
-            deleted += try await dropExpiredPartition(before: cutoff)
+            do {
+                deleted += try await dropExpiredPartition(before: cutoff)
+            } catch {
+                // E.g. its lock not had in time: the other deletes go on; the next sweep tries again.
+                logger.warning("could not drop a usage partition past retention", metadata: ["error": "\(error)"])
+            }
             byRow = ["usage_default"] + (try await partitions()).partitions.filter { $0.from == nil }.map(\.name)
         }
         for statement in ReportSQL.purges(recordTables: byRow, recordsBefore: cutoff, countsBefore: countsBefore, limit: limit, .postgres) {

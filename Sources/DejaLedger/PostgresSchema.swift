@@ -153,7 +153,9 @@ enum PostgresSchema {
         [
             // Billed records counted per hour as well, by a statement trigger in the inserting transaction:
             // reports and quotas read these for whole hours and records only at a range's ends
-            // (``ReportSQL/HourSplit``). Same columns as `usage_hourly`.
+            // (``ReportSQL/HourSplit``). Same columns as `usage_hourly`. The lock keeps instances still
+            // running an older Deja from inserting records between the fill and the trigger.
+            "LOCK TABLE usage IN SHARE ROW EXCLUSIVE MODE",
             """
             CREATE TABLE usage_records_hourly (
                 hour DOUBLE PRECISION NOT NULL,

@@ -3,8 +3,9 @@ import Synchronization
 /// A FIFO async lock: at most one holder at a time, across suspension points.
 ///
 /// Guards the ledger's write connection so that two transactions never interleave on it (an actor would
-/// not: it is re-entered at every `await`). Waiting is not cancellable; holders are short.
-final class WriteGate: Sendable {
+/// not: it is re-entered at every `await`), and the usage recorder's flushes so that a report's flush
+/// returns only after the batch already being written is in. Waiting is not cancellable; holders are short.
+public final class WriteGate: Sendable {
     private struct State {
         var held = false
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -12,8 +13,10 @@ final class WriteGate: Sendable {
 
     private let state = Mutex(State())
 
+    public init() {}
+
     /// Runs `body` while holding the gate.
-    func withGate<T>(_ body: () async throws -> T) async rethrows -> T {
+    public func withGate<T>(_ body: () async throws -> T) async rethrows -> T {
         await acquire()
         defer { release() }
         return try await body()

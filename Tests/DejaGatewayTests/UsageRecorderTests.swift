@@ -41,6 +41,38 @@ import Testing
         try await ledger.close()
     }
 
+    /// On PostgreSQL, whose pool writes two flushes at once (SQLite's one writer would order them anyway).
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["DEJA_POSTGRES_URL"].map { !$0.isEmpty } ?? false))
+    func aFlushReturnsOnlyAfterTheFlushUnderWay() async throws {
+        let url = try #require(ProcessInfo.processInfo.environment["DEJA_POSTGRES_URL"])
+        let schema = "t_recorder_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased()
+        let ledger = try await PostgresLedger.open(url: url + (url.contains("?") ? "&" : "?") + "schema=" + schema)
+        defer { Self.dropSchema(schema, url: url) }
+        let recorder = UsageRecorder(ledger: ledger, recordingAll: ["layout"], logger: Logger(label: "test"))
+        // A backlog of records (usage.records: all) that takes the background flush a while to write.
+        for i in 0..<10_000 { recorder.enqueue(record(.hit, task: "layout", at: 1_767_225_600 + Double(i) * 0.01)) }
+        let background = Task { await recorder.flush() }
+        while recorder.queued > 0 { await Task.yield() }  // the background flush took the backlog
+        // A report's flush: when it returns, everything answered before it is in the ledger.
+        recorder.enqueue(record(.hit))
+        #expect(await recorder.flush())
+        let row = try #require(try await ledger.usage(UsageQuery(groupBy: [])).first)
+        #expect(row.requests == 10_001)
+        #expect(await background.value)
+        try await ledger.close()
+    }
+
+    /// Drops a test's schema with psql (this target has no PostgreSQL client of its own).
+    static func dropSchema(_ schema: String, url: String) {
+        let psql = Process()
+        psql.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        psql.arguments = ["psql", url.components(separatedBy: "?")[0], "-qc", "DROP SCHEMA IF EXISTS \(schema) CASCADE"]
+        psql.standardOutput = FileHandle.nullDevice
+        psql.standardError = FileHandle.nullDevice
+        try? psql.run()
+        psql.waitUntilExit()
+    }
+
     @Test func whatTheLedgerRefusesStaysForTheNextFlush() async throws {
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: folder) }

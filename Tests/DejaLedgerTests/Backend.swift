@@ -94,7 +94,10 @@ struct LedgerStore: Sendable {
         case .postgres:
             try await withPostgres { client in
                 try await client.query("CREATE SCHEMA \(unescaped: location)")
-                for statement in script { try await client.query(PostgresQuery(unsafeSQL: statement)) }
+                // In one transaction, as Deja migrates (a migration may LOCK a table).
+                try await client.withTransaction(logger: Logger(label: "test")) { connection in
+                    for statement in script { try await connection.query(PostgresQuery(unsafeSQL: statement), logger: Logger(label: "test")) }
+                }
             }
         }
     }

@@ -99,7 +99,7 @@ import Testing
         let store = try LedgerStore(backend)
         do {
             // Schema 6 (SQLite) and 5 (PostgreSQL): records without hourly counts.
-            try await store.createSchema(version: store.currentVersion - 1, then: [
+            try await store.createSchema(version: backend == .sqlite ? 6 : 5, then: [
                 """
                 INSERT INTO usage (time, tenant, key_id, task, outcome, metered, billed, latency_us, status, model_seconds)
                 VALUES (\(clock.now + 10), 'acme', 'key_a', 'ocr', 'miss', 10, 10, 900, 200, 1.0),
