@@ -99,7 +99,8 @@ extension PostgresLedger {
     ) async throws(LedgerError) -> T? {
         try await transaction(message) { connection in
             for try await locked in try await connection.query(
-                "SELECT pg_try_advisory_xact_lock(\(PostgresSchema.partitionLock))", logger: logger
+                // Per schema: ledgers in other schemas of the database partition their own tables.
+                "SELECT pg_try_advisory_xact_lock(\(PostgresSchema.partitionLock), hashtext(current_schema()))", logger: logger
             ).decode(Bool.self) where !locked {
                 return nil
             }

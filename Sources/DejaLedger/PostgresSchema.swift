@@ -269,6 +269,7 @@ enum PostgresSchema {
     /// The `pg_advisory_xact_lock` key migrations hold, so instances starting together migrate one at a time.
     static let migrationLock: Int64 = 0x6465_6A61_6C65_6467  // "dejaledg"
 
-    /// The `pg_try_advisory_xact_lock` key partition maintenance holds, so one instance at a time adds or drops.
-    static let partitionLock: Int64 = 0x6465_6A61_7061_7274  // "dejapart"
+    /// The first `pg_try_advisory_xact_lock` key partition maintenance holds (the second is the schema's
+    /// hash), so one instance at a time adds or drops a schema's partitions.
+    static let partitionLock: Int32 = 0x6465_6A70  // "dejp"
 }
