@@ -20,7 +20,7 @@ extension ReportSQL {
 
         init(from: Double?, to: Double?) {
             let firstWhole = from.map { ($0 / Self.hour).rounded(.up) * Self.hour }
-            let endOfWhole = to.map { ($0 / Self.hour).rounded(.down) * Self.hour }
+            let endOfWhole = to.map(UsageCount.hour(of:))
             if let firstWhole, let endOfWhole, firstWhole >= endOfWhole {
                 // No whole hour inside: the records alone (a range of under two hours).
                 hours = nil
@@ -54,9 +54,7 @@ extension ReportSQL {
     static func billed(tenant: String, keyID: String?, from: Double, to: Double?, _ dialect: Dialect, binds: inout [Value]) -> String {
         let split = HourSplit(from: from, to: to)
         func owner() -> [String] {
-            var conditions: [String] = []
-            binds.append(.text(tenant))
-            conditions.append("tenant = \(placeholder(dialect, binds))")
+            var conditions = conditions(UsageQuery(tenant: tenant), dialect, binds: &binds)
             if let keyID {
                 binds.append(.text(keyID))
                 conditions.append("key_id = \(placeholder(dialect, binds))")

@@ -40,7 +40,7 @@ extension ReportSQL {
         if let recordsBefore {
             for table in recordTables { statements.append(purgeRecords(table, before: recordsBefore, limit: limit, dialect)) }
             statements.append(purgeCounts("usage_records_hourly", key: "tenant, hour, key_id, task, outcome, status",
-                                          before: (recordsBefore / HourSplit.hour).rounded(.down) * HourSplit.hour, limit: limit, dialect))
+                                          before: UsageCount.hour(of: recordsBefore), limit: limit, dialect))
         }
         if let countsBefore {
             statements.append(purgeCounts("usage_hourly", key: "tenant, hour, key_id, task, outcome, status",
