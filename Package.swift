@@ -153,7 +153,9 @@ let package = Package(
         .testTarget(
             name: "DejaRedisTests",
             // DejaCore only for the fuzz seeds' file format (RESPFuzzSeedsReplayTests).
-            dependencies: ["DejaRedis", "DejaCore", .product(name: "NIOEmbedded", package: "swift-nio")],
+            dependencies: [
+                "DejaRedis", "DejaCore", .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

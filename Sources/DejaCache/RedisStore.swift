@@ -156,7 +156,7 @@ public final class RedisStore: CacheStore {
     /// does not open or decode completes it with `nil`, and the caller asks again the usual way.
     public func getNow(_ key: CacheKey, sealing: SealingDigest, on eventLoop: any EventLoop) -> EventLoopFuture<CacheEntry?>? {
         guard case .allow = breaker.decide() else { return nil }
-        guard let reply = redis.executeNow(GET(entryKey(key))) else {
+        guard let reply = redis.executeNow(GET(entryKey(key)), on: eventLoop) else {
             breaker.abandon()  // nothing was asked
             return nil
         }

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 
 @testable import DejaRedis
@@ -64,6 +65,30 @@ struct RedisIntegrationTests {
             for _ in 0..<500 { group.addTask { try await client.execute(GET(key)) } }
             for try await value in group { #expect(value == ByteBuffer(string: "v")) }
         }
+    }
+
+    @Test("executeNow on an event loop uses a connection of that loop, and the commands of one loop iteration, flushed together, each get their own reply")
+    func executeNowStaysOnTheCallersLoop() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+        var configuration = try RedisClientConfiguration(url: standaloneURL!)
+        configuration.poolSize = 4
+        let client = RedisClient(configuration: configuration, eventLoopGroup: group)
+        defer { Task { await client.shutdown(); try? await group.shutdownGracefully() } }
+        let keys = (0..<40).map { unique("now\($0)") }
+        for (index, key) in keys.enumerated() {  // round-robin: every slot of the pool connects
+            _ = try await client.execute(SET(key, value: ByteBuffer(string: "value \(index)"), milliseconds: 60_000))
+        }
+        for loop in group.makeIterator() {
+            // All asked for inside one task on `loop`: written as they come, flushed once when it ends.
+            let replies = try await loop.submit { keys.map { client.executeNow(GET($0), on: loop) } }.get()
+            #expect(replies.allSatisfy { $0 != nil })
+            for (index, reply) in replies.enumerated() {
+                guard let reply else { continue }
+                #expect(reply.eventLoop === loop, "reply \(index) completes on another loop")
+                #expect(try await reply.get() == ByteBuffer(string: "value \(index)"))
+            }
+        }
+        _ = try await client.execute(DEL(keys))
     }
 
     @Test("every RESP3 type from the real server (DEBUG PROTOCOL)")

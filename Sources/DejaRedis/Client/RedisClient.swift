@@ -16,6 +16,8 @@ public final class RedisClient: RedisCommandExecutor, Service, Sendable {
     /// The configuration the client was made with.
     public let configuration: RedisClientConfiguration
     let eventLoopGroup: any EventLoopGroup
+    /// The group's loops: pool slot `i` connects on loop `i % loops.count`.
+    private let loops: [any EventLoop]
     let logger: Logger
     private let state: Mutex<PoolState>
 
@@ -27,6 +29,7 @@ public final class RedisClient: RedisCommandExecutor, Service, Sendable {
     ) {
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
+        self.loops = Array(eventLoopGroup.makeIterator())
         self.logger = logger
         // The last slot is the dedicated pub/sub connection.
         self.state = Mutex(PoolState(slots: Array(repeating: .idle, count: configuration.poolSize + 1)))
@@ -55,14 +58,23 @@ public final class RedisClient: RedisCommandExecutor, Service, Sendable {
         }
     }
 
-    /// Sends one command without suspending on the pool's next connection, if it is open; `nil` otherwise.
-    public func executeNow<Command: RedisCommand>(_ command: Command) -> EventLoopFuture<Command.Response>? {
+    /// Sends one command without suspending on an open connection of the pool, if there is one; `nil`
+    /// otherwise. With `eventLoop`, a connection on that loop is preferred (the pool opens its connections
+    /// across the group's loops), so a caller on an event loop writes the command and gets the reply
+    /// there, with no hop between threads; else the next connection round-robin.
+    public func executeNow<Command: RedisCommand>(_ command: Command, on eventLoop: (any EventLoop)?) -> EventLoopFuture<Command.Response>? {
         let connection = state.withLock { state -> RedisConnection? in
             guard !state.isShutdown else { return nil }
-            let index = state.next % configuration.poolSize
+            let start = state.next
             state.next &+= 1
-            guard case .connected(let connection) = state.slots[index], connection.isActive else { return nil }
-            return connection
+            var fallback: RedisConnection?
+            for offset in 0..<configuration.poolSize {
+                let index = (start &+ offset) % configuration.poolSize
+                guard case .connected(let connection) = state.slots[index], connection.isActive else { continue }
+                guard let eventLoop, connection.channel.eventLoop !== eventLoop else { return connection }
+                if fallback == nil { fallback = connection }
+            }
+            return fallback
         }
         return connection?.executeNow(command)
     }
@@ -175,7 +187,7 @@ public final class RedisClient: RedisCommandExecutor, Service, Sendable {
             do throws(RedisError) {
                 let connection = try await RedisConnection.connect(
                     to: configuration.address, configuration: configuration.connection,
-                    eventLoopGroup: eventLoopGroup, logger: logger
+                    eventLoopGroup: loops.isEmpty ? eventLoopGroup : loops[index % loops.count], logger: logger
                 )
                 let keep = state.withLock { state -> Bool in
                     guard !state.isShutdown else { return false }

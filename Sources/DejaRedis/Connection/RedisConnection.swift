@@ -13,10 +13,13 @@ public final class RedisConnection: Sendable {
     public let channel: any Channel
     let configuration: RedisConnectionConfiguration
     private let nextSubscriptionID = Atomic<Int>(0)
+    /// Whether a flush is scheduled for the end of the event loop's current iteration.
+    private let flushScheduled: NIOLoopBoundBox<Bool>
 
     init(channel: any Channel, configuration: RedisConnectionConfiguration) {
         self.channel = channel
         self.configuration = configuration
+        self.flushScheduled = .makeBoxSendingValue(false, as: Bool.self, eventLoop: channel.eventLoop)
     }
 
     /// Whether the connection is still open.
@@ -98,12 +101,31 @@ public final class RedisConnection: Sendable {
         command.encode(into: &encoder)
         let promise = channel.eventLoop.makePromise(of: RESPToken.self)
         let request = RedisRequest(bytes: encoder.buffer, operation: .commands([promise]), timeout: configuration.commandTimeout)
-        channel.writeAndFlush(request).whenFailure { error in
+        let written: EventLoopFuture<Void>
+        if channel.eventLoop.inEventLoop {
+            // Flushed once the loop has handled the I/O it is on: the commands that every connection
+            // served in this iteration asked for go out in one write (and come back in one read).
+            written = channel.write(request)
+            flushAtEndOfIteration()
+        } else {
+            written = channel.writeAndFlush(request)
+        }
+        written.whenFailure { error in
             promise.fail(RedisError.wrap(error, code: .connectionClosed, message: "the connection is closed"))
         }
         return promise.futureResult.flatMapThrowing { token in
             if let text = token.errorText { throw RedisError.server(text) }
             return try command.decode(token)
+        }
+    }
+
+    /// Schedules one flush for after the I/O events of the loop's current iteration. Call on the loop.
+    private func flushAtEndOfIteration() {
+        guard !flushScheduled.value else { return }
+        flushScheduled.value = true
+        channel.eventLoop.execute { [self] in
+            flushScheduled.value = false
+            channel.flush()
         }
     }
 
