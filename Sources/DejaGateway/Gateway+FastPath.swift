@@ -51,8 +51,8 @@ extension Gateway {
 
     /// ``storedAnswer(task:caller:bodyDigest:cacheControl:)`` without suspending: one GET written from the
     /// calling event loop, the hit decided where its reply arrives. `nil` when the store cannot be asked
-    /// so (no open connection, a cluster, the circuit open); the future's `nil` sends the request to the
-    /// router. The reply is opened, and the future completes, on `eventLoop`.
+    /// so (no open connection, no cluster slot map yet, the circuit open); the future's `nil` sends the
+    /// request to the router. The reply is opened, and the future completes, on `eventLoop`.
     public func storedAnswerNow(
         task: TaskRuntime, caller: APIKeyInfo, bodyDigest: CacheKey, cacheControl: CacheControl, on eventLoop: any EventLoop
     ) -> EventLoopFuture<MemoryHit?>? {

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 
 @testable import DejaRedis
@@ -51,6 +52,26 @@ struct RedisClusterIntegrationTests {
         #expect(count == 300)
         let deleted = try await client.executeGroupedBySlot(keys: keys) { DEL($0) }
         #expect(deleted.map(\.response).reduce(0, +) == 300)
+    }
+
+    @Test("executeNow sends a key's command to its slot's primary on a connection of the caller's loop")
+    func executeNowRoutesBySlot() async throws {
+        let client = try client()
+        defer { Task { await client.shutdown() } }
+        let keys = (0..<60).map { RedisKey("deja-test:now:\($0):\(UUID().uuidString)") }
+        #expect(client.executeNow(GET(keys[0]), on: nil) == nil, "no slot map yet: asked the usual way")
+        for (index, key) in keys.enumerated() {  // reads the slot map, opens the nodes' connections
+            #expect(try await client.execute(SET(key, value: ByteBuffer(string: "\(index)"), milliseconds: 60_000)))
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.any()
+        let replies = try await loop.submit { keys.map { client.executeNow(GET($0), on: loop) } }.get()
+        for (index, reply) in replies.enumerated() {
+            let reply = try #require(reply, "key \(index) was not sent at once")
+            #expect(reply.eventLoop === loop)
+            #expect(try await reply.get() == ByteBuffer(string: "\(index)"))
+        }
+        #expect(client.executeNow(DEL([RedisKey("{a}now"), RedisKey("{b}now")]), on: loop) == nil, "keys in two slots are not sent at once")
+        _ = try await client.executeGroupedBySlot(keys: keys) { DEL($0) }
     }
 
     @Test("a slot moved with CLUSTER SETSLOT: ASK while migrating, MOVED afterwards")

@@ -103,6 +103,18 @@ public final class RedisClusterClient: RedisCommandExecutor, Service, Sendable {
         }
     }
 
+    /// Sends `command` without suspending to the primary the slot map names for its keys, on an open
+    /// connection to it (one on `eventLoop` when there is one); `nil` when that cannot be done at once
+    /// (no slot map yet, keys in several slots, a redirect pending, no open connection to the node): use
+    /// ``execute(_:)``. A redirect or another error fails the future; the caller asks again the usual way,
+    /// which follows redirects and refreshes the slot map.
+    public func executeNow<Command: RedisCommand>(_ command: Command, on eventLoop: (any EventLoop)?) -> EventLoopFuture<Command.Response>? {
+        guard let slot = try? Self.slot(of: command.keysAffected) else { return nil }
+        var attempt = RedisClusterStateMachine.Attempt()
+        guard case .send(let address, asking: false) = machine.withLock({ $0.route(slot: slot, attempt: &attempt) }) else { return nil }
+        return node(address).executeNow(command, on: eventLoop)
+    }
+
     /// Runs one command per slot over `keys` (e.g. `MGET`, `DEL`), concurrently; never sends a cross-slot command.
     ///
     /// Returns each group's keys (in their original relative order) with its reply.
