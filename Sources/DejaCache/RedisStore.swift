@@ -153,8 +153,9 @@ public final class RedisStore: CacheStore {
     /// ``get(_:sealing:)`` without suspending, for the event loop: the reply is opened and decoded on
     /// `eventLoop`, where the future completes (the GET goes out on a connection of that loop when the
     /// pool has one, so nothing changes threads). `nil` when it cannot be asked at once (no open
-    /// connection, no slot map yet, the circuit open): use ``get(_:sealing:)``. An error reply, a failure or an entry that
-    /// does not open or decode completes it with `nil`, and the caller asks again the usual way.
+    /// connection, no slot map yet, the circuit open): use ``get(_:sealing:)``. An error reply, a failure
+    /// or an entry that does not open or decode completes it with `nil`, and the caller asks again the
+    /// usual way.
     public func getNow(_ key: CacheKey, sealing: SealingDigest, on eventLoop: any EventLoop) -> EventLoopFuture<CacheEntry?>? {
         guard case .allow = breaker.decide() else { return nil }
         guard let reply = redis.executeNow(GET(entryKey(key)), on: eventLoop) else {

@@ -7,7 +7,8 @@ import Synchronization
 /// A client for one Redis server: a small pool of pipelined connections that reconnect by themselves.
 ///
 /// Commands from any task are spread round-robin over ``RedisClientConfiguration/poolSize`` connections,
-/// each opened on first use. A closed connection is replaced on the next command; after failed attempts
+/// each opened on first use, slot `i` on the group's loop `i mod n` (so ``executeNow(_:on:)`` can use one
+/// of the caller's loop). A closed connection is replaced on the next command; after failed attempts
 /// the client waits with jittered exponential backoff and meanwhile fails commands fast with `unavailable`,
 /// so callers can fail open instead of queueing behind a dead server.
 ///
