@@ -2,7 +2,8 @@
 # libFuzzer over every reader of untrusted bytes, one reader at a time, each with its own corpus:
 # json (the JSON parser and the whole canonicaliser), base64, png, png-crc (CRCs repaired so mutations
 # reach the inflater and the unfilter), jpeg, jpeg-dct (the DCT coefficient reader on its own), exif, pdf
-# (the PDF reader and page digests, after a `%PDF-` prefix) and resp (the Redis reply reader).
+# (the PDF reader and page digests, after a `%PDF-` prefix), http (the byte-level hit path's reader of
+# request heads) and resp (the Redis reply reader).
 #
 #   scripts/fuzz.sh                          # every reader for 60 s
 #   scripts/fuzz.sh --runs 10000000          # every reader for ten million executions
@@ -29,7 +30,7 @@ while [[ $# -gt 0 ]]; do
         *) READERS+=("$1"); shift ;;
     esac
 done
-[[ ${#READERS[@]} -gt 0 ]] || READERS=(json base64 png png-crc jpeg jpeg-dct exif pdf resp)
+[[ ${#READERS[@]} -gt 0 ]] || READERS=(json base64 png png-crc jpeg jpeg-dct exif pdf http resp)
 FUZZ=Fuzz
 mkdir -p "$FUZZ/corpus" "$FUZZ/artifacts" "$FUZZ/seeds" bench-results
 
@@ -124,6 +125,11 @@ seeds = {
     "exif": {
         "be": b"MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00",
         "le": b"II\x2a\x00\x08\x00\x00\x00\x01\x00\x12\x01\x03\x00\x01\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00",
+    },
+    "http": {
+        "plain": b"POST /ocr HTTP/1.1\r\nHost: deja\r\nAuthorization: Bearer dj_abc\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"file\":\"QQ\"}",
+        "lower": b"POST /v1/sentiment?x=1 HTTP/1.1\r\ncontent-length:2\r\nauthorization:Bearer k\r\ncache-control: no-cache\r\n\r\n{}",
+        "declined": b"POST /ocr HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\nConnection: close\r\nExpect: 100-continue\r\n\r\n",
     },
     "resp": {
         "scalars": b"+OK\r\n-ERR no\r\n:42\r\n$5\r\nhello\r\n_\r\n#t\r\n,1.5\r\n(123\r\n!3\r\nbad\r\n=7\r\ntxt:abc\r\n",

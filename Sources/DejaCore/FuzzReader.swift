@@ -24,6 +24,10 @@ enum FuzzReader: String, CaseIterable, Sendable {
     /// `%PDF-` + the input through `ImageContent.digest` (cross-reference sections, objects, object
     /// streams, filters, the page tree and the page digests) and `PDFPages.count`, which must agree.
     case pdf
+    /// `PlainRequestHead.read`, the byte-level hit path's reader of request heads, checking that what it
+    /// accepts lies within the bytes, reads the same from the head's own bytes, and that its fields can
+    /// be walked.
+    case http
 
     /// Limits small enough that a fuzzer's inputs never need gigabytes.
     static let limits = ImageLimits(maxPixels: 1 << 22, maxDecodedBytes: 64 << 20)
@@ -76,6 +80,33 @@ enum FuzzReader: String, CaseIterable, Sendable {
                 return digest
             }
             if digest.kind == .pdfPages, case .unknown = PDFPages.count(bytes) { fatalError("pages digested without a page count") }
+        case .http:
+            Self.readHead(UnsafeRawBufferPointer(data))
+        }
+    }
+
+    private static func readHead(_ bytes: UnsafeRawBufferPointer) {
+        switch PlainRequestHead.read(bytes) {
+        case .incomplete:
+            if bytes.count >= PlainRequestHead.maxHeadBytes { fatalError("a head past the limit is incomplete") }
+        case .notPlain:
+            break
+        case .head(let head):
+            guard head.bodyStart <= bytes.count, head.bodyStart <= PlainRequestHead.maxHeadBytes,
+                  head.target.lowerBound == 5, head.target.upperBound < head.bodyStart, head.contentLength >= 0
+            else { fatalError("a head outside its bytes: \(head)") }
+            for range in [head.authorization, head.cacheControl].compactMap({ $0 }) where range.upperBound > head.bodyStart {
+                fatalError("a field value outside the head: \(range)")
+            }
+            var fields = 0
+            head.forEachField(in: bytes) { name, value in
+                fields += 1
+                if name.isEmpty || value.upperBound > head.bodyStart - 2 { fatalError("a field outside the head") }
+            }
+            if fields > PlainRequestHead.maxFields { fatalError("more fields than the limit") }
+            if PlainRequestHead.read(UnsafeRawBufferPointer(rebasing: bytes[..<head.bodyStart])) != .head(head) {
+                fatalError("the head reads differently from its own bytes")
+            }
         }
     }
 

@@ -52,6 +52,10 @@ public final class KeyMemo: Sendable {
             part.withUnsafeReadableBytes { hasher.update(bufferPointer: $0) }
         }
 
+        public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+            hasher.update(bufferPointer: bytes)
+        }
+
         public func finalize() -> CacheKey {
             CacheKey(digest: hasher.finalize())
         }

@@ -82,7 +82,7 @@ public func buildApplication(
     let fastPath = configuration.server.fastPath ? HitFastPath(
         tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
         maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget, serverName: serverName,
-        registry: registry, tracer: tracing.tracer
+        registry: registry, tracer: tracing.tracer, plainHits: configuration.server.plainHits
     ) : nil
     let timeouts = ConnectionTimeouts(
         idle: .milliseconds(Int64(configuration.server.idleTimeoutSeconds * 1000)),

@@ -13,11 +13,13 @@ struct ConnectionTimeouts: Sendable {
     var header: TimeAmount
 
     /// Adds the two handlers to an HTTP/1 pipeline: one in front of the HTTP decoder (it sees the
-    /// bytes), one right after it (it sees requests and responses).
-    func install(in pipeline: ChannelPipeline.SynchronousOperations, after decoder: any ChannelHandler) throws {
+    /// bytes), one right after it (it sees requests and responses). Returns the clock they share.
+    @discardableResult
+    func install(in pipeline: ChannelPipeline.SynchronousOperations, after decoder: any ChannelHandler) throws -> ConnectionClock {
         let clock = ConnectionClock()
         try pipeline.addHandler(RequestBytesWatcher(clock: clock), position: .first)
         try pipeline.addHandler(ConnectionTimeoutHandler(timeouts: self, clock: clock), position: .after(decoder))
+        return clock
     }
 }
 

@@ -57,7 +57,7 @@ extension DejaConfiguration.Server {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
         try c.rejectUnknown([
-            "host", "port", "maxBodyBytes", "bodyTimeoutSeconds", "rateLimitPerSecond", "rateLimitBurst", "fastPath", "eventLoopThreads",
+            "host", "port", "maxBodyBytes", "bodyTimeoutSeconds", "rateLimitPerSecond", "rateLimitBurst", "fastPath", "plainHits", "eventLoopThreads",
             "canonicalThreads", "idleTimeoutSeconds", "headerTimeoutSeconds", "maxInFlightBodyBytes", "maxInFlightBodyBytesPerKey",
             "lingerSeconds", "lingerBytes",
         ])
@@ -69,6 +69,7 @@ extension DejaConfiguration.Server {
         rateLimitPerSecond = try c.value("rateLimitPerSecond", default: rateLimitPerSecond)
         rateLimitBurst = try c.optional("rateLimitBurst")
         fastPath = try c.value("fastPath", default: fastPath)
+        plainHits = try c.value("plainHits", default: plainHits)
         eventLoopThreads = try c.optional("eventLoopThreads")
         canonicalThreads = try c.value("canonicalThreads", default: canonicalThreads)
         idleTimeoutSeconds = try c.value("idleTimeoutSeconds", default: idleTimeoutSeconds)

@@ -50,6 +50,7 @@ extension DejaConfiguration {
         if let value = try double("DEJA_LINGER_SECONDS") { server.lingerSeconds = value }
         if let value = try int("DEJA_LINGER_BYTES") { server.lingerBytes = value }
         if let value = environment["DEJA_FAST_PATH"] { server.fastPath = !["0", "false", "no", "off"].contains(value.lowercased()) }
+        if let value = environment["DEJA_PLAIN_HITS"] { server.plainHits = !["0", "false", "no", "off"].contains(value.lowercased()) }
         if let value = environment["DEJA_STORAGE_PATH"] { storage.path = value }
         if let value = try int("DEJA_MEMORY_BYTES") { storage.memoryBytes = value }
         if let value = try int("DEJA_PRELOAD_BYTES") { storage.preloadBytes = value }

@@ -22,6 +22,10 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         /// Answer memory-cache hits on the event loop, before the router (default on). Off sends every
         /// request through the router; the answers are the same, only slower (for comparison).
         public var fastPath: Bool = true
+        /// With the fast path on, answer plainly written repeats straight from the connection's bytes,
+        /// before HTTP parsing (default on; off only for comparison). Anything else, and every request
+        /// while tracing is on, is parsed as usual.
+        public var plainHits: Bool = true
         /// Threads that run connections (NIO event loops); default: one per core.
         public var eventLoopThreads: Int?
         /// Threads that build the canonical form of large request bodies (default 2), so that however

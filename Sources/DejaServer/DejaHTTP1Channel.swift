@@ -7,7 +7,8 @@ import NIOHTTPTypesHTTP1
 /// Hummingbird's HTTP/1 child channel with Deja's connection timeouts, a lingering close after the
 /// router's early answers (``EarlyAnswerWatcher``) and, when on, a ``HitFastPathHandler`` in front of
 /// them and of the HTTP types codec, so a fast hit is answered in NIO's own HTTP/1 types without being
-/// converted twice.
+/// converted twice, and a ``PlainHitHandler`` in front of everything, answering plainly written
+/// repeats from the bytes.
 struct DejaHTTP1Channel: ServerChildChannel {
     typealias Value = HTTP1Channel.Value
 
@@ -33,7 +34,10 @@ struct DejaHTTP1Channel: ServerChildChannel {
                 let watcher = try pipeline.handler(type: EarlyAnswerWatcher.self)
                 try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath, lingering: lingering), position: .before(watcher))
             }
-            try timeouts.install(in: pipeline, after: try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self))
+            let clock = try timeouts.install(in: pipeline, after: try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self))
+            if let fastPath, fastPath.plainHits {
+                try pipeline.addHandler(PlainHitHandler(fastPath: fastPath, clock: clock), position: .first)
+            }
             return value
         }
     }

@@ -23,12 +23,16 @@ struct HitFastPath: Sendable {
         let task: TaskRuntime
         /// `deja_fast_path_hits_total{task}`: hits that never reached the router.
         let hits: Prometheus.Counter
+        /// `deja_plain_answers_total{task}`: answers written straight from the request's bytes
+        /// (``PlainHitHandler``), hits and rate-limit refusals.
+        let plainAnswers: Prometheus.Counter
         /// The memo digest prefix of a `shared` task (the same for every caller).
         let sharedPrefix: [UInt8]?
 
         init(task: TaskRuntime, registry: PrometheusCollectorRegistry) {
             self.task = task
             self.hits = registry.makeCounter(name: "deja_fast_path_hits_total", labels: [("task", task.policy.task)])
+            self.plainAnswers = registry.makeCounter(name: "deja_plain_answers_total", labels: [("task", task.policy.task)])
             self.sharedPrefix = task.policy.scope == .shared
                 ? KeyMemo.BodyHasher.prefix(task: task.policy.task, scope: task.memoScope(tenant: "")) : nil
         }
@@ -45,6 +49,9 @@ struct HitFastPath: Sendable {
     let serverName: String?
     /// A `deja.request` span for each request answered here, when tracing is on.
     let tracer: RequestTracer
+    /// Whether connections answer plain repeats from their bytes (``PlainHitHandler``): on with
+    /// `server.plainHits`, unless tracing is on (its spans continue the client's trace headers).
+    let plainHits: Bool
 
     /// Bodies up to this size are held without a reservation in the ``BodyBudget`` (one small
     /// body per connection at most); larger ones reserve their length like the router does.
@@ -53,9 +60,10 @@ struct HitFastPath: Sendable {
     init(
         tasks: [TaskRuntime], gateway: Gateway, authenticator: Authenticator, rateLimiter: RateLimiter?,
         maxBodyBytes: Int, bodyTimeout: Duration, bodyBudget: BodyBudget, serverName: String?,
-        registry: PrometheusCollectorRegistry, tracer: RequestTracer = .off
+        registry: PrometheusCollectorRegistry, tracer: RequestTracer = .off, plainHits: Bool = true
     ) {
         self.tracer = tracer
+        self.plainHits = plainHits && !tracer.isOn
         self.bodyBudget = bodyBudget
         self.routes = Dictionary(tasks.map { ($0.route, Route(task: $0, registry: registry)) }, uniquingKeysWith: { first, _ in first })
         self.gateway = gateway
@@ -146,6 +154,28 @@ struct HitFastPath: Sendable {
         }
     }
 
+    /// The answer to a plain request whose bytes have all arrived (``PlainHitHandler``), when the
+    /// memory tier holds it and ``hold(_:)`` would have held the request; `nil` leaves the request to
+    /// the HTTP/1 path, which asks again and may look further (the shared store, the router).
+    func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> TaskResponse? {
+        guard head.contentLength > 0, head.contentLength <= min(maxBodyBytes, Self.unbudgetedBodyBytes),
+              let route = routes[String(decoding: UnsafeRawBufferPointer(rebasing: bytes[head.target]), as: UTF8.self)],
+              let authorization = head.authorization,
+              let secret = TaskController<DejaRequestContext>.bearerToken(
+                  String(decoding: UnsafeRawBufferPointer(rebasing: bytes[authorization]), as: UTF8.self)),
+              let caller = authenticator.remembered(secret: secret)
+        else { return nil }
+        let cacheControl = head.cacheControl.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+        var hasher = KeyMemo.BodyHasher(prefix: route.sharedPrefix
+            ?? KeyMemo.BodyHasher.prefix(task: route.task.policy.task, scope: route.task.memoScope(tenant: caller.tenant)))
+        hasher.update(UnsafeRawBufferPointer(rebasing: bytes[head.bodyStart..<head.end]))
+        guard let hit = gateway.cachedAnswer(task: route.task, caller: caller, bodyDigest: hasher.finalize(),
+                                             cacheControl: CacheControl(header: cacheControl))
+        else { return nil }
+        route.plainAnswers.increment()
+        return Answering(fastPath: self, route: route, caller: caller, headers: [:], arrived: nil).respond(hit, layer: "l1")
+    }
+
     /// Answers a hit found for a held request; what it needs of the request, without its body parts.
     private struct Answering: Sendable {
         let fastPath: HitFastPath
@@ -155,11 +185,15 @@ struct HitFastPath: Sendable {
         let arrived: DefaultTracerClock.Instant?
 
         init(fastPath: HitFastPath, held: Held) {
+            self.init(fastPath: fastPath, route: held.route, caller: held.caller, headers: held.head.headers, arrived: held.arrived)
+        }
+
+        init(fastPath: HitFastPath, route: Route, caller: APIKeyInfo, headers: HTTPHeaders, arrived: DefaultTracerClock.Instant?) {
             self.fastPath = fastPath
-            self.route = held.route
-            self.caller = held.caller
-            self.headers = held.head.headers
-            self.arrived = held.arrived
+            self.route = route
+            self.caller = caller
+            self.headers = headers
+            self.arrived = arrived
         }
 
         /// The hit's answer, or the rate limiter's refusal; counted, and traced as found in `layer`.

@@ -10,7 +10,8 @@ import Prometheus
 import Testing
 
 /// The event-loop hit path and the router give the same answer: for every outcome of the cached-answer
-/// policy, one request observed over real HTTP with `server.fastPath` on and off gives the same status,
+/// policy, one request observed over real HTTP with `server.fastPath` on (answered from the request's
+/// bytes, and with `server.plainHits` off from parsed HTTP/1) and off gives the same status,
 /// Deja headers, body (but its fresh `logId`) and ledger record. Where the policy says the answer is
 /// immediate, the fast path must really have served it (its counter), so the comparison is never vacuous.
 @Suite(.serialized) struct PathParityTests {
@@ -37,10 +38,11 @@ import Testing
     static let body = ByteBuffer(string: #"{"file": "aGVsbG8gd29ybGQ=", "fileType": 1}"#)
     static let deja: [String] = ["content-type", "x-deja-cache", "x-deja-key", "x-deja-tokens", "x-deja-billed-tokens", "x-deja-model-version", "age"]
 
-    func observe(_ scenario: Scenario, fastPath: Bool, stub: StubModel) async throws -> (Observed, fastHits: String) {
+    func observe(_ scenario: Scenario, fastPath: Bool, plainHits: Bool = true, stub: StubModel) async throws -> (Observed, fastHits: String, plainAnswers: String) {
         stub.reset()
         let gateway = try await TestGateway.make { configuration in
             configuration.server.fastPath = fastPath
+            configuration.server.plainHits = plainHits
             configuration.tasks[0].upstream = stub.url + "/ocr"
             configuration.tasks[0].ttlSeconds = scenario == .staleIfError || scenario == .maxAge ? 1 : 600
             configuration.tasks[0].ttlJitter = 0
@@ -83,20 +85,29 @@ import Testing
         let canonical = String(decoding: try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]), as: UTF8.self)
         var metrics: [UInt8] = []
         registry.emit(into: &metrics)
-        let fastHits = String(decoding: metrics, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("deja_fast_path_hits_total{") }
-            .map { String($0.split(separator: " ").last ?? "") } ?? "absent"
+        func counter(_ name: String) -> String {
+            String(decoding: metrics, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix(name + "{") }
+                .map { String($0.split(separator: " ").last ?? "") } ?? "absent"
+        }
         return (Observed(status: observed.0, headers: observed.1, body: canonical, outcome: record.outcome.rawValue,
-                         metered: record.metered, billed: record.billed, recordStatus: record.status), fastHits)
+                         metered: record.metered, billed: record.billed, recordStatus: record.status),
+                counter("deja_fast_path_hits_total"), counter("deja_plain_answers_total"))
     }
 
     @Test(arguments: Scenario.allCases)
     func bothPathsAnswerAlike(_ scenario: Scenario) async throws {
         let stub = try await StubModel.start()
-        let (router, _) = try await observe(scenario, fastPath: false, stub: stub)
-        let (fast, fastHits) = try await observe(scenario, fastPath: true, stub: stub)
+        let (router, _, _) = try await observe(scenario, fastPath: false, stub: stub)
+        let (fast, fastHits, plainAnswers) = try await observe(scenario, fastPath: true, stub: stub)
+        let (parsed, parsedHits, parsedPlain) = try await observe(scenario, fastPath: true, plainHits: false, stub: stub)
         await stub.stop()
         #expect(fast == router, "\(scenario): fast path \(fast) vs router \(router)")
         #expect(fastHits == (scenario.servedOnTheEventLoop ? "1" : "0"), "\(scenario): the event loop answered \(fastHits)")
+        // The answers from the request's bytes (PlainHitHandler) are the ones checked above; with them
+        // off, the event loop's HTTP/1 path answers the same.
+        #expect(plainAnswers == (scenario.servedOnTheEventLoop ? "1" : "0"), "\(scenario): answered from the bytes \(plainAnswers)")
+        #expect(parsed == router, "\(scenario): HTTP/1 fast path \(parsed) vs router \(router)")
+        #expect(parsedHits == fastHits && parsedPlain == "0")
         // What the policy table says each outcome is.
         let expected: (status: Int, cache: String, billed: String) = switch scenario {
         case .hit, .hitsPastBudgetOff: (200, "hit", "0")

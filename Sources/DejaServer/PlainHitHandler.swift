@@ -1,0 +1,190 @@
+import DejaCore
+import DejaGateway
+import NIOCore
+import NIOHTTP1
+
+/// Answers memory hits straight from a connection's bytes, before HTTP/1 parsing: the front of the
+/// fast path.
+///
+/// Most repeats arrive as one small, plainly written `POST` in one read. For those, the work of HTTP
+/// parsing, header dictionaries, NIO's response encoder and four handlers passing request parts costs
+/// several times the lookup itself. So at a request boundary this handler reads the bytes with
+/// ``PlainRequestHead`` — a strict subset of what llhttp accepts, read the same way — and when the
+/// whole request is there and the memory tier holds its answer (``HitFastPath/answer(plain:in:)``),
+/// writes the answer's bytes itself, exactly as NIO's encoder writes the head ``HitFastPathHandler``
+/// gives it. Everything else goes on to the HTTP/1 decoder untouched, byte for byte:
+///
+/// - a complete plain request without such an answer: its bytes, after which the handler knows the
+///   next request starts (llhttp reads the same end);
+/// - a plain head whose body has not all arrived: its bytes, and the rest of its body as it comes, by
+///   count;
+/// - a head not yet complete: kept (up to ``PlainRequestHead/maxHeadBytes``, for a few reads) until
+///   it is, while the connection's header timeout runs as for any head;
+/// - anything not plain, and everything after it on the connection, and everything once the server
+///   is quiescing.
+///
+/// It answers only while no request handed on is still unanswered (``ConnectionClock/open``), so
+/// answers keep the requests' order. A connection then starts lingering or closing only through the
+/// HTTP/1 path, whose handlers stay as they are.
+final class PlainHitHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    /// Where the connection's bytes stand.
+    private enum Mode {
+        /// At a request boundary: the next bytes start a request.
+        case boundary
+        /// Inside a request handed on, with this many of its bytes still to come.
+        case forwarding(remaining: Int)
+        /// Everything goes on: the handler no longer knows where requests start.
+        case opaque
+    }
+
+    /// Reads a head may take to complete before it is handed on as it is.
+    static let maxHeadReads = 4
+
+    private let fastPath: HitFastPath
+    private let clock: ConnectionClock
+    private var mode = Mode.boundary
+    /// The start of a head not yet complete, at a boundary.
+    private var held: ByteBuffer?
+    /// Reads the held head has taken so far.
+    private var heldReads = 0
+    /// Whether an answer was written since the last flush.
+    private var wrote = false
+    private var date = HTTPDate()
+
+    init(fastPath: HitFastPath, clock: ConnectionClock) {
+        self.fastPath = fastPath
+        self.clock = clock
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if var start = held {
+            held = nil
+            start.writeBuffer(&bytes)
+            bytes = start
+        }
+        while bytes.readableBytes > 0 {
+            switch mode {
+            case .opaque:
+                hand(bytes, context: context)
+                return
+            case .forwarding(let remaining):
+                let count = min(remaining, bytes.readableBytes)
+                hand(bytes.readSlice(length: count)!, context: context)
+                mode = remaining == count ? .boundary : .forwarding(remaining: remaining - count)
+            case .boundary:
+                let reading = bytes.withUnsafeReadableBytes { PlainRequestHead.read($0) }
+                switch reading {
+                case .notPlain:
+                    mode = .opaque
+                case .incomplete:
+                    heldReads += 1
+                    guard heldReads > Self.maxHeadReads else {
+                        // The head's first byte starts the header timeout, as the HTTP/1 path would.
+                        if clock.open == 0, clock.headStartedAt == nil { clock.headStartedAt = context.eventLoop.now }
+                        held = bytes
+                        return
+                    }
+                    mode = .opaque
+                case .head(let head):
+                    heldReads = 0
+                    guard head.end <= bytes.readableBytes else {
+                        mode = .forwarding(remaining: head.end - bytes.readableBytes)
+                        hand(bytes, context: context)
+                        return
+                    }
+                    if clock.open == 0, let answer = bytes.withUnsafeReadableBytes({ fastPath.answer(plain: head, in: $0) }) {
+                        bytes.moveReaderIndex(forwardBy: head.end)
+                        write(answer, context: context)
+                    } else {
+                        hand(bytes.readSlice(length: head.end)!, context: context)
+                    }
+                }
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if wrote {
+            wrote = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        // Quiescing: the HTTP/1 path decides which requests are still answered.
+        if event is ChannelShouldQuiesceEvent { mode = .opaque }
+        handHeld(context: context)
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handHeld(context: context)
+        context.fireChannelInactive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        handHeld(context: context)
+    }
+
+    /// Hands bytes on to HTTP/1 parsing; the first byte of a request there starts its header timeout.
+    private func hand(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        if clock.open == 0, clock.headStartedAt == nil { clock.headStartedAt = context.eventLoop.now }
+        context.fireChannelRead(wrapInboundOut(bytes))
+    }
+
+    /// Hands a held head start on, so HTTP/1 parsing sees the bytes before the event that follows them.
+    private func handHeld(context: ChannelHandlerContext) {
+        guard let bytes = held else { return }
+        held = nil
+        mode = .opaque
+        hand(bytes, context: context)
+    }
+
+    /// Writes `answer` (flushed when the read ends) and leaves the connection idle from now.
+    private func write(_ answer: TaskResponse, context: ChannelHandlerContext) {
+        let length = answer.body.reduce(0) { $0 + $1.readableBytes }
+        var head = context.channel.allocator.buffer(capacity: 384 + (length <= Self.inlineBodyBytes ? length : 0))
+        Self.writeHead(of: answer, contentLength: length, date: date.now(), serverName: fastPath.serverName, into: &head)
+        if length <= Self.inlineBodyBytes {
+            for var part in answer.body { head.writeBuffer(&part) }
+            context.write(wrapOutboundOut(head), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(head), promise: nil)
+            for part in answer.body { context.write(wrapOutboundOut(part), promise: nil) }
+        }
+        wrote = true
+        clock.headStartedAt = nil
+        clock.idleSince = context.eventLoop.now
+    }
+
+    /// Bodies up to this size are copied behind the head (one write); larger ones are written as they are.
+    static let inlineBodyBytes = 16 << 10
+
+    /// The status line and fields ``HitFastPathHandler`` writes for `answer` (through NIO's encoder:
+    /// `name: value` lines, in order), then the empty line.
+    static func writeHead(of answer: TaskResponse, contentLength: Int, date: String, serverName: String?, into buffer: inout ByteBuffer) {
+        let status = HTTPResponseStatus(statusCode: answer.status)
+        buffer.writeStaticString("HTTP/1.1 ")
+        buffer.writeString(String(status.code))
+        buffer.writeStaticString(" ")
+        buffer.writeString(status.reasonPhrase)
+        buffer.writeStaticString("\r\n")
+        func field(_ name: String, _ value: String) {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        TaskController<DejaRequestContext>.forEachField(of: answer) { field($0.rawName, $1) }
+        field("Content-Length", String(contentLength))
+        field("Date", date)
+        if let serverName { field("Server", serverName) }
+        buffer.writeStaticString("\r\n")
+    }
+}
