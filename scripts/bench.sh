@@ -25,15 +25,18 @@ GATEWAY_PORT=18080
 "$VENV/bin/python" worker/server.py --host 127.0.0.1 --port $WORKER_PORT > "$WORK/worker.log" 2>&1 &
 WORKER_PID=$!
 ROUTER_PORT=18081
+PARSED_PORT=18082
 NGINX_PORT=18090
 GATEWAY_PID=
 ROUTER_PID=
+PARSED_PID=
 NGINX_PID=
 RETURN_PID=
 cleanup() {
   [ -n "$RETURN_PID" ] && kill "$RETURN_PID" 2>/dev/null && wait "$RETURN_PID" 2>/dev/null
   [ -n "$GATEWAY_PID" ] && kill "$GATEWAY_PID" 2>/dev/null && wait "$GATEWAY_PID" 2>/dev/null
   [ -n "$ROUTER_PID" ] && kill "$ROUTER_PID" 2>/dev/null && wait "$ROUTER_PID" 2>/dev/null
+  [ -n "$PARSED_PID" ] && kill "$PARSED_PID" 2>/dev/null && wait "$PARSED_PID" 2>/dev/null
   [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
   kill $WORKER_PID 2>/dev/null; wait $WORKER_PID 2>/dev/null
   rm -rf "$WORK"
@@ -61,6 +64,12 @@ sed -e "s/port: $GATEWAY_PORT/port: $ROUTER_PORT/" -e "s#path: $WORK/data#path: 
 ROUTER_KEY=$("$DEJA" keys create --config "$WORK/router.yaml" --tenant bench --quiet)
 DEJA_FAST_PATH=0 "$DEJA" serve --config "$WORK/router.yaml" > "$WORK/router.log" 2>&1 &
 ROUTER_PID=$!
+# And with server.plainHits off: hits answered on the event loop after HTTP/1 parsing (llhttp), not from the bytes.
+sed -e "s/port: $GATEWAY_PORT/port: $PARSED_PORT/" -e "s#path: $WORK/data#path: $WORK/parsed-data#" \
+  "$WORK/deja.yaml" > "$WORK/parsed.yaml"
+PARSED_KEY=$("$DEJA" keys create --config "$WORK/parsed.yaml" --tenant bench --quiet)
+DEJA_PLAIN_HITS=0 "$DEJA" serve --config "$WORK/parsed.yaml" > "$WORK/parsed.log" 2>&1 &
+PARSED_PID=$!
 mkdir -p "$WORK/nginx"
 cat > "$WORK/nginx.conf" <<NGINX
 $( [ "$(id -u)" = 0 ] && echo "user root;" )
@@ -94,7 +103,7 @@ http {
 NGINX
 "$NGINX" -c "$WORK/nginx.conf" -p "$WORK/nginx" > "$WORK/nginx/stdout.log" 2>&1 &
 NGINX_PID=$!
-for port in $GATEWAY_PORT $ROUTER_PORT; do
+for port in $GATEWAY_PORT $ROUTER_PORT $PARSED_PORT; do
   for _ in $(seq 1 100); do curl -fsS http://127.0.0.1:$port/healthz > /dev/null 2>&1 && break; sleep 0.2; done
 done
 
@@ -108,6 +117,8 @@ for body in small invoice large; do
        --data-binary @"$WORK/$body.json" http://127.0.0.1:$GATEWAY_PORT/ocr
   curl -fsS -o /dev/null -H "Authorization: Bearer $ROUTER_KEY" -H 'Content-Type: application/json' \
        --data-binary @"$WORK/$body.json" http://127.0.0.1:$ROUTER_PORT/ocr
+  curl -fsS -o /dev/null -H "Authorization: Bearer $PARSED_KEY" -H 'Content-Type: application/json' \
+       --data-binary @"$WORK/$body.json" http://127.0.0.1:$PARSED_PORT/ocr
   curl -fsS -o /dev/null -H 'Content-Type: application/json' --data-binary @"$WORK/$body.json" http://127.0.0.1:$NGINX_PORT/ocr
   curl -fsS -o /dev/null -H 'Content-Type: application/json' --data-binary @"$WORK/$body.json" http://127.0.0.1:$NGINX_PORT/ocr
 done
@@ -163,6 +174,7 @@ small_run() {  # small_run TARGET CONNS
     proxy_cache) url=http://127.0.0.1:$NGINX_PORT/ocr; key=none ;;
     deja) url=http://127.0.0.1:$GATEWAY_PORT/ocr; key=$KEY ;;
     router) url=http://127.0.0.1:$ROUTER_PORT/ocr; key=$ROUTER_KEY ;;
+    parsed) url=http://127.0.0.1:$PARSED_PORT/ocr; key=$PARSED_KEY ;;
   esac
   read -r rps p50 p99 non _ < <(DEJA_KEY=$key DEJA_BODY="$WORK/small.json" run_wrk "$conns" -s "$WORK/post.lua" "$url")
   [ "${non:-0}" = 0 ] || echo "warning: $target at $conns connections: $non non-2xx answers" >&2
@@ -170,7 +182,7 @@ small_run() {  # small_run TARGET CONNS
 }
 for round in $(seq 1 "$ROUNDS"); do
   for conns in 16 64; do
-    for target in return proxy_cache deja router; do small_run $target $conns; done
+    for target in return proxy_cache deja parsed router; do small_run $target $conns; done
   done
 done
 median() { echo "$1" | tr ' ' '\n' | grep -v '^$' | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
@@ -190,11 +202,12 @@ answer_size=$(stat -c %s "$WORK/answer.json")
   echo "|---|---|---|---|---|---|---|"
   for conns in 16 64; do
     base=$(median "${RPS[return,$conns]}")
-    for target in return proxy_cache deja router; do
+    for target in return proxy_cache deja parsed router; do
       case $target in
         return) label="nginx \`return 200\` of the same answer bytes (the machine's limit)" ;;
         proxy_cache) label="nginx proxy_cache hit (yardstick)" ;;
-        deja) label="**deja hit (memory, fast path)**" ;;
+        deja) label="**deja hit (memory, fast path, from the bytes)**" ;;
+        parsed) label="deja hit (memory, fast path after HTTP/1 parsing: plainHits off)" ;;
         router) label="deja hit through the router (fastPath off)" ;;
       esac
       rps=$(median "${RPS[$target,$conns]}")
@@ -224,14 +237,17 @@ mem_used=$(echo "$metrics" | awk '$1=="deja_cache_memory_bytes" {print $2}')
 mem_budget=$(echo "$metrics" | awk '$1=="deja_cache_memory_budget_bytes" {print $2}')
 rss=$(ps -o rss= -p "$GATEWAY_PID" | tr -d ' ')
 worker_ocr_after=$(curl -fsS http://127.0.0.1:$WORKER_PORT/stats | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["ocrRequests"])')
-fast_hits=$(echo "$(curl -fsS http://127.0.0.1:$GATEWAY_PORT/metrics)" | awk -F' ' '/^deja_fast_path_hits_total/ {print $2}')
+fast_hits=$(echo "$metrics" | awk -F' ' '/^deja_fast_path_hits_total/ {print $2}')
+plain_answers=$(echo "$metrics" | awk -F' ' '/^deja_plain_answers_total/ {print $2}')
 {
   echo
   echo "Ratios (median requests/s, small body): deja ÷ nginx return 200 $(ratio "$deja_16" "$return_16") at 16 connections,"
   echo "$(ratio "$deja_64" "$return_64") at 64; deja ÷ nginx proxy_cache $(ratio "$deja_16" "$proxy_cache_16") at 16, $(ratio "$deja_64" "$proxy_cache_64") at 64;"
-  echo "deja ÷ deja with fastPath off $(ratio "$deja_16" "$router_16") at 16, $(ratio "$deja_64" "$router_64") at 64. (nginx keyed on"
+  echo "deja ÷ deja with fastPath off $(ratio "$deja_16" "$router_16") at 16, $(ratio "$deja_64" "$router_64") at 64;"
+  echo "deja ÷ deja with plainHits off $(ratio "$deja_16" "$parsed_16") at 16, $(ratio "$deja_64" "$parsed_64") at 64. (nginx keyed on"
   echo "\$request_body does not cache the invoice or large bodies, so it is compared on the small body only.)"
-  echo "Hits answered on the event loop (deja_fast_path_hits_total): $fast_hits. Worker /ocr calls during the runs:"
+  echo "Hits answered on the event loop (deja_fast_path_hits_total): $fast_hits, of them from the request's bytes"
+  echo "(deja_plain_answers_total): $plain_answers. Worker /ocr calls during the runs:"
   echo "$((worker_ocr_after - worker_ocr_before)) (nginx and deja answered every measured request from their caches)."
   echo
   echo "Ledger after the runs: hits, misses, billed tokens = $hits_after (hits before the runs: $hits_before)."

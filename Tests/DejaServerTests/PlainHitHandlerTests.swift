@@ -94,12 +94,13 @@ import Glibc
 
     /// Runs `body` against a live gateway whose model is `stub`, with a raw connection to it.
     static func withGateway(
-        plainHits: Bool = true, stub: StubModel,
+        plainHits: Bool = true, stub: StubModel, configure: @escaping (inout DejaConfiguration) -> Void = { _ in },
         _ body: @escaping @Sendable (_ connect: @Sendable () throws -> RawConnection, _ secret: String, _ registry: PrometheusCollectorRegistry) async throws -> Void
     ) async throws {
         let gateway = try await TestGateway.make { configuration in
             configuration.server.plainHits = plainHits
             configuration.tasks[0].upstream = stub.url + "/ocr"
+            configure(&configuration)
         }
         defer { gateway.cleanUp() }
         let registry = PrometheusCollectorRegistry()
@@ -117,20 +118,30 @@ import Glibc
         let seen = Mutex<[Bool: [String]]>([:])
         for plainHits in [true, false] {
             stub.reset()
-            try await Self.withGateway(plainHits: plainHits, stub: stub) { connect, secret, registry in
+            // Three requests a key may make, then 429s: the rate limiter's refusal is compared too.
+            try await Self.withGateway(plainHits: plainHits, stub: stub, configure: { configuration in
+                configuration.server.rateLimitPerSecond = 0.001
+                configuration.server.rateLimitBurst = 3
+            }) { connect, secret, registry in
                 let connection = try connect()
                 connection.send(Self.post(Self.body, secret: secret))
                 let miss = try connection.responses(1)[0]
                 #expect(Self.field("x-deja-cache", of: miss) == "miss")
-                connection.send(Self.post(Self.body, secret: secret))
-                let hit = try connection.responses(1)[0]
-                #expect(Self.field("x-deja-cache", of: hit) == "hit")
-                #expect(Self.plainAnswers(registry) == (plainHits ? 1 : 0))
+                var answers: [String] = []
+                for extra in ["", "Connection: keep-alive\r\n", "connection: Keep-Alive\r\n"] {
+                    connection.send(Self.post(Self.body, secret: secret, extra: extra))
+                    answers.append(try connection.responses(1)[0])
+                }
+                #expect(answers[..<2].map { Self.field("x-deja-cache", of: $0) } == ["hit", "hit"])
+                #expect(answers[2].hasPrefix("HTTP/1.1 429 Too Many Requests\r\n"))
+                #expect(Self.plainAnswers(registry) == (plainHits ? 3 : 0))
                 // The date, the answer's age and its fresh logId are the moment's; the rest must match to the byte.
-                let stable = hit.split(separator: "\r\n", omittingEmptySubsequences: false)
-                    .filter { !$0.hasPrefix("Date:") && !$0.hasPrefix("Age:") }.joined(separator: "\r\n")
-                    .replacing(#/"logId" *: *"[^"]*"/#, with: #""logId":"-""#)
-                seen.withLock { $0[plainHits] = [stable] }
+                let stable = answers.map { answer in
+                    answer.split(separator: "\r\n", omittingEmptySubsequences: false)
+                        .filter { !$0.hasPrefix("Date:") && !$0.hasPrefix("Age:") }.joined(separator: "\r\n")
+                        .replacing(#/"logId" *: *"[^"]*"/#, with: #""logId":"-""#)
+                }
+                seen.withLock { $0[plainHits] = stable }
             }
         }
         let both = seen.withLock { $0 }
