@@ -9,6 +9,8 @@ extension HitFastPath: FastAnswering {
     }
 }
 
+extension HitFastPath: PlainAnswering {}
+
 extension HitFastPath.Held: HeldRequest {
     /// Hashes the part and keeps it, in case the router takes the request.
     mutating func append(_ part: ByteBuffer) {

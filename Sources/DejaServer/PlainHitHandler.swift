@@ -26,7 +26,7 @@ import NIOHTTP1
 /// It answers only while no request handed on is still unanswered (``ConnectionClock/open``), so
 /// answers keep the requests' order. A connection then starts lingering or closing only through the
 /// HTTP/1 path, whose handlers stay as they are.
-final class PlainHitHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -42,9 +42,9 @@ final class PlainHitHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Reads a head may take to complete before it is handed on as it is.
-    static let maxHeadReads = 4
+    static var maxHeadReads: Int { 4 }
 
-    private let fastPath: HitFastPath
+    private let fastPath: Answerer
     private let clock: ConnectionClock
     private var mode = Mode.boundary
     /// The start of a head not yet complete, at a boundary.
@@ -55,7 +55,7 @@ final class PlainHitHandler: ChannelInboundHandler, RemovableChannelHandler {
     private var wrote = false
     private var date = HTTPDate()
 
-    init(fastPath: HitFastPath, clock: ConnectionClock) {
+    init(fastPath: Answerer, clock: ConnectionClock) {
         self.fastPath = fastPath
         self.clock = clock
     }
@@ -164,7 +164,7 @@ final class PlainHitHandler: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// Bodies up to this size are copied behind the head (one write); larger ones are written as they are.
-    static let inlineBodyBytes = 16 << 10
+    static var inlineBodyBytes: Int { 16 << 10 }
 
     /// The status line and fields ``HitFastPathHandler`` writes for `answer` (through NIO's encoder:
     /// `name: value` lines, in order), then the empty line.
@@ -187,4 +187,14 @@ final class PlainHitHandler: ChannelInboundHandler, RemovableChannelHandler {
         if let serverName { field("Server", serverName) }
         buffer.writeStaticString("\r\n")
     }
+}
+
+/// What a ``PlainHitHandler`` asks of the fast path: the answer to a plain request whose bytes have all
+/// arrived. ``HitFastPath`` is the real one; tests give the handler a fake. Called on the event loop; must
+/// not block.
+protocol PlainAnswering {
+    /// The `Server` header of the answers the handler writes; `nil` for none.
+    var serverName: String? { get }
+    /// The answer to write, or `nil` to hand the request on to HTTP/1 parsing.
+    func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> TaskResponse?
 }

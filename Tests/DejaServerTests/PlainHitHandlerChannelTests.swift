@@ -1,0 +1,153 @@
+@testable import DejaServer
+import DejaCore
+import DejaGateway
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// ``PlainHitHandler`` on a channel, against a fake answerer: which bytes it answers, which it hands on
+/// (always whole, in order, before any event that follows them), and when it stops reading requests itself.
+@Suite struct PlainHitHandlerChannelTests {
+    /// Answers a plain request whose body starts with `hit`; records the bodies it was asked about.
+    final class FakeAnswers: PlainAnswering {
+        let serverName: String? = "deja-test"
+        private(set) var asked: [String] = []
+
+        func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> TaskResponse? {
+            let body = String(decoding: bytes[head.bodyStart..<head.end], as: UTF8.self)
+            asked.append(body)
+            return body.hasPrefix("hit") ? FakeFastPath.answer(to: body) : nil
+        }
+    }
+
+    /// What reaches the rest of the pipeline, in order. A read that starts a request opens it on the
+    /// connection's clock, as HTTP/1 parsing and the timeout handler would.
+    final class Recorder: ChannelInboundHandler {
+        typealias InboundIn = ByteBuffer
+        let clock: ConnectionClock
+        private(set) var seen: [String] = []
+
+        init(clock: ConnectionClock) { self.clock = clock }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let text = String(buffer: unwrapInboundIn(data))
+            if text.hasPrefix("POST") { clock.open += 1 }
+            seen.append(text)
+        }
+
+        func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+            seen.append("event \(event)")
+        }
+    }
+
+    let clock = ConnectionClock()
+    let answers = FakeAnswers()
+    let recorder: Recorder
+    let channel = EmbeddedChannel()
+
+    init() throws {
+        recorder = Recorder(clock: clock)
+        try channel.pipeline.syncOperations.addHandler(PlainHitHandler(fastPath: answers, clock: clock))
+        try channel.pipeline.syncOperations.addHandler(recorder)
+    }
+
+    static func post(_ body: String, extra: String = "") -> String {
+        "POST /ocr HTTP/1.1\r\nHost: t\r\n\(extra)Content-Length: \(body.utf8.count)\r\n\r\n\(body)"
+    }
+
+    /// One read of `text`, and its end.
+    func send(_ text: String) throws {
+        try channel.writeInbound(ByteBuffer(string: text))
+    }
+
+    /// The answers written so far, as text.
+    func written() throws -> String {
+        var out = ""
+        while let bytes = try channel.readOutbound(as: ByteBuffer.self) { out += String(buffer: bytes) }
+        return out
+    }
+
+    @Test func aHitIsAnsweredFromTheBytesAndWhatFollowsAMissWaitsForIt() throws {
+        try send(Self.post("hit one") + Self.post("miss two") + Self.post("hit three"))
+        let answer = try written()
+        #expect(answer.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(answer.hasSuffix("Server: deja-test\r\n\r\nanswer to hit one"))
+        #expect(answer.contains("Content-Length: 17\r\n"))
+        // The miss goes on whole; the hit behind it too, as the miss is not answered yet.
+        #expect(recorder.seen == [Self.post("miss two"), Self.post("hit three")])
+        #expect(answers.asked == ["hit one", "miss two"])
+    }
+
+    @Test func aHeadInPiecesIsKeptUntilWhole() throws {
+        let request = Self.post("hit four")
+        try send(String(request.prefix(10)))
+        #expect(try written() == "")
+        #expect(recorder.seen.isEmpty)
+        #expect(clock.headStartedAt != nil)  // the header timeout runs meanwhile
+        try send(String(request.dropFirst(10)))
+        #expect(try written().hasSuffix("answer to hit four"))
+        #expect(recorder.seen.isEmpty)
+        #expect(clock.headStartedAt == nil)
+    }
+
+    @Test func aKeptHeadGoesOnBeforeTheEventThatFollowsIt() throws {
+        let request = Self.post("hit five")
+        try send(String(request.prefix(10)))
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(recorder.seen == [String(request.prefix(10)), "event inputClosed"])
+        // Where that request ends is now HTTP/1 parsing's to know: everything after goes on.
+        try send(String(request.dropFirst(10)) + request)
+        #expect(recorder.seen.count == 3)
+        #expect(try written() == "")
+    }
+
+    @Test func onceTheServerQuiescesEveryRequestGoesOn() throws {
+        channel.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        try send(Self.post("hit six"))
+        #expect(try written() == "")
+        #expect(recorder.seen.last == Self.post("hit six"))
+        #expect(answers.asked.isEmpty)
+    }
+
+    @Test func aBodyStillArrivingIsCountedThroughToTheNextRequest() throws {
+        let request = Self.post("miss seven")
+        try send(String(request.dropLast(4)))
+        #expect(recorder.seen == [String(request.dropLast(4))])
+        clock.open = 0  // its answer was written
+        try send(String(request.suffix(4)) + Self.post("hit eight"))
+        #expect(recorder.seen == [String(request.dropLast(4)), String(request.suffix(4))])
+        #expect(try written().hasSuffix("answer to hit eight"))
+        #expect(answers.asked == ["hit eight"])
+    }
+
+    @Test func afterAnythingNotPlainEveryByteGoesOn() throws {
+        let chunked = "POST /ocr HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n8\r\nhit nine\r\n0\r\n\r\n"
+        try send(chunked)
+        clock.open = 0
+        try send(Self.post("hit ten"))
+        #expect(recorder.seen == [chunked, Self.post("hit ten")])
+        #expect(try written() == "")
+        #expect(answers.asked.isEmpty)
+    }
+
+    @Test func aHeadThatTakesTooManyReadsGoesOnAsItIs() throws {
+        let request = Self.post("hit eleven")
+        for index in 0..<PlainHitHandler<FakeAnswers>.maxHeadReads {
+            try send(String(request.dropFirst(index).prefix(1)))
+            #expect(recorder.seen.isEmpty)
+        }
+        let reads = PlainHitHandler<FakeAnswers>.maxHeadReads
+        try send(String(request.dropFirst(reads).prefix(1)))
+        #expect(recorder.seen == [String(request.prefix(reads + 1))])
+        try send(String(request.dropFirst(reads + 1)))
+        #expect(recorder.seen == [String(request.prefix(reads + 1)), String(request.dropFirst(reads + 1))])
+        #expect(try written() == "")
+    }
+
+    @Test func anAnswerOnlyGoesOutWithTheReadsEnd() throws {
+        channel.pipeline.fireChannelRead(ByteBuffer(string: Self.post("hit twelve")))
+        #expect(try written() == "")
+        channel.pipeline.fireChannelReadComplete()
+        #expect(try written().hasSuffix("answer to hit twelve"))
+    }
+}
