@@ -13,13 +13,11 @@ struct ConnectionTimeouts: Sendable {
     var header: TimeAmount
 
     /// Adds the two handlers to an HTTP/1 pipeline: one in front of the HTTP decoder (it sees the
-    /// bytes), one right after it (it sees requests and responses). Returns the clock they share.
-    @discardableResult
-    func install(in pipeline: ChannelPipeline.SynchronousOperations, after decoder: any ChannelHandler) throws -> ConnectionClock {
-        let clock = ConnectionClock()
+    /// bytes), one right after it (it sees requests and responses), sharing `clock`.
+    func install(in pipeline: ChannelPipeline.SynchronousOperations, after decoder: any ChannelHandler,
+                 clock: ConnectionClock = ConnectionClock()) throws {
         try pipeline.addHandler(RequestBytesWatcher(clock: clock), position: .first)
         try pipeline.addHandler(ConnectionTimeoutHandler(timeouts: self, clock: clock), position: .after(decoder))
-        return clock
     }
 }
 
@@ -31,6 +29,9 @@ final class ConnectionClock {
     var idleSince = NIODeadline.uptimeNanoseconds(0)
     /// When the first byte of the next request arrived, while none is open.
     var headStartedAt: NIODeadline?
+    /// Whether the HTTP/1 path has written an answer after which the connection closes (the fast
+    /// path's 408): no request is answered after it.
+    var closing = false
 }
 
 /// Notes when the first byte of a next request arrives. Does nothing else with the bytes.

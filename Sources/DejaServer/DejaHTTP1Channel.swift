@@ -30,11 +30,12 @@ struct DejaHTTP1Channel: ServerChildChannel {
             let pipeline = channel.pipeline.syncOperations
             let codec = try pipeline.handler(type: HTTP1ToHTTPServerCodec.self)
             try pipeline.addHandler(EarlyAnswerWatcher(lingering: lingering), position: .before(codec))
+            let clock = ConnectionClock()
             if let fastPath {
                 let watcher = try pipeline.handler(type: EarlyAnswerWatcher.self)
-                try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath, lingering: lingering), position: .before(watcher))
+                try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath, lingering: lingering, clock: clock), position: .before(watcher))
             }
-            let clock = try timeouts.install(in: pipeline, after: try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self))
+            try timeouts.install(in: pipeline, after: try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), clock: clock)
             if let fastPath, fastPath.plainHits {
                 try pipeline.addHandler(PlainHitHandler(fastPath: fastPath, clock: clock), position: .first)
             }

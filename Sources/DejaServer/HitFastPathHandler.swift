@@ -23,10 +23,14 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
     /// The held request's body timer, while it runs.
     private var bodyTimer: Scheduled<Void>?
     private var date = HTTPDate()
+    /// The connection's clock, told when an answer closes the connection (a ``PlainHitHandler`` in
+    /// front answers nothing after it).
+    private let clock: ConnectionClock?
 
-    init(fastPath: Answerer, lingering: LingeringClose) {
+    init(fastPath: Answerer, lingering: LingeringClose, clock: ConnectionClock? = nil) {
         self.fastPath = fastPath
         self.lingering = lingering
+        self.clock = clock
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -119,6 +123,7 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
             cancelBodyTimer()
             write(answer, version: version, connection: nil, context: context)
         case .writeBodyTimedOut(let head):
+            clock?.closing = true
             write(fastPath.bodyTimedOut(head), version: head.version,
                   connection: "close", context: context)
         case .dropHeld(let events):

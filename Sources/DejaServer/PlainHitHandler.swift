@@ -24,7 +24,12 @@ import NIOHTTP1
 ///   is quiescing.
 ///
 /// It answers only while no request handed on is still unanswered (``ConnectionClock/open``), so
-/// answers keep the requests' order. A connection then starts lingering or closing only through the
+/// answers keep the requests' order; while the HTTP/1 path is not closing the connection
+/// (``ConnectionClock/closing``); and while the socket is writable — past that, requests go on whole to
+/// the HTTP/1 path, whose reads wait for the socket, so a client that sends without reading cannot pile
+/// answers up in memory. A client's half-close or the server's quiesce is held back while answers
+/// written here have not all left, then goes on (with any held head start before it), so Hummingbird
+/// does not close the connection under them. A connection starts lingering or closing only through the
 /// HTTP/1 path, whose handlers stay as they are.
 final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
@@ -53,6 +58,10 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
     private var heldReads = 0
     /// Whether an answer was written since the last flush.
     private var wrote = false
+    /// Whether an answer was ever written here.
+    private var answered = false
+    /// Events held back until the answers written have left.
+    private var deferred: [Any] = []
     private var date = HTTPDate()
 
     init(fastPath: Answerer, clock: ConnectionClock) {
@@ -97,7 +106,8 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
                         hand(bytes, context: context)
                         return
                     }
-                    if clock.open == 0, let answer = bytes.withUnsafeReadableBytes({ fastPath.answer(plain: head, in: $0) }) {
+                    if clock.open == 0, !clock.closing, context.channel.isWritable,
+                       let answer = bytes.withUnsafeReadableBytes({ fastPath.answer(plain: head, in: $0) }) {
                         bytes.moveReaderIndex(forwardBy: head.end)
                         write(answer, context: context)
                     } else {
@@ -119,11 +129,26 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // Quiescing: the HTTP/1 path decides which requests are still answered.
         if event is ChannelShouldQuiesceEvent { mode = .opaque }
-        handHeld(context: context)
-        context.fireUserInboundEventTriggered(event)
+        guard answered else {
+            handHeld(context: context)
+            context.fireUserInboundEventTriggered(event)
+            return
+        }
+        // Writes complete in order: an empty one behind the answers tells when they have all left.
+        deferred.append(event)
+        guard deferred.count == 1 else { return }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { [self] _ in
+            let events = deferred
+            deferred.removeAll()
+            handHeld(context: context)
+            for event in events { context.fireUserInboundEventTriggered(event) }
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        deferred.removeAll()
         handHeld(context: context)
         context.fireChannelInactive()
     }
@@ -159,12 +184,13 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
             for part in answer.body { context.write(wrapOutboundOut(part), promise: nil) }
         }
         wrote = true
+        answered = true
         clock.headStartedAt = nil
         clock.idleSince = context.eventLoop.now
     }
 
     /// Bodies up to this size are copied behind the head (one write); larger ones are written as they are.
-    static var inlineBodyBytes: Int { 16 << 10 }
+    static var inlineBodyBytes: Int { 4 << 10 }
 
     /// The status line and fields ``HitFastPathHandler`` writes for `answer` (through NIO's encoder:
     /// `name: value` lines, in order), then the empty line.
@@ -182,7 +208,8 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
             buffer.writeStaticString("\r\n")
         }
         TaskController<DejaRequestContext>.forEachField(of: answer) { field($0.rawName, $1) }
-        field("Content-Length", String(contentLength))
+        // NIO's encoder drops the length of answers that have no body (1xx, 204, 304).
+        if !(100..<200).contains(status.code), status.code != 204, status.code != 304 { field("Content-Length", String(contentLength)) }
         field("Date", date)
         if let serverName { field("Server", serverName) }
         buffer.writeStaticString("\r\n")

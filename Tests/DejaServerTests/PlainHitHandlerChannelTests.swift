@@ -3,6 +3,7 @@ import DejaCore
 import DejaGateway
 import NIOCore
 import NIOEmbedded
+import NIOHTTP1
 import Testing
 
 /// ``PlainHitHandler`` on a channel, against a fake answerer: which bytes it answers, which it hands on
@@ -97,7 +98,7 @@ import Testing
         #expect(recorder.seen == [String(request.prefix(10)), "event inputClosed"])
         // Where that request ends is now HTTP/1 parsing's to know: everything after goes on.
         try send(String(request.dropFirst(10)) + request)
-        #expect(recorder.seen.count == 3)
+        #expect(recorder.seen == [String(request.prefix(10)), "event inputClosed", String(request.dropFirst(10)) + request])
         #expect(try written() == "")
     }
 
@@ -149,5 +150,91 @@ import Testing
         #expect(try written() == "")
         channel.pipeline.fireChannelReadComplete()
         #expect(try written().hasSuffix("answer to hit twelve"))
+    }
+
+    /// Holds writes (and flushes) on their way to the socket until released, as a socket that takes
+    /// its time does.
+    final class SlowSocket: ChannelOutboundHandler {
+        typealias OutboundIn = ByteBuffer
+        private var held: [(NIOAny, EventLoopPromise<Void>?)] = []
+        private var context: ChannelHandlerContext?
+
+        func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+        func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) { held.append((data, promise)) }
+        func flush(context: ChannelHandlerContext) {}
+
+        func release() {
+            guard let context else { return }
+            for (data, promise) in held { context.write(data, promise: promise) }
+            held.removeAll()
+            context.flush()
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func aHalfCloseOrQuiesceWaitsForTheAnswersToLeave(_ quiesce: Bool) throws {
+        let socket = SlowSocket()
+        try channel.pipeline.syncOperations.addHandler(socket, position: .first)
+        try send(Self.post("hit thirteen"))
+        channel.pipeline.fireUserInboundEventTriggered(quiesce ? ChannelShouldQuiesceEvent() as Any : ChannelEvent.inputClosed)
+        // Hummingbird would close on it: it waits for the answer's bytes to leave.
+        #expect(recorder.seen.isEmpty)
+        socket.release()
+        #expect(try written().hasSuffix("answer to hit thirteen"))
+        #expect(recorder.seen == [quiesce ? "event ChannelShouldQuiesceEvent()" : "event inputClosed"])
+    }
+
+    @Test func withoutAnswersWrittenHereEventsGoOnAtOnce() throws {
+        let socket = SlowSocket()
+        try channel.pipeline.syncOperations.addHandler(socket, position: .first)
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        #expect(recorder.seen == ["event inputClosed"])
+    }
+
+    @Test func aSocketThatIsNotWritableGetsItsAnswersFromTheHTTPPath() throws {
+        channel.isWritable = false
+        try send(Self.post("hit fourteen"))
+        #expect(try written() == "")
+        #expect(recorder.seen == [Self.post("hit fourteen")])
+        #expect(answers.asked.isEmpty)
+        // The boundary is still known: once writable, repeats are answered here again.
+        channel.isWritable = true
+        clock.open = 0
+        try send(Self.post("hit fifteen"))
+        #expect(try written().hasSuffix("answer to hit fifteen"))
+    }
+
+    @Test func nothingIsAnsweredAfterTheHTTPPathClosesTheConnection() throws {
+        clock.closing = true
+        try send(Self.post("hit sixteen"))
+        #expect(try written() == "")
+        #expect(recorder.seen == [Self.post("hit sixteen")])
+    }
+
+    /// The head ``HitFastPathHandler`` gives NIO's encoder for `answer`.
+    static func encoded(_ answer: TaskResponse, date: String) throws -> String {
+        let channel = EmbeddedChannel()
+        try channel.pipeline.syncOperations.addHandler(HTTPResponseEncoder())
+        var headers = HTTPHeaders()
+        TaskController<DejaRequestContext>.forEachField(of: answer) { headers.add(name: $0.rawName, value: $1) }
+        headers.add(name: "Content-Length", value: String(answer.body.reduce(0) { $0 + $1.readableBytes }))
+        headers.add(name: "Date", value: date)
+        headers.add(name: "Server", value: "deja")
+        try channel.writeOutbound(HTTPServerResponsePart.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: answer.status), headers: headers)))
+        var out = ""
+        while let bytes = try channel.readOutbound(as: ByteBuffer.self) { out += String(buffer: bytes) }
+        _ = try channel.finish()
+        return out
+    }
+
+    @Test(arguments: [200, 204, 304, 422, 429, 500, 502])
+    func answerHeadsAreWhatNIOsEncoderWrites(_ status: Int) throws {
+        var answer = TaskResponse(status: status, outcome: status == 200 ? .hit : .negative, key: nil, tokens: 3,
+                                  body: status == 204 || status == 304 ? [] : [ByteBuffer(string: "{}")])
+        answer.retryAfter = status == 429 ? 7 : nil
+        var head = ByteBuffer()
+        PlainHitHandler<FakeAnswers>.writeHead(of: answer, contentLength: answer.body.reduce(0) { $0 + $1.readableBytes },
+                                               date: "Sat, 05 Dec 2026 09:00:00 GMT", serverName: "deja", into: &head)
+        #expect(String(buffer: head) == (try Self.encoded(answer, date: "Sat, 05 Dec 2026 09:00:00 GMT")))
     }
 }
