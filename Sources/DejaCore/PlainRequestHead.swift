@@ -153,7 +153,7 @@ public struct PlainRequestHead: Equatable, Sendable {
                     guard cacheControl == nil else { return .notPlain }
                     cacheControl = value
                 case .connection:
-                    guard !keepAlive, Self.isKeepAlive(value, in: bytes) else { return .notPlain }
+                    guard !keepAlive, Self.bytes(value, in: bytes, equalIgnoringCase: "keep-alive") else { return .notPlain }
                     keepAlive = true
                 case .declined:
                     return .notPlain
@@ -165,12 +165,7 @@ public struct PlainRequestHead: Equatable, Sendable {
 
         /// What a field name means here, ignoring ASCII case.
         static func kind(of name: Range<Int>, in bytes: UnsafeRawBufferPointer) -> FieldKind {
-            func named(_ lowercase: StaticString) -> Bool {
-                guard name.count == lowercase.utf8CodeUnitCount else { return false }
-                let other = lowercase.utf8Start
-                for k in 0..<name.count where bytes[name.lowerBound + k] | 0x20 != other[k] { return false }
-                return true
-            }
+            func named(_ lowercase: StaticString) -> Bool { Self.bytes(name, in: bytes, equalIgnoringCase: lowercase) }
             switch name.count {
             case 14 where named("content-length"): return .contentLength
             case 13 where named("authorization"): return .authorization
@@ -183,11 +178,11 @@ public struct PlainRequestHead: Equatable, Sendable {
             }
         }
 
-        /// Whether a `Connection` value is `keep-alive`, ignoring ASCII case.
-        static func isKeepAlive(_ value: Range<Int>, in bytes: UnsafeRawBufferPointer) -> Bool {
-            let keepAlive: StaticString = "keep-alive"
-            guard value.count == keepAlive.utf8CodeUnitCount else { return false }
-            for k in 0..<value.count where bytes[value.lowerBound + k] | 0x20 != keepAlive.utf8Start[k] { return false }
+        /// Whether the bytes in `range` are `lowercase` (lowercase letters, digits and `-`), ignoring ASCII case.
+        static func bytes(_ range: Range<Int>, in bytes: UnsafeRawBufferPointer, equalIgnoringCase lowercase: StaticString) -> Bool {
+            guard range.count == lowercase.utf8CodeUnitCount else { return false }
+            let other = lowercase.utf8Start
+            for k in 0..<range.count where bytes[range.lowerBound + k] | 0x20 != other[k] { return false }
             return true
         }
 
@@ -203,7 +198,7 @@ public struct PlainRequestHead: Equatable, Sendable {
             return number
         }
 
-        /// RFC 9110 `tchar`. (Letters are tested with `| 0x20`; `^ _ `` ` `` | ~` by range.)
+        /// RFC 9110 `tchar`.
         static func isTokenByte(_ byte: UInt8) -> Bool {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):

@@ -24,6 +24,23 @@ protocol FastAnswering {
     func bodyTimedOut(_ head: HTTPRequestHead) -> TaskResponse
 }
 
+/// The header fields of an answer written on the event loop, in order: Deja's
+/// (``TaskController/forEachField(of:_:)``), the body's length (not for 1xx, 204 or 304, which have no
+/// body, as NIO's encoder leaves it out), `Date`, `Server` and, when given, `Connection`.
+/// ``HitFastPathHandler`` hands them to NIO's encoder; ``PlainHitHandler`` writes them itself.
+enum FastAnswerFields {
+    static func forEach(
+        of answer: TaskResponse, contentLength: Int, date: String, serverName: String?, connection: String? = nil,
+        _ body: (String, String) -> Void
+    ) {
+        TaskController<DejaRequestContext>.forEachField(of: answer) { body($0.rawName, $1) }
+        if !(100..<200).contains(answer.status), answer.status != 204, answer.status != 304 { body("Content-Length", String(contentLength)) }
+        body("Date", date)
+        if let serverName { body("Server", serverName) }
+        if let connection { body("Connection", connection) }
+    }
+}
+
 /// What the fast path does with a held request whose body has all arrived.
 enum FastAnswer {
     /// Write this answer.

@@ -29,6 +29,12 @@ struct HitFastPath: Sendable {
         /// The memo digest prefix of a `shared` task (the same for every caller).
         let sharedPrefix: [UInt8]?
 
+        /// A body hasher for `caller`'s requests on this route.
+        func bodyHasher(for caller: APIKeyInfo) -> KeyMemo.BodyHasher {
+            KeyMemo.BodyHasher(prefix: sharedPrefix
+                ?? KeyMemo.BodyHasher.prefix(task: task.policy.task, scope: task.memoScope(tenant: caller.tenant)))
+        }
+
         init(task: TaskRuntime, registry: PrometheusCollectorRegistry) {
             self.task = task
             self.hits = registry.makeCounter(name: "deja_fast_path_hits_total", labels: [("task", task.policy.task)])
@@ -116,19 +122,14 @@ struct HitFastPath: Sendable {
                 continue
             }
         }
-        guard let declared, declared > 0, declared <= maxBodyBytes,
-              let secret = TaskController<DejaRequestContext>.bearerToken(authorization),
-              let caller = authenticator.remembered(secret: secret)
-        else { return nil }
-        let prefix = route.sharedPrefix
-            ?? KeyMemo.BodyHasher.prefix(task: route.task.policy.task, scope: route.task.memoScope(tenant: caller.tenant))
+        guard let declared, declared > 0, declared <= maxBodyBytes, let caller = caller(authorization: authorization) else { return nil }
         var reservation: BodyBudget.Reservation?
         if declared > Self.unbudgetedBodyBytes {
             // No room: the router answers the refusal.
             guard let reserved = try? bodyBudget.reserve(declared, keyID: caller.id) else { return nil }
             reservation = reserved
         }
-        var held = Held(head: head, route: route, caller: caller, cacheControl: cacheControl, hasher: KeyMemo.BodyHasher(prefix: prefix),
+        var held = Held(head: head, route: route, caller: caller, cacheControl: cacheControl, hasher: route.bodyHasher(for: caller),
                         reservation: reservation, arrived: tracer.isOn ? DefaultTracerClock.now : nil)
         held.parts.reserveCapacity(4)
         return held
@@ -160,20 +161,22 @@ struct HitFastPath: Sendable {
     func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> TaskResponse? {
         guard head.contentLength > 0, head.contentLength <= min(maxBodyBytes, Self.unbudgetedBodyBytes),
               let route = routes[String(decoding: UnsafeRawBufferPointer(rebasing: bytes[head.target]), as: UTF8.self)],
-              let authorization = head.authorization,
-              let secret = TaskController<DejaRequestContext>.bearerToken(
-                  String(decoding: UnsafeRawBufferPointer(rebasing: bytes[authorization]), as: UTF8.self)),
-              let caller = authenticator.remembered(secret: secret)
+              let caller = caller(authorization: head.authorization.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) })
         else { return nil }
         let cacheControl = head.cacheControl.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
-        var hasher = KeyMemo.BodyHasher(prefix: route.sharedPrefix
-            ?? KeyMemo.BodyHasher.prefix(task: route.task.policy.task, scope: route.task.memoScope(tenant: caller.tenant)))
+        var hasher = route.bodyHasher(for: caller)
         hasher.update(UnsafeRawBufferPointer(rebasing: bytes[head.bodyStart..<head.end]))
         guard let hit = gateway.cachedAnswer(task: route.task, caller: caller, bodyDigest: hasher.finalize(),
                                              cacheControl: CacheControl(header: cacheControl))
         else { return nil }
         route.plainAnswers.increment()
         return Answering(fastPath: self, route: route, caller: caller, headers: [:], arrived: nil).respond(hit, layer: "l1")
+    }
+
+    /// The caller of a bearer `authorization` the authenticator remembers as valid; `nil` sends the
+    /// request to the router, which judges it.
+    private func caller(authorization: String?) -> APIKeyInfo? {
+        TaskController<DejaRequestContext>.bearerToken(authorization).flatMap { authenticator.remembered(secret: $0) }
     }
 
     /// Answers a hit found for a held request; what it needs of the request, without its body parts.

@@ -159,11 +159,8 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
     private func write(_ answer: TaskResponse, version: HTTPVersion, connection: String?, context: ChannelHandlerContext) {
         var headers = HTTPHeaders()
         headers.reserveCapacity(12)
-        TaskController<DejaRequestContext>.forEachField(of: answer) { headers.add(name: $0.rawName, value: $1) }
-        headers.add(name: "Content-Length", value: String(answer.body.reduce(0) { $0 + $1.readableBytes }))
-        headers.add(name: "Date", value: date.now())
-        if let serverName = fastPath.serverName { headers.add(name: "Server", value: serverName) }
-        if let connection { headers.add(name: "Connection", value: connection) }
+        FastAnswerFields.forEach(of: answer, contentLength: answer.body.reduce(0) { $0 + $1.readableBytes }, date: date.now(),
+                                 serverName: fastPath.serverName, connection: connection) { headers.add(name: $0, value: $1) }
         let head = HTTPResponseHead(version: version, status: .init(statusCode: answer.status), headers: headers)
         context.write(wrapOutboundOut(.head(head)), promise: nil)
         for part in answer.body {

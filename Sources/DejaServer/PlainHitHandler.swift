@@ -192,8 +192,8 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
     /// Bodies up to this size are copied behind the head (one write); larger ones are written as they are.
     static var inlineBodyBytes: Int { 4 << 10 }
 
-    /// The status line and fields ``HitFastPathHandler`` writes for `answer` (through NIO's encoder:
-    /// `name: value` lines, in order), then the empty line.
+    /// The status line and the fields ``HitFastPathHandler`` writes for `answer` (``FastAnswerFields``),
+    /// as NIO's encoder writes them: `name: value` lines, in order, then the empty line.
     static func writeHead(of answer: TaskResponse, contentLength: Int, date: String, serverName: String?, into buffer: inout ByteBuffer) {
         let status = HTTPResponseStatus(statusCode: answer.status)
         buffer.writeStaticString("HTTP/1.1 ")
@@ -201,17 +201,12 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
         buffer.writeStaticString(" ")
         buffer.writeString(status.reasonPhrase)
         buffer.writeStaticString("\r\n")
-        func field(_ name: String, _ value: String) {
+        FastAnswerFields.forEach(of: answer, contentLength: contentLength, date: date, serverName: serverName) { name, value in
             buffer.writeString(name)
             buffer.writeStaticString(": ")
             buffer.writeString(value)
             buffer.writeStaticString("\r\n")
         }
-        TaskController<DejaRequestContext>.forEachField(of: answer) { field($0.rawName, $1) }
-        // NIO's encoder drops the length of answers that have no body (1xx, 204, 304).
-        if !(100..<200).contains(status.code), status.code != 204, status.code != 304 { field("Content-Length", String(contentLength)) }
-        field("Date", date)
-        if let serverName { field("Server", serverName) }
         buffer.writeStaticString("\r\n")
     }
 }

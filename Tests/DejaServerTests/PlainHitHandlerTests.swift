@@ -111,6 +111,22 @@ import Glibc
         }
     }
 
+    /// Runs `body` on a raw connection to a live gateway whose model answers one page, once the
+    /// connection's first request, `post(body, secret:)`, has been answered as a miss.
+    static func withPrimedConnection(
+        _ body: @escaping @Sendable (RawConnection, _ secret: String, PrometheusCollectorRegistry) async throws -> Void
+    ) async throws {
+        let stub = try await StubModel.start()
+        defer { Task { await stub.stop() } }
+        stub.behave(.answer(pages: 1))
+        try await withGateway(stub: stub) { connect, secret, registry in
+            let connection = try connect()
+            connection.send(post(Self.body, secret: secret))
+            #expect(field("x-deja-cache", of: try connection.responses(1)[0]) == "miss")
+            try await body(connection, secret, registry)
+        }
+    }
+
     @Test func plainAnswersAreByteForByteTheHTTPPathsAnswers() async throws {
         let stub = try await StubModel.start()
         defer { Task { await stub.stop() } }
@@ -150,13 +166,7 @@ import Glibc
     }
 
     @Test func pipelinedRequestsKeepTheirOrderWhicheverPathAnswers() async throws {
-        let stub = try await StubModel.start()
-        defer { Task { await stub.stop() } }
-        stub.behave(.answer(pages: 1))
-        try await Self.withGateway(stub: stub) { connect, secret, registry in
-            let connection = try connect()
-            connection.send(Self.post(Self.body, secret: secret))
-            #expect(Self.field("x-deja-cache", of: try connection.responses(1)[0]) == "miss")
+        try await Self.withPrimedConnection { connection, secret, registry in
             // One write: a hit, a miss (to the model) and a hit behind it, which waits for the miss.
             connection.send(Self.post(Self.body, secret: secret) + Self.post(Self.other, secret: secret) + Self.post(Self.body, secret: secret))
             let three = try connection.responses(3)
@@ -175,14 +185,8 @@ import Glibc
     }
 
     @Test func headsAndBodiesSplitAcrossReadsKeepTheBoundary() async throws {
-        let stub = try await StubModel.start()
-        defer { Task { await stub.stop() } }
-        stub.behave(.answer(pages: 1))
-        try await Self.withGateway(stub: stub) { connect, secret, registry in
-            let connection = try connect()
+        try await Self.withPrimedConnection { connection, secret, registry in
             let request = Self.post(Self.body, secret: secret)
-            connection.send(request)
-            #expect(Self.field("x-deja-cache", of: try connection.responses(1)[0]) == "miss")
             // A head in two reads: kept until whole, then answered from the bytes.
             connection.send(Array(request[..<12]))
             try await Task.sleep(for: .milliseconds(100))
