@@ -7,17 +7,12 @@ enum APISecret {
 
     /// A new secret: `dk_` followed by 32 random bytes in unpadded base64url (43 characters).
     static func generate() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return prefix + base64URL(bytes)
+        prefix + base64URL(RandomID.bytes(32))
     }
 
     /// A new key id: `key_` followed by 12 lowercase hex digits.
     static func generateKeyID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        let hex = (0..<12).map { _ in digits[Int.random(in: 0..<16, using: &generator)] }
-        return "key_" + String(decoding: hex, as: UTF8.self)
+        "key_" + RandomID.hex(12)
     }
 
     /// The SHA-256 digest of `secret`'s UTF-8 bytes; what the ledger stores.

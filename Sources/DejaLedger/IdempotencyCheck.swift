@@ -71,9 +71,6 @@ enum IdempotencyCheck {
 
     /// A new lease id: `idl_` followed by 24 hex digits.
     static func newLeaseID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        let hex = (0..<24).map { _ in digits[Int.random(in: 0..<16, using: &generator)] }
-        return "idl_" + String(decoding: hex, as: UTF8.self)
+        "idl_" + RandomID.hex(24)
     }
 }

@@ -192,7 +192,33 @@ enum LedgerSchema {
             END
             """,
         ],
+        [
+            // The same trigger without `outcome IN (…)`: SQLite reads a list of three or more values through a
+            // temporary b-tree, which every billed insert opened and freed (a page cache each time, and glibc
+            // handing its pages back to the kernel: about one madvise call and 13 page faults per billed miss).
+            "DROP TRIGGER usage_records_hourly_count",
+            """
+            CREATE TRIGGER usage_records_hourly_count AFTER INSERT ON usage BEGIN
+                INSERT INTO usage_records_hourly (\(ReportSQL.countColumns))
+                VALUES (
+                    CAST(NEW.time / 3600 AS INTEGER) * 3600.0, NEW.tenant, NEW.key_id, NEW.task, NEW.outcome, NEW.status, 1,
+                    NEW.metered, NEW.billed,
+                    CASE WHEN \(cachedOutcome("NEW.outcome")) THEN NEW.metered - NEW.billed ELSE 0 END,
+                    CASE WHEN \(cachedOutcome("NEW.outcome")) THEN NEW.model_seconds ELSE 0 END
+                )
+                ON CONFLICT (tenant, hour, key_id, task, outcome, status) DO UPDATE SET
+                    requests = requests + 1, metered = metered + excluded.metered, billed = billed + excluded.billed,
+                    saved = saved + excluded.saved, model_seconds_saved = model_seconds_saved + excluded.model_seconds_saved;
+            END
+            """,
+        ],
     ]
+
+    /// Whether `column` names an answer served from cache (hit, coalesced, stale), as comparisons a
+    /// statement evaluates in place (``ReportSQL/cached`` says the same with `IN`).
+    static func cachedOutcome(_ column: String) -> String {
+        "(\(column) = 'hit' OR \(column) = 'coalesced' OR \(column) = 'stale')"
+    }
 
     /// The version a fully migrated database has.
     static var currentVersion: Int { migrations.count }

@@ -43,9 +43,6 @@ enum QuotaCheck {
 
     /// A new reservation id: `rsv_` followed by 24 hex digits.
     static func newReservationID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let digits = Array("0123456789abcdef".utf8)
-        let hex = (0..<24).map { _ in digits[Int.random(in: 0..<16, using: &generator)] }
-        return "rsv_" + String(decoding: hex, as: UTF8.self)
+        "rsv_" + RandomID.hex(24)
     }
 }

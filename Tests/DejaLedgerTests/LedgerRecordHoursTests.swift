@@ -121,4 +121,29 @@ import Testing
         }
         await store.destroy()
     }
+
+    /// Schema 8 replaces the SQLite trigger that counts billed records per hour (its `IN` list opened a
+    /// temporary b-tree on every insert) with one that compares in place; a ledger upgraded from 7 counts
+    /// every outcome as before: tokens saved only for answers served from cache.
+    @Test func theUpgradedHourlyTriggerCountsWhatTheOldOneCounted() async throws {
+        let store = try LedgerStore(.sqlite)
+        do {
+            try await store.createSchema(version: 7)
+            let ledger = try await store.open(clock: clock)
+            let outcomes: [Outcome] = [.hit, .coalesced, .stale, .miss, .negative, .bypass, .error]
+            try await ledger.record(outcomes.enumerated().map { index, outcome in
+                UsageRecord(time: clock.now + Double(index), tenant: "acme", keyID: "key_a", task: "ocr", outcome: outcome,
+                            meteredTokens: 10, billedTokens: 3, latencyMicros: 100, status: 200, modelSeconds: 0.5)
+            })
+            // A whole hour: read from the counts the trigger wrote.
+            let row = try #require(try await ledger.usage(UsageQuery(from: clock.now, to: clock.now + 3600, groupBy: [])).first)
+            #expect((row.requests, row.billedTokens, row.savedTokens) == (7, 21, 21))
+            #expect(abs(row.modelSecondsSaved - 1.5) < 1e-9)
+            try await ledger.close()
+        } catch {
+            await store.destroy()
+            throw error
+        }
+        await store.destroy()
+    }
 }
