@@ -247,10 +247,11 @@ sleep 0.5  # unbilled hit records are written every 200 ms
       | "$VENV/bin/python" -c 'import json,sys; t=json.load(sys.stdin)["totals"]; print("hits %d, misses %d, billed %d" % (t["hits"], t["misses"], t["billedTokens"]))' || echo "?")
     metrics=$(curl -fsS "http://127.0.0.1:$port/metrics")
     fast=$(echo "$metrics" | awk '/^deja_fast_path_hits_total/ {s += $NF} END {print s + 0}')
+    plain=$(echo "$metrics" | awk '/^deja_plain_answers_total/ {s += $NF} END {print s + 0}')
     up=$(echo "$metrics" | awk '$1=="deja_cache_redis_up" {print $2}')
     mem=$(echo "$metrics" | awk '$1=="deja_cache_memory_bytes" {print $2}')
     lines=$(wc -l < "$WORK/$name.log")
-    echo "- gateway $name: ledger $totals; outcomes $(outcomes "$port"); fast-path hits $fast;" \
+    echo "- gateway $name: ledger $totals; outcomes $(outcomes "$port"); fast-path hits $fast (from the request's bytes: $plain);" \
       "deja_cache_redis_up ${up:-?}; memory L1 bytes ${mem:-?}; RSS $(ps -o rss= -p "${GATEWAY_PID[$name]}" | tr -d ' ') KiB; log lines (level warning and up): $lines"
     if [ "$lines" -gt 0 ]; then
       echo '  ```'

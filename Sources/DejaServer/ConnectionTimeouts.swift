@@ -32,6 +32,9 @@ final class ConnectionClock {
     /// Whether the HTTP/1 path has written an answer after which the connection closes (the fast
     /// path's 408): no request is answered after it.
     var closing = false
+    /// Whether the request the ``PlainHitHandler`` hands on next was looked up in the shared store
+    /// without an answer: the HTTP/1 path's fast path leaves it to the router instead of asking again.
+    var lookedUp = false
 }
 
 /// Notes when the first byte of a next request arrives. Does nothing else with the bytes.

@@ -146,31 +146,50 @@ struct HitFastPath: Sendable {
         }
         guard gateway.mayHaveStoredAnswer(bodyDigest: bodyDigest, cacheControl: cacheControl) else { return .route }
         return .lookUp { [gateway] eventLoop in
-            // One GET written from this event loop when a connection is open; else the store's own way.
-            let found = gateway.storedAnswerNow(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl, on: eventLoop)
-                ?? eventLoop.makeFutureWithTask {
-                    await gateway.storedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)
-                }
-            return found.map { hit in hit.map { answering.respond($0, layer: "l2") } }
+            Self.lookUp(gateway: gateway, task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl, on: eventLoop)
+                .map { hit in hit.map { answering.respond($0, layer: "l2") } }
         }
     }
 
-    /// The answer to a plain request whose bytes have all arrived (``PlainHitHandler``), when the
-    /// memory tier holds it and ``hold(_:)`` would have held the request; `nil` leaves the request to
-    /// the HTTP/1 path, which asks again and may look further (the shared store, the router).
-    func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> TaskResponse? {
+    /// What to do with a plain request whose bytes have all arrived (``PlainHitHandler``), when
+    /// ``hold(_:)`` would have held it: its answer from the memory tier; a lookup in the shared store
+    /// when the body was seen before and the memory tier does not hold its answer (as ``answer(_:)``);
+    /// else `.route`, which leaves the request to the HTTP/1 path (the router, or ``answer(_:)`` again).
+    func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> FastAnswer {
         guard head.contentLength > 0, head.contentLength <= min(maxBodyBytes, Self.unbudgetedBodyBytes),
               let route = routes[String(decoding: UnsafeRawBufferPointer(rebasing: bytes[head.target]), as: UTF8.self)],
               let caller = caller(authorization: head.authorization.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) })
-        else { return nil }
-        let cacheControl = head.cacheControl.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) }
+        else { return .route }
+        let cacheControl = CacheControl(header: head.cacheControl.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) })
         var hasher = route.bodyHasher(for: caller)
         hasher.update(UnsafeRawBufferPointer(rebasing: bytes[head.bodyStart..<head.end]))
-        guard let hit = gateway.cachedAnswer(task: route.task, caller: caller, bodyDigest: hasher.finalize(),
-                                             cacheControl: CacheControl(header: cacheControl))
-        else { return nil }
-        route.plainAnswers.increment()
-        return Answering(fastPath: self, route: route, caller: caller, headers: [:], arrived: nil).respond(hit, layer: "l1")
+        let bodyDigest = hasher.finalize()
+        let answering = Answering(fastPath: self, route: route, caller: caller, headers: [:], arrived: nil)
+        if let hit = gateway.cachedAnswer(task: route.task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl) {
+            route.plainAnswers.increment()
+            return .answer(answering.respond(hit, layer: "l1"))
+        }
+        guard gateway.mayHaveStoredAnswer(bodyDigest: bodyDigest, cacheControl: cacheControl) else { return .route }
+        return .lookUp { [gateway] eventLoop in
+            Self.lookUp(gateway: gateway, task: route.task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl, on: eventLoop)
+                .map { hit in
+                    hit.map { hit in
+                        route.plainAnswers.increment()
+                        return answering.respond(hit, layer: "l2")
+                    }
+                }
+        }
+    }
+
+    /// The shared store's answer: one GET written from `eventLoop` when a connection of the store is
+    /// open there, else the store's own way. Completes on `eventLoop`; `nil` sends the request on.
+    private static func lookUp(
+        gateway: Gateway, task: TaskRuntime, caller: APIKeyInfo, bodyDigest: CacheKey, cacheControl: CacheControl, on eventLoop: any EventLoop
+    ) -> EventLoopFuture<Gateway.MemoryHit?> {
+        gateway.storedAnswerNow(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl, on: eventLoop)
+            ?? eventLoop.makeFutureWithTask {
+                await gateway.storedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)
+            }
     }
 
     /// The caller of a bearer `authorization` the authenticator remembers as valid; `nil` sends the

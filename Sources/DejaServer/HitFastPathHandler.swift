@@ -37,7 +37,9 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
         let action: Machine.Action
         switch unwrapInboundIn(data) {
         case .head(let head):
-            action = machine.receivedHead(head) { fastPath.hold($0) }
+            let lookedUp = clock?.lookedUp ?? false
+            clock?.lookedUp = false
+            action = machine.receivedHead(head) { lookedUp ? nil : fastPath.hold($0) }
         case .body(let part):
             action = machine.receivedBody(part)
         case .end(let trailers):

@@ -3,7 +3,7 @@ import DejaGateway
 import NIOCore
 import NIOHTTP1
 
-/// Answers memory hits straight from a connection's bytes, before HTTP/1 parsing: the front of the
+/// Answers cache hits straight from a connection's bytes, before HTTP/1 parsing: the front of the
 /// fast path.
 ///
 /// Most repeats arrive as one small, plainly written `POST` in one read. For those, the work of HTTP
@@ -12,7 +12,12 @@ import NIOHTTP1
 /// ``PlainRequestHead`` — a strict subset of what llhttp accepts, read the same way — and when the
 /// whole request is there and the memory tier holds its answer (``HitFastPath/answer(plain:in:)``),
 /// writes the answer's bytes itself, exactly as NIO's encoder writes the head ``HitFastPathHandler``
-/// gives it. Everything else goes on to the HTTP/1 decoder untouched, byte for byte:
+/// gives it. When the body was seen before but its answer is not in memory, the answer is looked up in
+/// the shared store (one Redis GET from this event loop) while the connection's reads pause: what
+/// arrives meanwhile is kept behind the request, and events wait, until the lookup ends with the
+/// answer written here or the request handed on (to the router, which the HTTP/1 path's own fast path
+/// then does not ask Redis again: ``ConnectionClock/lookedUp``). Everything else goes on to the HTTP/1
+/// decoder untouched, byte for byte:
 ///
 /// - a complete plain request without such an answer: its bytes, after which the handler knows the
 ///   next request starts (llhttp reads the same end);
@@ -31,9 +36,10 @@ import NIOHTTP1
 /// written here have not all left, then goes on (with any held head start before it), so Hummingbird
 /// does not close the connection under them. A connection starts lingering or closing only through the
 /// HTTP/1 path, whose handlers stay as they are.
-final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, RemovableChannelHandler {
+final class PlainHitHandler<Answerer: PlainAnswering>: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     /// Where the connection's bytes stand.
@@ -60,8 +66,25 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
     private var wrote = false
     /// Whether an answer was ever written here.
     private var answered = false
-    /// Events held back until the answers written have left.
+    /// Events held back until the answers written have left (or a lookup has ended).
     private var deferred: [Any] = []
+    /// Whether an empty write is on its way to tell when the answers written have left.
+    private var draining = false
+    /// A request whose answer is being looked up in the shared store, and the bytes read behind it.
+    private struct LookingUp {
+        var request: ByteBuffer
+        var behind: ByteBuffer?
+
+        mutating func keep(_ bytes: inout ByteBuffer) {
+            if behind == nil { behind = bytes } else { behind!.writeBuffer(&bytes) }
+        }
+    }
+
+    private var lookingUp: LookingUp?
+    /// Counts lookups, so an answer arriving after its request was handed on is told apart.
+    private var lookups = 0
+    /// Whether a read was asked for while a lookup paused reading.
+    private var readWanted = false
     private var date = HTTPDate()
 
     init(fastPath: Answerer, clock: ConnectionClock) {
@@ -71,11 +94,22 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
+        if lookingUp != nil {
+            // Read before the pause took effect: kept in order behind the request looked up.
+            lookingUp?.keep(&bytes)
+            return
+        }
         if var start = held {
             held = nil
             start.writeBuffer(&bytes)
             bytes = start
         }
+        consume(&bytes, context: context)
+    }
+
+    /// Reads requests from `bytes` at the connection's boundary: answers, hands on, keeps a head start,
+    /// or starts a lookup (and keeps the rest behind it).
+    private func consume(_ bytes: inout ByteBuffer, context: ChannelHandlerContext) {
         while bytes.readableBytes > 0 {
             switch mode {
             case .opaque:
@@ -106,12 +140,20 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
                         hand(bytes, context: context)
                         return
                     }
-                    if clock.open == 0, !clock.closing, context.channel.isWritable,
-                       let answer = bytes.withUnsafeReadableBytes({ fastPath.answer(plain: head, in: $0) }) {
+                    guard clock.open == 0, !clock.closing, context.channel.isWritable else {
+                        hand(bytes.readSlice(length: head.end)!, context: context)
+                        continue
+                    }
+                    switch bytes.withUnsafeReadableBytes({ fastPath.answer(plain: head, in: $0) }) {
+                    case .answer(let answer):
                         bytes.moveReaderIndex(forwardBy: head.end)
                         write(answer, context: context)
-                    } else {
+                    case .route:
                         hand(bytes.readSlice(length: head.end)!, context: context)
+                    case .lookUp(let lookup):
+                        let request = bytes.readSlice(length: head.end)!
+                        startLookUp(lookup, request: request, behind: bytes.readableBytes > 0 ? bytes : nil, context: context)
+                        return
                     }
                 }
             }
@@ -129,17 +171,31 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // Quiescing: the HTTP/1 path decides which requests are still answered.
         if event is ChannelShouldQuiesceEvent { mode = .opaque }
-        guard answered else {
+        guard answered || lookingUp != nil || draining else {
             handHeld(context: context)
             context.fireUserInboundEventTriggered(event)
             return
         }
-        // Writes complete in order: an empty one behind the answers tells when they have all left.
         deferred.append(event)
-        guard deferred.count == 1 else { return }
+        releaseDeferred(context: context)
+    }
+
+    /// Passes the events held back on once no lookup runs and the answers written here have left.
+    private func releaseDeferred(context: ChannelHandlerContext) {
+        guard !deferred.isEmpty, lookingUp == nil, !draining else { return }
+        guard answered else {
+            let events = deferred
+            deferred.removeAll()
+            handHeld(context: context)
+            for event in events { context.fireUserInboundEventTriggered(event) }
+            return
+        }
+        // Writes complete in order: an empty one behind the answers tells when they have all left.
+        draining = true
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: written)
         written.futureResult.assumeIsolated().whenComplete { [self] _ in
+            draining = false
             let events = deferred
             deferred.removeAll()
             handHeld(context: context)
@@ -147,14 +203,86 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
         }
     }
 
+    func read(context: ChannelHandlerContext) {
+        // A lookup pauses reading: what the client sends meanwhile waits in the socket.
+        guard lookingUp == nil else {
+            readWanted = true
+            return
+        }
+        context.read()
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         deferred.removeAll()
+        handLookingUp(context: context)
         handHeld(context: context)
         context.fireChannelInactive()
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        handLookingUp(context: context)
         handHeld(context: context)
+    }
+
+    /// Starts looking up the answer to `request`; reads pause and `behind` waits until it ends.
+    private func startLookUp(
+        _ lookup: @Sendable (any EventLoop) -> EventLoopFuture<TaskResponse?>, request: ByteBuffer, behind: ByteBuffer?,
+        context: ChannelHandlerContext
+    ) {
+        lookingUp = LookingUp(request: request, behind: behind)
+        lookups &+= 1
+        let id = lookups
+        // A request in progress: the connection's idle and header timeouts wait for it (the lookup has its own).
+        clock.open += 1
+        clock.headStartedAt = nil
+        lookup(context.eventLoop).assumeIsolated().whenComplete { [self] result in
+            lookedUp(id, answer: (try? result.get()) ?? nil, context: context)
+        }
+    }
+
+    /// A lookup ended: writes its answer, or hands its request on, then goes on with what came behind it.
+    private func lookedUp(_ id: Int, answer: TaskResponse?, context: ChannelHandlerContext) {
+        guard id == lookups, let waiting = lookingUp else { return }  // handed on already
+        lookingUp = nil
+        clock.open -= 1
+        if clock.open == 0 { clock.idleSince = context.eventLoop.now }
+        if let answer, clock.open == 0, !clock.closing, context.channel.isWritable {
+            write(answer, context: context)
+        } else {
+            // The HTTP/1 path's fast path would ask the shared store again; the router asks once.
+            clock.lookedUp = answer == nil
+            hand(waiting.request, context: context)
+        }
+        if var behind = waiting.behind { consume(&behind, context: context) }
+        // Outside a read: what was written or handed on goes on as at a read's end.
+        finishRead(context: context)
+        // The next request may be looked up already: reads and events wait for it in turn.
+        guard lookingUp == nil else { return }
+        releaseDeferred(context: context)
+        if readWanted {
+            readWanted = false
+            context.read()
+        }
+    }
+
+    /// Flushes the answers written and lets the HTTP/1 path take what it was handed, as a read's end does.
+    private func finishRead(context: ChannelHandlerContext) {
+        if wrote {
+            wrote = false
+            context.flush()
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// Hands a request being looked up on, with what came behind it, once the connection ends; its
+    /// lookup's answer will be ignored.
+    private func handLookingUp(context: ChannelHandlerContext) {
+        guard let waiting = lookingUp else { return }
+        lookingUp = nil
+        clock.open -= 1
+        mode = .opaque
+        hand(waiting.request, context: context)
+        if let behind = waiting.behind { hand(behind, context: context) }
     }
 
     /// Hands bytes on to HTTP/1 parsing; the first byte of a request there starts its header timeout.
@@ -217,6 +345,7 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelInboundHandler, Re
 protocol PlainAnswering {
     /// The `Server` header of the answers the handler writes; `nil` for none.
     var serverName: String? { get }
-    /// The answer to write, or `nil` to hand the request on to HTTP/1 parsing.
-    func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> TaskResponse?
+    /// The answer to write, a lookup whose answer to write (`nil`: hand the request on), or `.route` to
+    /// hand the request on to HTTP/1 parsing.
+    func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> FastAnswer
 }

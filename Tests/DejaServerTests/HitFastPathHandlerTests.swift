@@ -90,6 +90,7 @@ import Testing
     let router = RouterStandIn()
     let fastPath = FakeFastPath()
     let lingering = LingeringClose(time: .seconds(30), maxBytes: 1000)
+    let clock = ConnectionClock()
 
     /// The pipeline Hummingbird's HTTP/1 channel sets up (no pipelining assistance), with the
     /// handler where ``DejaHTTP1Channel`` puts it and the stand-ins around.
@@ -98,7 +99,7 @@ import Testing
         let pipeline = channel.pipeline.syncOperations
         try pipeline.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: false)
         try pipeline.addHandler(socket, position: .first)
-        try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath, lingering: lingering))
+        try pipeline.addHandler(HitFastPathHandler(fastPath: fastPath, lingering: lingering, clock: clock))
         try pipeline.addHandler(router)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
@@ -169,6 +170,18 @@ import Testing
         try send(post("hit 4"))
         #expect(try written() == fastAnswer("hit 4"))
         #expect(router.received.count == 6)
+    }
+
+    @Test func aRequestThePlainPathLookedUpInVainGoesStraightToTheRouter() throws {
+        clock.lookedUp = true  // PlainHitHandler found no stored answer for the request it hands on
+        try send(post("stored hit 1"))
+        #expect(router.received == ["head POST /ocr", "body stored hit 1", "end"])
+        #expect(fastPath.holdsAsked.isEmpty)
+        #expect(!clock.lookedUp)  // for that one request only
+        router.answer("routed 1")
+        try send(post("stored hit 2"))
+        #expect(try written() == routerAnswer("routed 1") + fastAnswer("stored hit 2"))
+        #expect(fastPath.answersAsked == ["stored hit 2"])
     }
 
     @Test func aSlowBodyGets408AndTheConnectionCloses() throws {

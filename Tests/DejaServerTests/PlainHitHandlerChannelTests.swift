@@ -4,20 +4,35 @@ import DejaGateway
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import Synchronization
 import Testing
 
 /// ``PlainHitHandler`` on a channel, against a fake answerer: which bytes it answers, which it hands on
 /// (always whole, in order, before any event that follows them), and when it stops reading requests itself.
 @Suite struct PlainHitHandlerChannelTests {
-    /// Answers a plain request whose body starts with `hit`; records the bodies it was asked about.
+    /// Answers a plain request whose body starts with `hit`; looks up one that starts with `stored`
+    /// (the test completes the lookup: ``lookups``); records the bodies it was asked about.
     final class FakeAnswers: PlainAnswering {
         let serverName: String? = "deja-test"
         private(set) var asked: [String] = []
+        /// The lookups started, in order, each with the body it is for.
+        var lookups: [(body: String, answer: EventLoopPromise<TaskResponse?>)] { started.list.withLock { $0 } }
+        private let started = Started()
 
-        func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> TaskResponse? {
+        final class Started: Sendable {
+            let list = Mutex<[(body: String, answer: EventLoopPromise<TaskResponse?>)]>([])
+        }
+
+        func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> FastAnswer {
             let body = String(decoding: bytes[head.bodyStart..<head.end], as: UTF8.self)
             asked.append(body)
-            return body.hasPrefix("hit") ? FakeFastPath.answer(to: body) : nil
+            if body.hasPrefix("hit") { return .answer(FakeFastPath.answer(to: body)) }
+            guard body.hasPrefix("stored") else { return .route }
+            return .lookUp { [started] eventLoop in
+                let promise = eventLoop.makePromise(of: TaskResponse?.self)
+                started.list.withLock { $0.append((body, promise)) }
+                return promise.futureResult
+            }
         }
     }
 
@@ -38,6 +53,17 @@ import Testing
 
         func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
             seen.append("event \(event)")
+        }
+    }
+
+    /// Counts the reads the handler lets through to the socket.
+    final class ReadCounter: ChannelOutboundHandler {
+        typealias OutboundIn = ByteBuffer
+        private(set) var reads = 0
+
+        func read(context: ChannelHandlerContext) {
+            reads += 1
+            context.read()
         }
     }
 
@@ -213,6 +239,78 @@ import Testing
         try send(Self.post("hit sixteen"))
         #expect(try written() == "")
         #expect(recorder.seen == [Self.post("hit sixteen")])
+    }
+
+    @Test func aStoredAnswerIsWrittenWhenItsLookupEndsAndWhatCameBehindWaitsForIt() throws {
+        let reads = ReadCounter()
+        try channel.pipeline.syncOperations.addHandler(reads, position: .first)
+        try send(Self.post("stored one") + Self.post("hit two"))
+        #expect(answers.lookups.map(\.body) == ["stored one"])
+        #expect(answers.asked == ["stored one"])  // the hit behind waits, unread
+        #expect(clock.open == 1)  // a request in progress: no idle or header timeout meanwhile
+        // Reads pause: what the client sends meanwhile stays in the socket; what was read waits behind.
+        channel.read()
+        #expect(reads.reads == 0)
+        try send(Self.post("miss three"))
+        #expect(recorder.seen.isEmpty)
+        #expect(try written() == "")
+        answers.lookups[0].answer.succeed(FakeFastPath.answer(to: "stored one"))
+        let out = try written()
+        #expect(out.hasPrefix("HTTP/1.1 200 OK\r\n"))
+        #expect(out.contains("answer to stored one"))
+        #expect(out.hasSuffix("answer to hit two"))
+        #expect(out.range(of: "answer to stored one")!.lowerBound < out.range(of: "answer to hit two")!.lowerBound)
+        #expect(recorder.seen == [Self.post("miss three")])
+        #expect(reads.reads == 1)  // the read asked for meanwhile goes out now
+        #expect(clock.open == 1)  // the miss, opened by the HTTP/1 path
+    }
+
+    @Test func aLookupThatFindsNothingHandsItsRequestOnAndTheHTTPPathDoesNotAskAgain() throws {
+        try send(Self.post("stored four") + Self.post("hit five"))
+        #expect(clock.lookedUp == false)
+        answers.lookups[0].answer.succeed(nil)
+        #expect(recorder.seen == [Self.post("stored four"), Self.post("hit five")])
+        #expect(clock.lookedUp)  // HitFastPathHandler sends the next head to the router
+        #expect(try written() == "")
+        #expect(answers.asked == ["stored four"])  // the hit behind a request handed on goes on too
+    }
+
+    @Test func aFailedLookupHandsItsRequestOn() throws {
+        try send(Self.post("stored six"))
+        answers.lookups[0].answer.fail(ChannelError.ioOnClosedChannel)
+        #expect(recorder.seen == [Self.post("stored six")])
+        #expect(try written() == "")
+    }
+
+    @Test func lookupsBehindALookupRunInTurn() throws {
+        try send(Self.post("stored seven") + Self.post("stored eight"))
+        #expect(answers.lookups.map(\.body) == ["stored seven"])
+        channel.pipeline.fireUserInboundEventTriggered(ChannelEvent.inputClosed)
+        answers.lookups[0].answer.succeed(FakeFastPath.answer(to: "stored seven"))
+        #expect(answers.lookups.map(\.body) == ["stored seven", "stored eight"])
+        #expect(try written().hasSuffix("answer to stored seven"))
+        #expect(recorder.seen.isEmpty)  // the half-close waits for the second lookup too
+        answers.lookups[1].answer.succeed(FakeFastPath.answer(to: "stored eight"))
+        #expect(try written().hasSuffix("answer to stored eight"))
+        #expect(recorder.seen == ["event inputClosed"])
+        #expect(clock.open == 0)
+    }
+
+    @Test func aConnectionThatEndsDuringALookupHandsItsBytesOnAndIgnoresTheLateAnswer() throws {
+        try send(Self.post("stored nine") + Self.post("hit ten"))
+        channel.pipeline.fireChannelInactive()
+        #expect(recorder.seen == [Self.post("stored nine"), Self.post("hit ten")])
+        answers.lookups[0].answer.succeed(FakeFastPath.answer(to: "stored nine"))
+        #expect(try written() == "")
+        #expect(recorder.seen.count == 2)
+    }
+
+    @Test func aStoredAnswerIsNotWrittenAfterTheHTTPPathStartedClosing() throws {
+        try send(Self.post("stored eleven"))
+        clock.closing = true
+        answers.lookups[0].answer.succeed(FakeFastPath.answer(to: "stored eleven"))
+        #expect(try written() == "")
+        #expect(recorder.seen == [Self.post("stored eleven")])
     }
 
     /// The head ``HitFastPathHandler`` gives NIO's encoder for `answer`.
