@@ -138,23 +138,12 @@ struct HitFastPath: Sendable {
     /// What to do with a held request: its answer from the memory tier; a lookup in the shared store when
     /// the body was seen before and the memory tier does not hold its answer; else the router.
     func answer(_ held: Held) -> FastAnswer {
-        let task = held.route.task, caller = held.caller
-        let bodyDigest = held.hasher.finalize(), cacheControl = CacheControl(header: held.cacheControl)
-        let answering = Answering(fastPath: self, held: held)
-        if let hit = gateway.cachedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl) {
-            return .answer(answering.respond(hit, layer: "l1"))
-        }
-        guard gateway.mayHaveStoredAnswer(bodyDigest: bodyDigest, cacheControl: cacheControl) else { return .route }
-        return .lookUp { [gateway] eventLoop in
-            Self.lookUp(gateway: gateway, task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl, on: eventLoop)
-                .map { hit in hit.map { answering.respond($0, layer: "l2") } }
-        }
+        answer(bodyDigest: held.hasher.finalize(), cacheControl: CacheControl(header: held.cacheControl),
+               answering: Answering(fastPath: self, held: held))
     }
 
     /// What to do with a plain request whose bytes have all arrived (``PlainHitHandler``), when
-    /// ``hold(_:)`` would have held it: its answer from the memory tier; a lookup in the shared store
-    /// when the body was seen before and the memory tier does not hold its answer (as ``answer(_:)``);
-    /// else `.route`, which leaves the request to the HTTP/1 path (the router, or ``answer(_:)`` again).
+    /// ``hold(_:)`` would have held it: as ``answer(_:)``; `.route` leaves the request to the HTTP/1 path.
     func answer(plain head: PlainRequestHead, in bytes: UnsafeRawBufferPointer) -> FastAnswer {
         guard head.contentLength > 0, head.contentLength <= min(maxBodyBytes, Self.unbudgetedBodyBytes),
               let route = routes[String(decoding: UnsafeRawBufferPointer(rebasing: bytes[head.target]), as: UTF8.self)],
@@ -163,33 +152,26 @@ struct HitFastPath: Sendable {
         let cacheControl = CacheControl(header: head.cacheControl.map { String(decoding: UnsafeRawBufferPointer(rebasing: bytes[$0]), as: UTF8.self) })
         var hasher = route.bodyHasher(for: caller)
         hasher.update(UnsafeRawBufferPointer(rebasing: bytes[head.bodyStart..<head.end]))
-        let bodyDigest = hasher.finalize()
-        let answering = Answering(fastPath: self, route: route, caller: caller, headers: [:], arrived: nil)
-        if let hit = gateway.cachedAnswer(task: route.task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl) {
-            route.plainAnswers.increment()
+        return answer(bodyDigest: hasher.finalize(), cacheControl: cacheControl,
+                      answering: Answering(fastPath: self, route: route, caller: caller, headers: [:], arrived: nil, plain: true))
+    }
+
+    /// The memory tier's answer to `bodyDigest`; else one lookup in the shared store when the body was seen
+    /// before — a GET written from the connection's event loop when a connection of the store is open
+    /// there, else the store's own way — completing on that loop; else `.route`.
+    private func answer(bodyDigest: CacheKey, cacheControl: CacheControl, answering: Answering) -> FastAnswer {
+        let task = answering.route.task, caller = answering.caller
+        if let hit = gateway.cachedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl) {
             return .answer(answering.respond(hit, layer: "l1"))
         }
         guard gateway.mayHaveStoredAnswer(bodyDigest: bodyDigest, cacheControl: cacheControl) else { return .route }
         return .lookUp { [gateway] eventLoop in
-            Self.lookUp(gateway: gateway, task: route.task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl, on: eventLoop)
-                .map { hit in
-                    hit.map { hit in
-                        route.plainAnswers.increment()
-                        return answering.respond(hit, layer: "l2")
-                    }
+            let found = gateway.storedAnswerNow(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl, on: eventLoop)
+                ?? eventLoop.makeFutureWithTask {
+                    await gateway.storedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)
                 }
+            return found.map { hit in hit.map { answering.respond($0, layer: "l2") } }
         }
-    }
-
-    /// The shared store's answer: one GET written from `eventLoop` when a connection of the store is
-    /// open there, else the store's own way. Completes on `eventLoop`; `nil` sends the request on.
-    private static func lookUp(
-        gateway: Gateway, task: TaskRuntime, caller: APIKeyInfo, bodyDigest: CacheKey, cacheControl: CacheControl, on eventLoop: any EventLoop
-    ) -> EventLoopFuture<Gateway.MemoryHit?> {
-        gateway.storedAnswerNow(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl, on: eventLoop)
-            ?? eventLoop.makeFutureWithTask {
-                await gateway.storedAnswer(task: task, caller: caller, bodyDigest: bodyDigest, cacheControl: cacheControl)
-            }
     }
 
     /// The caller of a bearer `authorization` the authenticator remembers as valid; `nil` sends the
@@ -205,22 +187,26 @@ struct HitFastPath: Sendable {
         let caller: APIKeyInfo
         let headers: HTTPHeaders
         let arrived: DefaultTracerClock.Instant?
+        /// Whether the answer is written from the request's bytes (``PlainHitHandler``): counted in `plainAnswers`.
+        let plain: Bool
 
         init(fastPath: HitFastPath, held: Held) {
-            self.init(fastPath: fastPath, route: held.route, caller: held.caller, headers: held.head.headers, arrived: held.arrived)
+            self.init(fastPath: fastPath, route: held.route, caller: held.caller, headers: held.head.headers, arrived: held.arrived, plain: false)
         }
 
-        init(fastPath: HitFastPath, route: Route, caller: APIKeyInfo, headers: HTTPHeaders, arrived: DefaultTracerClock.Instant?) {
+        init(fastPath: HitFastPath, route: Route, caller: APIKeyInfo, headers: HTTPHeaders, arrived: DefaultTracerClock.Instant?, plain: Bool) {
             self.fastPath = fastPath
             self.route = route
             self.caller = caller
             self.headers = headers
             self.arrived = arrived
+            self.plain = plain
         }
 
         /// The hit's answer, or the rate limiter's refusal; counted, and traced as found in `layer`.
         func respond(_ hit: Gateway.MemoryHit, layer: String) -> TaskResponse {
             let task = route.task
+            if plain { route.plainAnswers.increment() }
             let answer: TaskResponse
             if let rateLimiter = fastPath.rateLimiter, let wait = rateLimiter.take(caller.id) {
                 answer = TaskController<DejaRequestContext>.rateLimited(wait: wait, limiter: rateLimiter, task: task)

@@ -80,9 +80,8 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelDuplexHandler, Rem
         }
     }
 
+    /// Once handed on (the connection ended), never set again: every later byte is opaque.
     private var lookingUp: LookingUp?
-    /// Counts lookups, so an answer arriving after its request was handed on is told apart.
-    private var lookups = 0
     /// Whether a read was asked for while a lookup paused reading.
     private var readWanted = false
     private var date = HTTPDate()
@@ -160,6 +159,7 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelDuplexHandler, Rem
         }
     }
 
+    /// Flushes the answers written and lets the HTTP/1 path take what it was handed.
     func channelReadComplete(context: ChannelHandlerContext) {
         if wrote {
             wrote = false
@@ -171,36 +171,30 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelDuplexHandler, Rem
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         // Quiescing: the HTTP/1 path decides which requests are still answered.
         if event is ChannelShouldQuiesceEvent { mode = .opaque }
-        guard answered || lookingUp != nil || draining else {
-            handHeld(context: context)
-            context.fireUserInboundEventTriggered(event)
-            return
-        }
         deferred.append(event)
         releaseDeferred(context: context)
     }
 
-    /// Passes the events held back on once no lookup runs and the answers written here have left.
+    /// Passes the events held back on (after any held head start) once no lookup runs and the answers
+    /// written here have left.
     private func releaseDeferred(context: ChannelHandlerContext) {
         guard !deferred.isEmpty, lookingUp == nil, !draining else { return }
-        guard answered else {
-            let events = deferred
-            deferred.removeAll()
-            handHeld(context: context)
-            for event in events { context.fireUserInboundEventTriggered(event) }
-            return
-        }
+        guard answered else { return fireDeferred(context: context) }
         // Writes complete in order: an empty one behind the answers tells when they have all left.
         draining = true
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: written)
         written.futureResult.assumeIsolated().whenComplete { [self] _ in
             draining = false
-            let events = deferred
-            deferred.removeAll()
-            handHeld(context: context)
-            for event in events { context.fireUserInboundEventTriggered(event) }
+            fireDeferred(context: context)
         }
+    }
+
+    private func fireDeferred(context: ChannelHandlerContext) {
+        let events = deferred
+        deferred.removeAll()
+        handHeld(context: context)
+        for event in events { context.fireUserInboundEventTriggered(event) }
     }
 
     func read(context: ChannelHandlerContext) {
@@ -230,23 +224,22 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelDuplexHandler, Rem
         context: ChannelHandlerContext
     ) {
         lookingUp = LookingUp(request: request, behind: behind)
-        lookups &+= 1
-        let id = lookups
         // A request in progress: the connection's idle and header timeouts wait for it (the lookup has its own).
         clock.open += 1
         clock.headStartedAt = nil
         lookup(context.eventLoop).assumeIsolated().whenComplete { [self] result in
-            lookedUp(id, answer: (try? result.get()) ?? nil, context: context)
+            lookedUp(answer: (try? result.get()) ?? nil, context: context)
         }
     }
 
     /// A lookup ended: writes its answer, or hands its request on, then goes on with what came behind it.
-    private func lookedUp(_ id: Int, answer: TaskResponse?, context: ChannelHandlerContext) {
-        guard id == lookups, let waiting = lookingUp else { return }  // handed on already
+    private func lookedUp(answer: TaskResponse?, context: ChannelHandlerContext) {
+        guard let waiting = lookingUp else { return }  // handed on already: the connection ended
         lookingUp = nil
+        // Nothing went on to the HTTP/1 path meanwhile: no request is open now.
         clock.open -= 1
-        if clock.open == 0 { clock.idleSince = context.eventLoop.now }
-        if let answer, clock.open == 0, !clock.closing, context.channel.isWritable {
+        clock.idleSince = context.eventLoop.now
+        if let answer, !clock.closing, context.channel.isWritable {
             write(answer, context: context)
         } else {
             // The HTTP/1 path's fast path would ask the shared store again; the router asks once.
@@ -255,7 +248,7 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelDuplexHandler, Rem
         }
         if var behind = waiting.behind { consume(&behind, context: context) }
         // Outside a read: what was written or handed on goes on as at a read's end.
-        finishRead(context: context)
+        channelReadComplete(context: context)
         // The next request may be looked up already: reads and events wait for it in turn.
         guard lookingUp == nil else { return }
         releaseDeferred(context: context)
@@ -263,15 +256,6 @@ final class PlainHitHandler<Answerer: PlainAnswering>: ChannelDuplexHandler, Rem
             readWanted = false
             context.read()
         }
-    }
-
-    /// Flushes the answers written and lets the HTTP/1 path take what it was handed, as a read's end does.
-    private func finishRead(context: ChannelHandlerContext) {
-        if wrote {
-            wrote = false
-            context.flush()
-        }
-        context.fireChannelReadComplete()
     }
 
     /// Hands a request being looked up on, with what came behind it, once the connection ends; its
