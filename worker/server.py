@@ -628,6 +628,9 @@ class WorkerServer(ThreadingHTTPServer):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "DejaWorker/1.1"
+    # TCP_NODELAY: an answer is written as its header block and then its body; with Nagle's algorithm
+    # the body waited for the client's (delayed, ~40 ms) ACK of the header block on a kept-alive connection.
+    disable_nagle_algorithm = True
     server: WorkerServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002

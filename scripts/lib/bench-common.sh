@@ -97,7 +97,11 @@ prepare_wrk_and_nginx() {
   command -v nginx > /dev/null || { apt-get update -qq || true; apt-get install -y -qq nginx-light > /dev/null; }
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
   bash worker/install.sh > /dev/null
-  local scratch=${DEJA_SCRATCH_PATH:-$REPO/.build}
-  swift build -c release --product deja --scratch-path "$scratch" > /dev/null
-  DEJA=$scratch/release/deja
+  if [ -n "${DEJA_BIN:-}" ]; then  # a given binary (comparing two builds in one sitting): no build
+    DEJA=$DEJA_BIN
+  else
+    local scratch=${DEJA_SCRATCH_PATH:-$REPO/.build}
+    swift build -c release --product deja --scratch-path "$scratch" > /dev/null
+    DEJA=$scratch/release/deja
+  fi
 }

@@ -394,6 +394,50 @@ def test_stats_count_requests(server, invoice_png):
                      "pagePixelsRequests": 0, "pagePixelsErrors": 0}
 
 
+def worker_socket_nodelay(pid: int, worker_port: int, client_port: int) -> int:
+    """TCP_NODELAY as set on the worker's own end of the connection from `client_port`: the socket is found
+    through /proc (its inode) and duplicated into this process with pidfd_getfd(2)."""
+    inode = None
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = fields[1], fields[2]
+        if int(local.split(":")[1], 16) == worker_port and int(remote.split(":")[1], 16) == client_port:
+            inode = fields[9]
+    assert inode is not None, "the worker's end of the connection is not in /proc/net/tcp"
+    fd = next(int(entry.name) for entry in Path(f"/proc/{pid}/fd").iterdir()
+              if os.readlink(entry) == f"socket:[{inode}]")
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    pidfd = os.pidfd_open(pid)
+    try:
+        copy = libc.syscall(438, pidfd, fd, 0)  # SYS_pidfd_getfd on x86_64 and arm64
+        assert copy >= 0, os.strerror(ctypes.get_errno())
+    finally:
+        os.close(pidfd)
+    with socket.socket(fileno=copy) as sock:
+        return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
+def test_answers_leave_without_waiting_for_the_clients_ack(server):
+    """An answer goes out as its header block and then its body. With Nagle's algorithm on, the body of
+    every answer after the first on a kept-alive connection waited for the client's delayed ACK of the
+    header block (~40 ms here: the worker answered wrk in 44 ms, the same request in 0.5 ms without it).
+    The worker's end of every connection has TCP_NODELAY set."""
+    worker_port = int(server.base.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", worker_port), timeout=10) as sock:
+        for _ in range(2):  # two answers on one kept-alive connection
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += sock.recv(65536)
+            head, _, body = received.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?im)^content-length:\s*(\d+)", head).group(1))
+            while len(body) < length:
+                body += sock.recv(65536)
+            assert head.startswith(b"HTTP/1.1 200"), head
+        assert worker_socket_nodelay(server.proc.pid, worker_port, sock.getsockname()[1]) != 0
+
+
 def test_concurrent_requests_and_still_healthy_after_bad_input(server):
     png = small_text_png(("PARALLEL 7",))
     results = []
