@@ -32,12 +32,13 @@ public final class TieredStore: CacheStore {
         var bytes = 0
     }
 
-    /// Creates a store that reads `l1` before `l2`.
-    public init(l1: MemoryStore, l2: any CacheStore) {
+    /// Creates a store that reads `l1` before `l2`; `writeBehind` queues writes to a SQLite `l2`
+    /// behind the caller instead of waiting for them.
+    public init(l1: MemoryStore, l2: any CacheStore, writeBehind: Bool = true) {
         self.l1 = l1
         self.l2 = l2
         self.source = l2 as? any PreloadSource
-        self.local = l2 as? SQLiteStore
+        self.local = writeBehind ? l2 as? SQLiteStore : nil
     }
 
     /// The L1 entry for `key`, without touching L2; the synchronous hit fast path.
