@@ -23,10 +23,8 @@ public final class SQLiteStore: CacheStore {
     let connection: SQLiteConnection
     let sealer: EntrySealer
     let clock: WallClock
-    let logger: Logger
+    private let logger: Logger
     private let closed = Mutex(false)
-    /// Answers queued by ``putBehind(_:_:sealing:)``.
-    let writes = Mutex(WriteQueue())
 
     private init(connection: SQLiteConnection, sealer: EntrySealer, clock: WallClock, logger: Logger) {
         self.connection = connection
@@ -81,10 +79,8 @@ public final class SQLiteStore: CacheStore {
         return SQLiteStore(connection: connection, sealer: sealer, clock: clock, logger: logger)
     }
 
-    /// Closes the file once the queued writes are written. Later calls throw ``CacheStoreError`` with
-    /// code `closed`; closing twice does nothing.
+    /// Closes the file. Later calls throw ``CacheStoreError`` with code `closed`; closing twice does nothing.
     public func close() async throws(CacheStoreError) {
-        await writesSettled()
         let wasClosed = closed.withLock { state in
             defer { state = true }
             return state
@@ -101,7 +97,6 @@ public final class SQLiteStore: CacheStore {
     /// sealed with a secret no longer configured, or undecodable (then logged and deleted). Throws
     /// ``CacheStoreError`` when the database fails.
     public func get(_ key: CacheKey, sealing: SealingDigest) async throws(CacheStoreError) -> CacheEntry? {
-        if let queued = queued(key, sealing: sealing) { return queued }
         let keyBlob = Self.blob(key)
         let rows = try await run("could not read from the SQLite cache") {
             try await connection.query(
@@ -171,7 +166,6 @@ public final class SQLiteStore: CacheStore {
 
     /// Deletes the entry under `key`, if any.
     public func remove(_ key: CacheKey) async throws(CacheStoreError) {
-        await writesSettled()
         let keyBlob = Self.blob(key)
         try await run("could not delete from the SQLite cache") {
             _ = try await connection.query("DELETE FROM cache_entries WHERE key = ?", [.blob(keyBlob)])
@@ -180,7 +174,6 @@ public final class SQLiteStore: CacheStore {
 
     /// Deletes every entry.
     public func removeAll() async throws(CacheStoreError) {
-        await writesSettled()
         try await run("could not clear the SQLite cache") {
             _ = try await connection.query("DELETE FROM cache_entries")
         }
@@ -189,7 +182,6 @@ public final class SQLiteStore: CacheStore {
     /// Deletes every entry past its `retainUntil`; returns how many.
     @discardableResult
     public func purgeExpired() async throws(CacheStoreError) -> Int {
-        await writesSettled()
         let now = clock.now()
         let rows = try await run("could not purge the SQLite cache") {
             try await connection.query("DELETE FROM cache_entries WHERE retain_until <= ? RETURNING 1", [.float(now)])
@@ -235,7 +227,6 @@ public final class SQLiteStore: CacheStore {
     @discardableResult
     public func remove(matching filter: PurgeFilter) async throws(CacheStoreError) -> Int {
         guard !filter.isEmpty else { return 0 }
-        await writesSettled()
         var conditions: [String] = []
         var binds: [SQLiteData] = []
         if let key = filter.key { conditions.append("key = ?"); binds.append(.blob(Self.blob(key))) }

@@ -163,7 +163,7 @@ public struct DejaComponents: Sendable {
             let sqlite = try await SQLiteStore.open(path: path, sealer: sealer, clock: clock, logger: logger)
             closers.append { try await sqlite.close() }
             sqliteCache = sqlite
-            cache = TieredStore(l1: memory, l2: sqlite, writeBehind: configuration.storage.writeBehind)
+            cache = TieredStore(l1: memory, l2: sqlite)
         } else {
             cache = memory
         }
