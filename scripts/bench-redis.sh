@@ -24,13 +24,7 @@ mkdir -p "$OUT"
 
 command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }
 bash worker/install.sh > /dev/null
-if [ -n "${DEJA_BIN:-}" ]; then
-  DEJA=$DEJA_BIN
-else
-  SCRATCH=${DEJA_SCRATCH_PATH:-$REPO/.build}
-  swift build -c release --product deja --scratch-path "$SCRATCH" > /dev/null
-  DEJA=$SCRATCH/release/deja
-fi
+prepare_deja
 
 REDIS_HOST=127.0.0.1
 STANDALONE_PORT=16379

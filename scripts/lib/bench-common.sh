@@ -90,14 +90,20 @@ to_ms() {  # wrk prints 512.00us, 1.20ms or 2.00s
   esac
 }
 
-# prepare_wrk_and_nginx: installs wrk and nginx from Debian when missing, the worker's environment, and
-# builds the release gateway; sets NGINX and DEJA.
+# prepare_wrk_and_nginx: installs wrk and nginx from Debian when missing and the worker's environment,
+# then prepare_deja; sets NGINX and DEJA.
 prepare_wrk_and_nginx() {
   command -v wrk > /dev/null || { apt-get update -qq || true; apt-get install -y -qq wrk > /dev/null; }
   command -v nginx > /dev/null || { apt-get update -qq || true; apt-get install -y -qq nginx-light > /dev/null; }
   NGINX=$(command -v nginx || echo /usr/sbin/nginx)
   bash worker/install.sh > /dev/null
-  if [ -n "${DEJA_BIN:-}" ]; then  # a given binary (comparing two builds in one sitting): no build
+  prepare_deja
+}
+
+# prepare_deja: sets DEJA to $DEJA_BIN when given (comparing two builds in one sitting: no build), else
+# builds the release gateway (in $DEJA_SCRATCH_PATH, default .build) and uses it.
+prepare_deja() {
+  if [ -n "${DEJA_BIN:-}" ]; then
     DEJA=$DEJA_BIN
   else
     local scratch=${DEJA_SCRATCH_PATH:-$REPO/.build}

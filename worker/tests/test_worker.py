@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ctypes
 import io
 import json
 import os
@@ -406,7 +407,6 @@ def worker_socket_nodelay(pid: int, worker_port: int, client_port: int) -> int:
     assert inode is not None, "the worker's end of the connection is not in /proc/net/tcp"
     fd = next(int(entry.name) for entry in Path(f"/proc/{pid}/fd").iterdir()
               if os.readlink(entry) == f"socket:[{inode}]")
-    import ctypes
     libc = ctypes.CDLL(None, use_errno=True)
     pidfd = os.pidfd_open(pid)
     try:
