@@ -23,17 +23,26 @@ public final class SQLiteStore: CacheStore {
     let connection: SQLiteConnection
     let sealer: EntrySealer
     let clock: WallClock
-    private let logger: Logger
+    let logger: Logger
     private let closed = Mutex(false)
+    /// Answers queued by ``putBehind(_:_:sealing:)``.
+    let writes = Mutex(WriteQueue())
+    /// The keys the file holds, when the store keeps them (``KeyPresence``).
+    let presence: Mutex<KeyPresence>
+    /// The background read of the keys, awaited by ``close()``.
+    let keysLoading = Mutex<Task<Void, Never>?>(nil)
 
-    private init(connection: SQLiteConnection, sealer: EntrySealer, clock: WallClock, logger: Logger) {
+    private init(connection: SQLiteConnection, sealer: EntrySealer, clock: WallClock, logger: Logger, tracksKeys: Bool) {
         self.connection = connection
         self.sealer = sealer
         self.clock = clock
         self.logger = logger
+        self.presence = Mutex(KeyPresence(tracking: tracksKeys))
     }
 
-    /// Opens (creating if needed) the cache file at `path` and its table.
+    /// Opens (creating if needed) the cache file at `path` and its table. With `tracksKeys` the store
+    /// keeps the file's keys in memory and answers a key it does not hold without asking SQLite
+    /// (``KeyPresence``): only for a file no other process writes while it is open.
     ///
     /// Throws ``CacheStoreError`` with code `storageFailed` when the file cannot be opened or is not a
     /// SQLite database.
@@ -41,7 +50,8 @@ public final class SQLiteStore: CacheStore {
         path: String,
         sealer: EntrySealer,
         clock: WallClock = .system,
-        logger: Logger = Logger(label: "deja.cache.sqlite")
+        logger: Logger = Logger(label: "deja.cache.sqlite"),
+        tracksKeys: Bool = false
     ) async throws(CacheStoreError) -> SQLiteStore {
         let connection: SQLiteConnection
         do {
@@ -76,11 +86,16 @@ public final class SQLiteStore: CacheStore {
             throw .storage("could not prepare the SQLite cache file", error)
         }
         logger.debug("opened SQLite cache", metadata: ["deja.cache.path": .string(path)])
-        return SQLiteStore(connection: connection, sealer: sealer, clock: clock, logger: logger)
+        let store = SQLiteStore(connection: connection, sealer: sealer, clock: clock, logger: logger, tracksKeys: tracksKeys)
+        if tracksKeys { store.keysLoading.withLock { $0 = Task { await store.loadKeys() } } }
+        return store
     }
 
-    /// Closes the file. Later calls throw ``CacheStoreError`` with code `closed`; closing twice does nothing.
+    /// Closes the file once the queued writes are written. Later calls throw ``CacheStoreError`` with
+    /// code `closed`; closing twice does nothing.
     public func close() async throws(CacheStoreError) {
+        await keysLoaded()
+        await writesSettled()
         let wasClosed = closed.withLock { state in
             defer { state = true }
             return state
@@ -97,6 +112,8 @@ public final class SQLiteStore: CacheStore {
     /// sealed with a secret no longer configured, or undecodable (then logged and deleted). Throws
     /// ``CacheStoreError`` when the database fails.
     public func get(_ key: CacheKey, sealing: SealingDigest) async throws(CacheStoreError) -> CacheEntry? {
+        if let queued = queued(key, sealing: sealing) { return queued }
+        guard presence.withLock({ $0.mayHold(key) }) else { return nil }
         let keyBlob = Self.blob(key)
         let rows = try await run("could not read from the SQLite cache") {
             try await connection.query(
@@ -141,52 +158,75 @@ public final class SQLiteStore: CacheStore {
     /// Stores `entry` under `key`, replacing any previous entry; an entry already past `retainUntil`
     /// removes the key instead. Throws ``CacheStoreError`` when the database fails.
     public func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async throws(CacheStoreError) {
+        await writesSettled()  // after any answer queued behind its response (``putBehind(_:_:sealing:)``)
         guard clock.now() < entry.retainUntil else {
             try await remove(key)
             return
         }
+        presence.withLock { $0.stored(key) }
+        let binds = row(key, entry, sealing: sealing)
+        try await run("could not write to the SQLite cache") {
+            _ = try await connection.query(Self.upsert(values: "(?, ?, ?, ?, ?, ?, ?, ?)"), binds)
+        }
+    }
+
+    /// Values bound per row of ``upsert(values:)``.
+    static let upsertColumns = 8
+
+    /// Inserts the rows of `values` (each `(?, …)` with ``upsertColumns`` places), replacing a row with the same key.
+    static func upsert(values: String) -> String {
+        """
+        INSERT INTO cache_entries (key, entry, retain_until, task, model_version, scope_tag, created_at, bytes)
+        VALUES \(values)
+        ON CONFLICT(key) DO UPDATE SET entry = excluded.entry, retain_until = excluded.retain_until,
+            task = excluded.task, model_version = excluded.model_version, scope_tag = excluded.scope_tag,
+            created_at = excluded.created_at, bytes = excluded.bytes
+        """
+    }
+
+    /// The values of `entry`'s row for ``upsert(values:)``: the entry sealed, its retention and metadata.
+    func row(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) -> [SQLiteData] {
         let sealed = sealer.seal(entry.encoded(), name: key, sealing: sealing, purpose: .entry)
-        let binds: [SQLiteData] = [
+        return [
             .blob(Self.blob(key)), .blob(sealed), .float(entry.retainUntil), .text(entry.task), .text(entry.modelVersion),
             .integer(Int(Int64(bitPattern: entry.scopeTag))), .float(entry.createdAt), .integer(sealed.readableBytes),
         ]
-        try await run("could not write to the SQLite cache") {
-            _ = try await connection.query(
-                """
-                INSERT INTO cache_entries (key, entry, retain_until, task, model_version, scope_tag, created_at, bytes)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(key) DO UPDATE SET entry = excluded.entry, retain_until = excluded.retain_until,
-                    task = excluded.task, model_version = excluded.model_version, scope_tag = excluded.scope_tag,
-                    created_at = excluded.created_at, bytes = excluded.bytes
-                """,
-                binds
-            )
-        }
     }
 
     /// Deletes the entry under `key`, if any.
     public func remove(_ key: CacheKey) async throws(CacheStoreError) {
-        let keyBlob = Self.blob(key)
-        try await run("could not delete from the SQLite cache") {
-            _ = try await connection.query("DELETE FROM cache_entries WHERE key = ?", [.blob(keyBlob)])
+        try await deleting { () async throws(CacheStoreError) in
+            await writesSettled()
+            let keyBlob = Self.blob(key)
+            let rows = try await run("could not delete from the SQLite cache") {
+                try await connection.query("DELETE FROM cache_entries WHERE key = ? RETURNING key", [.blob(keyBlob)])
+            }
+            return ((), Self.prefixes(rows))
         }
     }
 
     /// Deletes every entry.
     public func removeAll() async throws(CacheStoreError) {
-        try await run("could not clear the SQLite cache") {
-            _ = try await connection.query("DELETE FROM cache_entries")
+        try await deleting { () async throws(CacheStoreError) in
+            await writesSettled()
+            try await run("could not clear the SQLite cache") {
+                _ = try await connection.query("DELETE FROM cache_entries")
+            }
+            return ((), nil)
         }
     }
 
     /// Deletes every entry past its `retainUntil`; returns how many.
     @discardableResult
     public func purgeExpired() async throws(CacheStoreError) -> Int {
-        let now = clock.now()
-        let rows = try await run("could not purge the SQLite cache") {
-            try await connection.query("DELETE FROM cache_entries WHERE retain_until <= ? RETURNING 1", [.float(now)])
+        try await deleting { () async throws(CacheStoreError) in
+            await writesSettled()
+            let now = clock.now()
+            let rows = try await run("could not purge the SQLite cache") {
+                try await connection.query("DELETE FROM cache_entries WHERE retain_until <= ? RETURNING key", [.float(now)])
+            }
+            return (rows.count, Self.prefixes(rows))
         }
-        return rows.count
     }
 
     /// Entries currently retained.
@@ -227,6 +267,14 @@ public final class SQLiteStore: CacheStore {
     @discardableResult
     public func remove(matching filter: PurgeFilter) async throws(CacheStoreError) -> Int {
         guard !filter.isEmpty else { return 0 }
+        return try await deleting { () async throws(CacheStoreError) in
+            await writesSettled()
+            return try await remove(where: filter)
+        }
+    }
+
+    /// Deletes, a chunk at a time, what `filter` matches; returns how many and their key prefixes.
+    private func remove(where filter: PurgeFilter) async throws(CacheStoreError) -> (Int, deleted: [UInt64]?) {
         var conditions: [String] = []
         var binds: [SQLiteData] = []
         if let key = filter.key { conditions.append("key = ?"); binds.append(.blob(Self.blob(key))) }
@@ -235,12 +283,12 @@ public final class SQLiteStore: CacheStore {
         if let tag = filter.scopeTag { conditions.append("scope_tag = ?"); binds.append(.integer(Int(Int64(bitPattern: tag)))) }
         if let before = filter.createdBefore { conditions.append("created_at < ?"); binds.append(.float(before)) }
         let condition = conditions.isEmpty ? "1" : conditions.joined(separator: " AND ")
-        let sql = "DELETE FROM cache_entries WHERE key IN (SELECT key FROM cache_entries WHERE \(condition) LIMIT \(Self.purgeChunk)) RETURNING 1"
-        var removed = 0
+        let sql = "DELETE FROM cache_entries WHERE key IN (SELECT key FROM cache_entries WHERE \(condition) LIMIT \(Self.purgeChunk)) RETURNING key"
+        var removed: [UInt64] = []
         while true {
             let rows = try await run("could not purge the SQLite cache") { try await connection.query(sql, binds) }
-            removed += rows.count
-            if rows.count < Self.purgeChunk { return removed }
+            removed += Self.prefixes(rows)
+            if rows.count < Self.purgeChunk { return (removed.count, removed) }
         }
     }
 
@@ -278,6 +326,7 @@ public final class SQLiteStore: CacheStore {
 
     /// Runs one statement; for tests that shape rows as older versions wrote them.
     func execute(_ sql: String, _ binds: [SQLiteData]) async throws(CacheStoreError) {
+        presence.withLock { $0.turnOff() }  // rows it writes are not noted
         _ = try await run("could not run a statement on the SQLite cache") { try await connection.query(sql, binds) }
     }
 

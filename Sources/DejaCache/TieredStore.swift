@@ -6,15 +6,19 @@ import Synchronization
 /// L1 keeps entries in the clear (the process holds them anyway to answer); L2 seals them.
 ///
 /// Reads try L1, then the entries preloaded from L2 and still sealed (``preload(budget:limit:)``), then L2,
-/// promoting what they find into L1. Writes go to L2 first, so a stored answer is durable
-/// before it is served from memory, then to L1. When L2 fails, L1 is still updated (so the process keeps
-/// serving what it has) and the L2 error is rethrown for the caller to log.
+/// promoting what they find into L1. Writes to a shared L2 (Redis) go first, so an answer other
+/// instances wait for is there before it is served from memory, then to L1; when L2 fails, L1 is still
+/// updated (so the process keeps serving what it has) and the L2 error is rethrown for the caller to log.
+/// Writes to a ``SQLiteStore`` (this process's own) go to L1 and are queued behind
+/// (``SQLiteStore/putBehind(_:_:sealing:)``): in order, before any later removal, logged when they fail.
 public final class TieredStore: CacheStore {
     /// The in-memory tier.
     public let l1: MemoryStore
     /// The tier behind it.
     public let l2: any CacheStore
 
+    /// L2 when it is this process's SQLite file, whose writes are queued behind the answer.
+    private let local: SQLiteStore?
     /// L2 as a source of sealed entries, when it is one.
     private let source: (any PreloadSource)?
     /// Entries read from L2 before any request asked for them, still sealed: each is opened by the first
@@ -28,11 +32,13 @@ public final class TieredStore: CacheStore {
         var bytes = 0
     }
 
-    /// Creates a store that reads `l1` before `l2`.
-    public init(l1: MemoryStore, l2: any CacheStore) {
+    /// Creates a store that reads `l1` before `l2`; `writeBehind` queues writes to a SQLite `l2`
+    /// behind the caller instead of waiting for them.
+    public init(l1: MemoryStore, l2: any CacheStore, writeBehind: Bool = true) {
         self.l1 = l1
         self.l2 = l2
         self.source = l2 as? any PreloadSource
+        self.local = writeBehind ? l2 as? SQLiteStore : nil
     }
 
     /// The L1 entry for `key`, without touching L2; the synchronous hit fast path.
@@ -48,8 +54,14 @@ public final class TieredStore: CacheStore {
         return entry
     }
 
-    /// Writes to L2, then L1; L1 is written even when L2 throws, and the L2 error is rethrown.
+    /// Writes to L2, then L1; L1 is written even when L2 throws, and the L2 error is rethrown. A SQLite
+    /// L2 is written behind: L1 first, then the write queued.
     public func put(_ key: CacheKey, _ entry: CacheEntry, sealing: SealingDigest) async throws {
+        if let local {
+            l1.setEntry(entry, for: key)
+            await local.putBehind(key, entry, sealing: sealing)
+            return
+        }
         defer { l1.setEntry(entry, for: key) }
         try await l2.put(key, entry, sealing: sealing)
     }

@@ -40,32 +40,30 @@ public final class UpstreamClient: Service, Sendable {
     /// - Throws: ``GatewayError`` `.upstreamUnavailable` when the server cannot be reached or times out,
     ///   `.upstreamFailed` when the answer is unreadable or too large.
     public func postJSON(url: String, body: [UInt8], timeout: TimeAmount, headers: HTTPHeaders? = nil) async throws(GatewayError) -> UpstreamReply {
-        var request = HTTPClientRequest(url: url)
-        request.method = .POST
-        if let headers { request.headers = headers }
-        request.headers.add(name: "content-type", value: "application/json")
-        request.body = .bytes(body)
-        return try await execute(request, timeout: timeout)
+        var fields = headers ?? HTTPHeaders()
+        fields.add(name: "content-type", value: "application/json")
+        return try await execute(url: url, method: .POST, headers: fields, body: .bytes(body), timeout: timeout)
     }
 
     /// GETs `url`; used for health probes.
     public func get(url: String, timeout: TimeAmount) async throws(GatewayError) -> UpstreamReply {
-        var request = HTTPClientRequest(url: url)
-        request.method = .GET
-        return try await execute(request, timeout: timeout)
+        try await execute(url: url, method: .GET, headers: HTTPHeaders(), body: nil, timeout: timeout)
     }
 
-    private func execute(_ request: HTTPClientRequest, timeout: TimeAmount) async throws(GatewayError) -> UpstreamReply {
+    private func execute(
+        url: String, method: HTTPMethod, headers: HTTPHeaders, body: HTTPClient.Body?, timeout: TimeAmount
+    ) async throws(GatewayError) -> UpstreamReply {
         let started = ContinuousClock.now
         do {
-            let response = try await client.execute(request, timeout: timeout)
-            let body = try await response.body.collect(upTo: maxAnswerBytes)
+            let request = try HTTPClient.Request(url: url, method: method, headers: headers, body: body)
+            let accumulator = ResponseAccumulator(request: request, maxBodySize: maxAnswerBytes)
+            let response = try await client.execute(request: request, delegate: accumulator, deadline: .now() + timeout).futureResult.get()
             let elapsed = ContinuousClock.now - started
             let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-            return UpstreamReply(status: Int(response.status.code), body: body, seconds: seconds)
+            return UpstreamReply(status: Int(response.status.code), body: response.body ?? ByteBuffer(), seconds: seconds)
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             throw GatewayError(.upstreamUnavailable, "the model server did not answer within \(timeout.seconds) s", underlying: error)
-        } catch let error as NIOTooManyBytesError {
+        } catch let error as ResponseAccumulator.ResponseTooBigError {
             throw GatewayError(.upstreamFailed, "the model server's answer was larger than \(maxAnswerBytes) bytes", underlying: error)
         } catch let error as HTTPClientError where error == .bodyLengthMismatch {
             throw GatewayError(.upstreamFailed, "the model server's answer was larger than \(maxAnswerBytes) bytes or malformed", underlying: error)

@@ -14,6 +14,7 @@ extension SQLiteLedger {
                 [.text(quota.tenant), .text(quota.keyID ?? ""), .text(quota.period.rawValue), .integer(Int(quota.limit)), .float(now)]
             )
         }
+        budgetsChanged()
     }
 
     /// Removes a budget; returns false when there was none.
@@ -24,6 +25,7 @@ extension SQLiteLedger {
                 [.text(tenant), .text(keyID ?? ""), .text(period.rawValue)]
             )
         }
+        budgetsChanged()
         return !rows.isEmpty
     }
 
@@ -46,10 +48,21 @@ extension SQLiteLedger {
     public func reserve(tenant: String, keyID: String, tokens: Int64, at time: Double) async throws(LedgerError) -> Reservation {
         try QuotaCheck.validateReservation(tenant: tenant, tokens: tokens)
         let reservation = Reservation(id: QuotaCheck.newReservationID(), tenant: tenant, keyID: keyID, tokens: tokens, time: time)
+        // Read before the budgets, so a change committed after that read raises a signal this one is not.
+        let signal = quotaSignal.current()
+        let now = clock.now()
+        if let signal, quotaMemo.withLock({ $0.noBudget(tenant: tenant, keyID: keyID, signal: signal, at: now) }) {
+            return reservation.unheld
+        }
         let budgets = try await read("could not read quotas") {
             try await reader.query(Self.applicableQuotas, [.text(tenant), .text(keyID)])
         }
-        guard !budgets.isEmpty else { return reservation.unheld }
+        guard !budgets.isEmpty else {
+            if let signal {
+                quotaMemo.withLock { $0.remember(tenant: tenant, keyID: keyID, signal: signal, until: now + Self.quotaMemoSeconds) }
+            }
+            return reservation.unheld
+        }
         try await write("could not reserve tokens") {
             try await transaction {
                 let quotas = try await writer.query(Self.applicableQuotas, [.text(tenant), .text(keyID)])
@@ -93,6 +106,7 @@ extension SQLiteLedger {
                 [.text(tenant), .text(keyID ?? ""), .integer(Int(tokens)), .float(now)]
             )
         }
+        budgetsChanged()
     }
 
     /// Billed tokens in the budget's window and tokens held by unexpired reservations, read in one statement.
@@ -136,5 +150,51 @@ extension SQLiteLedger {
             ),
             since: row.column("since")?.double ?? 0
         )
+    }
+}
+
+extension SQLiteLedger {
+    /// Seconds a ledger remembers that no budget applies to a key, however the signal stands.
+    static let quotaMemoSeconds = 1.0
+
+    /// After a committed change to the budgets: this process forgets at once, the others at their
+    /// next reservation (``QuotaSignal``).
+    func budgetsChanged() {
+        quotaMemo.withLock { $0.forget() }
+        quotaSignal.raise()
+    }
+}
+
+/// The keys no budget applied to when last read, each with the ``QuotaSignal`` of that read and an
+/// expiry: a reservation for one of them, under the same signal and before its expiry, holds nothing
+/// without asking the ledger.
+struct QuotaMemo {
+    private struct Key: Hashable {
+        var tenant: String
+        var keyID: String
+    }
+
+    private struct Remembered {
+        var signal: UInt64
+        var until: Double
+    }
+
+    /// Keys remembered at most; past it the memo starts over.
+    static let limit = 10_000
+
+    private var entries: [Key: Remembered] = [:]
+
+    func noBudget(tenant: String, keyID: String, signal: UInt64, at time: Double) -> Bool {
+        guard let remembered = entries[Key(tenant: tenant, keyID: keyID)] else { return false }
+        return remembered.signal == signal && time < remembered.until
+    }
+
+    mutating func remember(tenant: String, keyID: String, signal: UInt64, until: Double) {
+        if entries.count >= Self.limit { entries.removeAll(keepingCapacity: true) }
+        entries[Key(tenant: tenant, keyID: keyID)] = Remembered(signal: signal, until: until)
+    }
+
+    mutating func forget() {
+        entries.removeAll()
     }
 }

@@ -27,13 +27,19 @@ public final class SQLiteLedger: Ledger {
     let gate = WriteGate()
     let batches = Mutex(RecordBatches())
     private let closed = Mutex(false)
+    /// Changes to the budgets, from any process (``QuotaSignal``).
+    let quotaSignal: QuotaSignal
+    /// Keys no budget applies to, while the signal stands (``QuotaMemo``).
+    let quotaMemo = Mutex(QuotaMemo())
 
     /// Rows per INSERT statement; keeps bound parameters well under SQLite's limit.
     static let rowsPerInsert = 500
 
     private init(
-        writer: SQLiteConnection, reader: SQLiteConnection, threads: NIOThreadPool, clock: WallClock, logger: Logger, options: LedgerOptions
+        writer: SQLiteConnection, reader: SQLiteConnection, threads: NIOThreadPool, clock: WallClock, logger: Logger, options: LedgerOptions,
+        quotaSignal: QuotaSignal
     ) {
+        self.quotaSignal = quotaSignal
         self.options = options
         self.writer = writer
         self.reader = reader
@@ -107,7 +113,8 @@ public final class SQLiteLedger: Ledger {
             throw .storage("could not open a read connection to the ledger", error)
         }
         logger.debug("opened SQLite ledger", metadata: ["deja.ledger.path": .string(path)])
-        return SQLiteLedger(writer: writer, reader: reader, threads: threads, clock: clock, logger: logger, options: options)
+        return SQLiteLedger(writer: writer, reader: reader, threads: threads, clock: clock, logger: logger, options: options,
+                            quotaSignal: QuotaSignal(ledgerPath: path))
     }
 
     /// Closes `connection` even when the calling task is cancelled (SQLiteNIO refuses to close from a

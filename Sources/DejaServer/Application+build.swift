@@ -56,7 +56,8 @@ public func buildApplication(
         maxBytes: configuration.server.maxInFlightBodyBytes, maxBytesPerKey: configuration.server.maxInFlightBodyBytesPerKey)
     TaskController(
         tasks: tasks, gateway: gateway, authenticator: authenticator, rateLimiter: rateLimiter,
-        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget, tracer: tracing.tracer
+        maxBodyBytes: configuration.server.maxBodyBytes, bodyTimeout: bodyTimeout, bodyBudget: bodyBudget,
+        fastPathInFront: configuration.server.fastPath, tracer: tracing.tracer
     ).addRoutes(to: router)
     UsageController(ledger: parts.ledger, authenticator: authenticator, recorder: parts.recorder, adminToken: adminToken)
         .addRoutes(to: router)
@@ -160,10 +161,11 @@ public struct DejaComponents: Sendable {
         } else if configuration.storage.persistent {
             let path = configuration.storage.path + "/cache.sqlite"
             StorageFolder.createPrivately(path)
-            let sqlite = try await SQLiteStore.open(path: path, sealer: sealer, clock: clock, logger: logger)
+            // This process alone writes the file, so the store may keep its keys (KeyPresence).
+            let sqlite = try await SQLiteStore.open(path: path, sealer: sealer, clock: clock, logger: logger, tracksKeys: true)
             closers.append { try await sqlite.close() }
             sqliteCache = sqlite
-            cache = TieredStore(l1: memory, l2: sqlite)
+            cache = TieredStore(l1: memory, l2: sqlite, writeBehind: configuration.storage.writeBehind)
         } else {
             cache = memory
         }

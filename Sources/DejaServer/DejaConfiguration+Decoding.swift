@@ -106,11 +106,12 @@ extension DejaConfiguration.TextRuleConfig {
 extension DejaConfiguration.Storage {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: AnyCodingKey.self)
-        try c.rejectUnknown(["path", "memoryBytes", "persistent", "cache", "ledger", "preloadBytes", "recordRetentionDays", "countRetentionDays"])
+        try c.rejectUnknown(["path", "memoryBytes", "persistent", "writeBehind", "cache", "ledger", "preloadBytes", "recordRetentionDays", "countRetentionDays"])
         self.init()
         path = try c.value("path", default: path)
         memoryBytes = try c.value("memoryBytes", default: memoryBytes)
         persistent = try c.value("persistent", default: persistent)
+        writeBehind = try c.value("writeBehind", default: writeBehind)
         cache = try c.optional("cache")
         ledger = try c.optional("ledger")
         preloadBytes = try c.value("preloadBytes", default: preloadBytes)

@@ -57,6 +57,7 @@ extension DejaConfiguration {
         if let value = try double("DEJA_RECORD_RETENTION_DAYS") { storage.recordRetentionDays = value }
         if let value = try double("DEJA_COUNT_RETENTION_DAYS") { storage.countRetentionDays = value }
         if let value = environment["DEJA_PERSISTENT"] { storage.persistent = !["0", "false", "no", "off"].contains(value.lowercased()) }
+        if let value = environment["DEJA_WRITE_BEHIND"] { storage.writeBehind = !["0", "false", "no", "off"].contains(value.lowercased()) }
         if let value = environment["DEJA_CACHE"] { storage.cache = value.isEmpty ? nil : value }
         if let value = environment["DEJA_LEDGER"] { storage.ledger = value.isEmpty ? nil : value }
         if let value = environment["DEJA_ADMIN_TOKEN"] { adminToken = value.isEmpty ? nil : value }

@@ -63,6 +63,9 @@ public struct DejaConfiguration: Sendable, Codable, Equatable {
         public var memoryBytes: Int = 256 << 20
         /// Keep answers in SQLite too, so a restart keeps the cache (default on).
         public var persistent: Bool = true
+        /// Write a miss's answer to the SQLite cache behind its response (default on): queued, in order,
+        /// before any later purge; off, the answer leaves once it is in the file.
+        public var writeBehind: Bool = true
         /// A shared cache instead of SQLite: `redis://[user:pass@]host:port/db`, `rediss://…`, or a
         /// Redis Cluster seed list `redis-cluster://host:port,host:port`. The memory L1 stays in front.
         public var cache: String?

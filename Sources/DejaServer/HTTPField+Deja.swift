@@ -23,6 +23,13 @@ extension HTTPField.Name {
 }
 
 extension HTTPField.Name {
+    /// Deja's own mark on a request the fast path held whole (its body read within the body timeout)
+    /// before passing it to the router: the router reads that body without a timer of its own. The fast
+    /// path's handler removes the field from every request head a client sends, so only it can set it.
+    static let dejaBodyReceived = Self("x-deja-internal-body-received")!
+}
+
+extension HTTPField.Name {
     /// How much of the page's address a browser may send elsewhere.
     static let referrerPolicy = Self("Referrer-Policy")!
     /// Whether another site may show a page in a frame (older browsers; the CSP says it too).

@@ -1,4 +1,5 @@
 import DejaGateway
+import HTTPTypes
 import NIOCore
 import NIOHTTP1
 
@@ -36,7 +37,9 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let action: Machine.Action
         switch unwrapInboundIn(data) {
-        case .head(let head):
+        case .head(var head):
+            // Only this handler marks a request as held whole (``HTTPField/Name/dejaBodyReceived``).
+            head.headers.remove(name: Self.bodyReceived)
             let lookedUp = clock?.lookedUp ?? false
             clock?.lookedUp = false
             action = machine.receivedHead(head) { lookedUp ? nil : fastPath.hold($0) }
@@ -94,14 +97,18 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
             context.fireChannelRead(wrapInboundOut(part))
         case .route(let held, let next, let events):
             cancelBodyTimer()
-            context.fireChannelRead(wrapInboundOut(.head(held.head)))
+            var head = held.head
+            if case .end = next { head.headers.add(name: Self.bodyReceived, value: "1") }
+            context.fireChannelRead(wrapInboundOut(.head(head)))
             for part in held.parts {
                 context.fireChannelRead(wrapInboundOut(.body(part)))
             }
             fire(events, context: context)
             context.fireChannelRead(wrapInboundOut(next))
         case .routeEnded(let held, let trailers, let next, let events):
-            context.fireChannelRead(wrapInboundOut(.head(held.head)))
+            var head = held.head
+            head.headers.add(name: Self.bodyReceived, value: "1")
+            context.fireChannelRead(wrapInboundOut(.head(head)))
             for part in held.parts {
                 context.fireChannelRead(wrapInboundOut(.body(part)))
             }
@@ -142,6 +149,9 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
             lingering.begin(context)
         }
     }
+
+    /// ``HTTPField/Name/dejaBodyReceived``: the whole request, held within the body timeout, follows.
+    private static var bodyReceived: String { HTTPField.Name.dejaBodyReceived.rawName }
 
     private func cancelBodyTimer() {
         bodyTimer?.cancel()

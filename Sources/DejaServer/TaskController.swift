@@ -14,6 +14,9 @@ struct TaskController<Context: RequestContext>: Sendable {
     let maxBodyBytes: Int
     let bodyTimeout: Duration
     let bodyBudget: BodyBudget
+    /// Whether the fast path's handler runs in front of the router: then a request it marks as held
+    /// whole (``HTTPField/Name/dejaBodyReceived``) is read without a timer, its body already here.
+    var fastPathInFront = false
     /// A `deja.request` span per request when tracing is on.
     var tracer: RequestTracer = .off
 
@@ -70,7 +73,13 @@ struct TaskController<Context: RequestContext>: Sendable {
         defer { reservation.release() }
         let body: ByteBuffer
         do {
-            body = try await Self.collect(request, upTo: maxBodyBytes, within: bodyTimeout)
+            if fastPathInFront, request.headers[.dejaBodyReceived] != nil {
+                // Every part is in the channel's buffer: read at once, no timer (and no tasks) needed.
+                var request = request
+                body = try await request.collectBody(upTo: maxBodyBytes)
+            } else {
+                body = try await Self.collect(request, upTo: maxBodyBytes, within: bodyTimeout)
+            }
         } catch is BodyTimeout {
             return Self.bodyTimedOut(bodyTimeout, task: task)
         } catch {

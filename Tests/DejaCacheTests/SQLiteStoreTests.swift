@@ -10,9 +10,7 @@ import Testing
 
     /// Runs `body` with a cache file path in a fresh temporary directory, removed afterwards.
     func withCacheFile(_ body: (String) async throws -> Void) async throws {
-        let directory = try Fixture.temporaryDirectory()
-        defer { Fixture.cleanup(directory) }
-        try await body(directory.appendingPathComponent("cache.sqlite").path)
+        try await Fixture.withCacheFile(body)
     }
 
     @Test func storesReadsAndRemoves() async throws {

@@ -43,6 +43,13 @@ enum Fixture {
     static func cleanup(_ url: URL) {
         try? FileManager.default.removeItem(at: url)
     }
+
+    /// Runs `body` with a cache file path in a fresh temporary directory, removed afterwards.
+    static func withCacheFile(_ body: (String) async throws -> Void) async throws {
+        let directory = try temporaryDirectory()
+        defer { cleanup(directory) }
+        try await body(directory.appendingPathComponent("cache.sqlite").path)
+    }
 }
 
 extension EntrySealer {

@@ -21,6 +21,56 @@ import Testing
         try await ledger.close()
     }
 
+    /// A ledger remembers that no budget applies to a key (``QuotaMemo``), so a reservation need not
+    /// read the budgets; a budget set, topped up or removed by another process on the same file (as
+    /// `deja quota set` does while the gateway runs) applies to the very next reservation.
+    @Test func budgetsChangedByAnotherProcessApplyAtOnce() async throws {
+        try await withLedger { gateway, path in
+            let command = try await SQLiteLedger.open(path: path, clock: clock.wallClock)
+            do {
+                let now = clock.now
+                for _ in 0..<3 {  // remembered: no budget applies to key_a
+                    #expect(try await gateway.reserve(tenant: "acme", keyID: "key_a", tokens: 5, at: now).holds == false)
+                }
+                try await command.setQuota(Quota(tenant: "acme", period: .prepaid, limit: 3))
+                let refused = try await #require(throws: LedgerError.self) {
+                    _ = try await gateway.reserve(tenant: "acme", keyID: "key_a", tokens: 5, at: now)
+                }
+                #expect(refused.code == .quotaExceeded)
+                try await command.topUp(tenant: "acme", keyID: nil, tokens: 10)
+                #expect(try await gateway.reserve(tenant: "acme", keyID: "key_a", tokens: 5, at: now).holds)
+                #expect(try await command.removeQuota(tenant: "acme", keyID: nil, period: .prepaid))
+                #expect(try await gateway.reserve(tenant: "acme", keyID: "key_a", tokens: 500, at: now).holds == false)
+                // Set by hand, without the signal: applies once what was remembered expires.
+                #expect(try await gateway.reserve(tenant: "acme", keyID: "key_a", tokens: 5, at: now).holds == false)
+                _ = try await command.writer.query(
+                    "INSERT INTO quotas (tenant, key_id, period, quota_limit, since) VALUES ('acme', '', 'prepaid', 1, ?)", [.float(now)])
+                clock.advance(by: SQLiteLedger.quotaMemoSeconds + 0.1)
+                let expired = try await #require(throws: LedgerError.self) {
+                    _ = try await gateway.reserve(tenant: "acme", keyID: "key_a", tokens: 5, at: clock.now)
+                }
+                #expect(expired.code == .quotaExceeded)
+            } catch {
+                try? await command.close()  // an unclosed connection traps when released
+                throw error
+            }
+            try await command.close()
+        }
+    }
+
+    @Test func theSignalIsAFileBesideTheLedgerThatChangesWithEveryBudget() async throws {
+        try await withLedger { ledger, path in
+            let signal = QuotaSignal(ledgerPath: path)
+            let before = try #require(signal.current())
+            #expect(FileManager.default.fileExists(atPath: path + "-quotas"))
+            try await ledger.setQuota(Quota(tenant: "acme", period: .day, limit: 1))
+            let after = try #require(signal.current())
+            #expect(after != before)
+            let mode = try FileManager.default.attributesOfItem(atPath: path + "-quotas")[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+    }
+
     @Test func secretsAreURLSafe() async throws {
         try await withLedger { ledger, _ in
             let allowed = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")

@@ -368,7 +368,9 @@ def test_sigkill_under_mixed_load_bills_every_received_answer_exactly_once(worke
 
 
 def test_a_request_billed_whose_answer_was_lost_at_the_kill_is_replayed_by_its_idempotency_key(worker, tmp_path):
-    gw = Gateway(worker.url, tmp_path, task={"scope": "shared"})  # tenant "check" compares keys with the others
+    # tenant "check" compares keys with the others; `writeBehind: false` writes each answer to the cache file
+    # before its response, so holding that file's write lock holds billed answers short of their clients.
+    gw = Gateway(worker.url, tmp_path, task={"scope": "shared"}, stores={"writeBehind": False})
     tenants = [f"s{i}" for i in range(6)]
     create_keys(gw, [*tenants, "check"])
     gw.start()
@@ -381,7 +383,7 @@ def test_a_request_billed_whose_answer_was_lost_at_the_kill_is_replayed_by_its_i
                 for i, tenant in enumerate(tenants)]
 
         # Hold the cache file's write lock: a miss commits its billed record, then waits on the cache
-        # write that precedes its response (the cache's busy timeout is 2 s; after that the write fails,
+        # write that precedes its response with writeBehind off (the cache's busy timeout is 2 s; after that the write fails,
         # is logged, and the answer goes out — so the kill below comes well within those 2 s).
         lock = sqlite3.connect(str(gw.storage / "data" / "cache.sqlite"), timeout=0, isolation_level=None)
         lock.execute("BEGIN IMMEDIATE")
