@@ -38,8 +38,9 @@ final class HitFastPathHandler<Answerer: FastAnswering>: ChannelDuplexHandler, R
         let action: Machine.Action
         switch unwrapInboundIn(data) {
         case .head(var head):
-            // Only this handler marks a request as held whole (``HTTPField/Name/dejaBodyReceived``).
-            head.headers.remove(name: Self.bodyReceived)
+            // Only this handler marks a request as held whole (``HTTPField/Name/dejaBodyReceived``). Looked for
+            // first: removing always would copy the fields of every request, hits included.
+            if head.headers.contains(name: Self.bodyReceived) { head.headers.remove(name: Self.bodyReceived) }
             let lookedUp = clock?.lookedUp ?? false
             clock?.lookedUp = false
             action = machine.receivedHead(head) { lookedUp ? nil : fastPath.hold($0) }
